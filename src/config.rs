@@ -1,0 +1,353 @@
+//! Configuration: what `config.toml` may say, and the defaults used when it
+//! says nothing.
+//!
+//! Every struct here denies unknown fields, so a typo such as `rate_limt`
+//! is an error naming the key and its line instead of a silently ignored
+//! setting. The defaults in this file are the ones documented, key by key,
+//! in the top-level `config.toml`; keep the two in step.
+//!
+//! The file is looked up in this order: `--config FILE`, `./config.toml`,
+//! `/etc/archive/config.toml`. No file at all is fine: the defaults apply.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::ConfigError;
+
+/// The whole configuration, one section per pipeline stage.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub corpus: CorpusConfig,
+    pub links: LinksConfig,
+    pub check: CheckConfig,
+    pub store: StoreConfig,
+    pub report: ReportConfig,
+    /// Host name → IP address (optionally `ip:port`), used instead of DNS.
+    pub resolve: BTreeMap<String, String>,
+    /// URL prefix → URL prefix, applied before a URL is fetched.
+    pub remap: BTreeMap<String, String>,
+}
+
+/// Where the articles are and which files count as articles.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorpusConfig {
+    /// Files or folders scanned when no paths are given on the command line.
+    pub paths: Vec<PathBuf>,
+    /// Glob patterns (relative to each scanned folder) a file must match.
+    pub include: Vec<String>,
+    /// Glob patterns that remove a file even if it matched `include`.
+    pub exclude: Vec<String>,
+    /// Files larger than this many bytes are skipped with a note.
+    pub max_file_size: u64,
+    /// Base URLs for folders whose articles carry no source address.
+    pub base: Vec<FolderBase>,
+}
+
+/// A base URL for every document under `path`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FolderBase {
+    pub path: PathBuf,
+    pub url: String,
+}
+
+/// Which links are considered, and the static diagnosis knobs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinksConfig {
+    /// If not empty, only URLs matching one of these regexes are checked.
+    pub include: Vec<String>,
+    /// URLs matching any of these regexes are reported as `skipped`.
+    pub exclude: Vec<String>,
+    /// Shortest run of one-character links treated as an exploded URL.
+    pub min_exploded_run: usize,
+}
+
+/// HTTP checking (used when not `--offline`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckConfig {
+    /// Never touch the network; every link that needs it is `unchecked`.
+    pub offline: bool,
+    /// Requests per second to any one host.
+    pub rate_limit: f64,
+    /// Requests a host may receive at once before the rate applies.
+    pub burst: u32,
+    /// Requests in flight over all hosts.
+    pub concurrency: usize,
+    /// Requests in flight to any one host.
+    pub per_host_concurrency: usize,
+    /// Per-host overrides of `rate_limit` and `burst`.
+    pub hosts: BTreeMap<String, HostLimit>,
+    /// Seconds to wait for a connection.
+    pub connect_timeout: f64,
+    /// Seconds to wait for a whole response.
+    pub timeout: f64,
+    /// Redirects followed before a link is `broken` (reason `too_many_redirects`).
+    pub max_redirects: usize,
+    /// Tries per link for transient failures (timeouts, 5xx, 429).
+    pub max_tries: u32,
+    /// Largest body read, in bytes; larger declared bodies are not downloaded.
+    pub max_body_size: u64,
+    /// Try HEAD before GET.
+    pub use_head: bool,
+    /// Allow loopback, private and link-local addresses (tests, intranets).
+    pub allow_private: bool,
+    /// Sent with every request; name the tool and a contact URL.
+    pub user_agent: String,
+    /// Seconds a cached result stays valid.
+    pub cache_max_age: u64,
+}
+
+/// A per-host rate override.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostLimit {
+    pub rate_limit: f64,
+    #[serde(default = "default_burst")]
+    pub burst: u32,
+}
+
+fn default_burst() -> u32 {
+    4
+}
+
+/// The content-addressed store and the state database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    pub path: PathBuf,
+}
+
+/// Where and how the report is written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportConfig {
+    /// JSON report written after every run; an empty string means none.
+    pub path: PathBuf,
+}
+
+impl Default for CorpusConfig {
+    fn default() -> Self {
+        CorpusConfig {
+            paths: vec![PathBuf::from(".")],
+            include: [
+                "**/*.md",
+                "**/*.markdown",
+                "**/*.html",
+                "**/*.htm",
+                "**/*.txt",
+            ]
+            .map(String::from)
+            .to_vec(),
+            exclude: ["**/.git/**", "**/node_modules/**", "**/target/**"]
+                .map(String::from)
+                .to_vec(),
+            max_file_size: 16 * 1024 * 1024,
+            base: Vec::new(),
+        }
+    }
+}
+
+impl Default for LinksConfig {
+    fn default() -> Self {
+        LinksConfig {
+            include: Vec::new(),
+            exclude: Vec::new(),
+            min_exploded_run: 6,
+        }
+    }
+}
+
+impl Default for CheckConfig {
+    fn default() -> Self {
+        CheckConfig {
+            offline: false,
+            rate_limit: 2.0,
+            burst: 4,
+            concurrency: 32,
+            per_host_concurrency: 4,
+            hosts: BTreeMap::new(),
+            connect_timeout: 10.0,
+            timeout: 30.0,
+            max_redirects: 10,
+            max_tries: 3,
+            max_body_size: 200 * 1024 * 1024,
+            use_head: true,
+            allow_private: false,
+            user_agent: concat!(
+                "archive/",
+                env!("CARGO_PKG_VERSION"),
+                " (+https://github.com/archive-tool/archive)"
+            )
+            .to_string(),
+            cache_max_age: 24 * 3600,
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: PathBuf::from("archive-store"),
+        }
+    }
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        ReportConfig {
+            path: PathBuf::from("archive-report.json"),
+        }
+    }
+}
+
+/// A parsed configuration with where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub config: Config,
+    /// The file read, or `None` when the defaults were used.
+    pub path: Option<PathBuf>,
+    /// sha256 of the file's bytes (or of the empty string for defaults), so a
+    /// report says which configuration produced it.
+    pub digest: String,
+}
+
+impl Config {
+    /// Parses configuration text; `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            path: origin.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        config.validate(origin)?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: regexes compile, globs parse, URLs parse.
+    fn validate(&self, origin: &Path) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            path: origin.to_path_buf(),
+            message: format!("key `{key}`: {message}"),
+        };
+        for (key, list) in [
+            ("links.include", &self.links.include),
+            ("links.exclude", &self.links.exclude),
+        ] {
+            for pattern in list {
+                regex::Regex::new(pattern).map_err(|e| invalid(key, e.to_string()))?;
+            }
+        }
+        for (key, list) in [
+            ("corpus.include", &self.corpus.include),
+            ("corpus.exclude", &self.corpus.exclude),
+        ] {
+            for pattern in list {
+                globset::Glob::new(pattern).map_err(|e| invalid(key, e.to_string()))?;
+            }
+        }
+        for base in &self.corpus.base {
+            url::Url::parse(&base.url)
+                .map_err(|e| invalid("corpus.base.url", format!("`{}`: {e}", base.url)))?;
+        }
+        if self.links.min_exploded_run < 2 {
+            return Err(invalid(
+                "links.min_exploded_run",
+                "must be at least 2".into(),
+            ));
+        }
+        if self.check.rate_limit.is_nan() || self.check.rate_limit <= 0.0 {
+            return Err(invalid("check.rate_limit", "must be above 0".into()));
+        }
+        if self.check.concurrency == 0 || self.check.per_host_concurrency == 0 {
+            return Err(invalid("check.concurrency", "must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// Loads the configuration: the explicit file if given (it must exist),
+    /// else the first of `./config.toml` and `/etc/archive/config.toml`
+    /// that exists, else the defaults.
+    pub fn load(explicit: Option<&Path>) -> Result<LoadedConfig, ConfigError> {
+        let candidates: Vec<PathBuf> = match explicit {
+            Some(p) => vec![p.to_path_buf()],
+            None => vec!["config.toml".into(), "/etc/archive/config.toml".into()],
+        };
+        for path in candidates {
+            match std::fs::read(&path) {
+                Ok(bytes) => {
+                    let text =
+                        String::from_utf8(bytes.clone()).map_err(|e| ConfigError::Invalid {
+                            path: path.clone(),
+                            message: format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()),
+                        })?;
+                    let config = Config::parse(&text, &path)?;
+                    return Ok(LoadedConfig {
+                        config,
+                        digest: hex_sha256(&bytes),
+                        path: Some(path),
+                    });
+                }
+                Err(e) if explicit.is_none() && e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(ConfigError::Read { path, source: e }),
+            }
+        }
+        Ok(LoadedConfig {
+            config: Config::default(),
+            path: None,
+            digest: hex_sha256(b""),
+        })
+    }
+}
+
+/// Lower-case hex sha256 of `bytes`.
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let err = Config::parse(
+            "[check]\nrate_limit = 1.0\nrate_limt = 2\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("rate_limt"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("c.toml"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_an_error() {
+        let err = Config::parse("[check]\nburst = \"four\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn bad_regex_names_key() {
+        let err = Config::parse("[links]\nexclude = [\"(\"]\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("links.exclude"), "{err}");
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = Config::parse("", Path::new("c.toml")).unwrap();
+        assert_eq!(c.check.burst, 4);
+        assert_eq!(c.links.min_exploded_run, 6);
+    }
+}

@@ -1,0 +1,443 @@
+//! HTML, read by the `html5ever` tokenizer (the WHATWG tokenizer of the
+//! Servo project), so attribute quoting, entities, comments and `<script>`
+//! bodies are handled the way browsers handle them.
+//!
+//! What counts as a link: `img src`, lazy-loading `data-src` /
+//! `data-original`, every `srcset` candidate, `picture > source`,
+//! `video`/`audio` `src` and `poster` and their `source`s, `embed`/`object`,
+//! `a href`, `link href` (`rel=canonical` is the article's source),
+//! `meta` `og:image` / `og:url`, `iframe src`, CSS `url(…)` in `style`
+//! attributes and `<style>` elements, and bare URLs in text.
+//!
+//! The tokenizer reports a line per token; the column is found by looking
+//! for the value in the source from that line, so positions are exact for
+//! values written without entities and line-exact otherwise.
+
+use std::cell::RefCell;
+
+use html5ever::tendril::StrTendril;
+use html5ever::tokenizer::states::RawKind;
+use html5ever::tokenizer::{
+    BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
+};
+
+use super::css::{css_urls, srcset_urls};
+use super::source_date_key;
+use super::text::scan_text;
+use super::{
+    kind_by_extension, kind_of_hyperlink, Extracted, Extractor, LineIndex, LinkKind, RawLink,
+};
+
+/// Extractor for HTML bodies.
+pub struct HtmlExtractor;
+
+impl Extractor for HtmlExtractor {
+    fn extract(&self, body: &str, first_line: usize) -> Extracted {
+        extract_html_fragment(body, first_line, 1)
+    }
+}
+
+/// Extracts from HTML that starts at (`line`, `column`) of its file; used
+/// for whole pages and for HTML embedded in Markdown.
+pub fn extract_html_fragment(html: &str, line: usize, column: usize) -> Extracted {
+    let sink = Sink {
+        state: RefCell::new(State {
+            src: html,
+            index: LineIndex::new(html, line),
+            first_line: line,
+            first_column: column,
+            cursor: 0,
+            out: Extracted::default(),
+            picture_depth: 0,
+            media_depth: 0,
+            anchor: None,
+            capture: Capture::None,
+            captured: String::new(),
+        }),
+    };
+    let tokenizer = Tokenizer::new(sink, TokenizerOpts::default());
+    let input = BufferQueue::default();
+    input.push_back(StrTendril::from_slice(html));
+    // Only a tree builder ever asks the tokenizer to pause for a script.
+    while let html5ever::TokenizerResult::Script(_) = tokenizer.feed(&input) {}
+    tokenizer.end();
+    let mut out = tokenizer.sink.state.into_inner().finish();
+    out.links.sort_by_key(|l| (l.line, l.column));
+    out
+}
+
+struct Sink<'a> {
+    state: RefCell<State<'a>>,
+}
+
+/// Raw-text element whose content we collect.
+#[derive(PartialEq)]
+enum Capture {
+    None,
+    Title,
+    Style,
+    /// Script or other raw text whose content is not prose.
+    Ignore,
+}
+
+struct State<'a> {
+    src: &'a str,
+    index: LineIndex<'a>,
+    first_line: usize,
+    first_column: usize,
+    /// Byte offset past the last value located, so repeated values map to
+    /// successive occurrences.
+    cursor: usize,
+    out: Extracted,
+    picture_depth: usize,
+    media_depth: usize,
+    /// An `<a>` whose text is still being read.
+    anchor: Option<RawLink>,
+    capture: Capture,
+    captured: String,
+}
+
+impl TokenSink for Sink<'_> {
+    type Handle = ();
+
+    fn process_token(&self, token: Token, line: u64) -> TokenSinkResult<()> {
+        let mut state = self.state.borrow_mut();
+        let line = state.first_line + line.saturating_sub(1) as usize;
+        match token {
+            Token::TagToken(tag) => match tag.kind {
+                TagKind::StartTag => return state.start_tag(&tag, line),
+                TagKind::EndTag => state.end_tag(&tag, line),
+            },
+            Token::CharacterTokens(text) => state.characters(&text, line),
+            _ => {}
+        }
+        TokenSinkResult::Continue
+    }
+}
+
+impl State<'_> {
+    /// (line, column) of `value` in the source, searched from the cursor up
+    /// to the end of `line`; falls back to the start of `line`.
+    fn locate(&mut self, value: &str, line: usize) -> (usize, usize) {
+        let end = self.index.line_start(line + 1).max(self.cursor);
+        let end = if end <= self.cursor {
+            self.src.len()
+        } else {
+            end
+        };
+        let window = self.src.get(self.cursor..end).unwrap_or("");
+        let (line_found, column) = match window.find(value).filter(|_| !value.is_empty()) {
+            Some(i) => {
+                let at = self.cursor + i;
+                self.cursor = at + value.len();
+                self.index.locate(at)
+            }
+            None => (line, 1),
+        };
+        if line_found == self.first_line {
+            (line_found, column + self.first_column - 1)
+        } else {
+            (line_found, column)
+        }
+    }
+
+    fn push(&mut self, url: &str, kind: LinkKind, syntax: &'static str, line: usize) {
+        let url = url.trim();
+        if url.is_empty() {
+            return;
+        }
+        let (line, column) = self.locate(url, line);
+        self.out.links.push(RawLink {
+            url: url.to_string(),
+            kind,
+            syntax,
+            line,
+            column,
+            text: None,
+        });
+    }
+
+    fn start_tag(&mut self, tag: &Tag, line: usize) -> TokenSinkResult<()> {
+        let attr = |name: &str| {
+            tag.attrs
+                .iter()
+                .find(|a| &*a.name.local == name)
+                .map(|a| a.value.to_string())
+        };
+        let name = &*tag.name;
+        let in_media = self.media_depth > 0;
+        match name {
+            "base" => {
+                if let (None, Some(href)) = (&self.out.base_href, attr("href")) {
+                    self.out.base_href = Some(href.trim().to_string());
+                }
+            }
+            "img" => {
+                for key in ["src", "data-src", "data-original", "data-lazy-src"] {
+                    if let Some(v) = attr(key) {
+                        let syntax = if key == "src" {
+                            "html_img"
+                        } else {
+                            "html_img_lazy"
+                        };
+                        self.push(&v, LinkKind::Image, syntax, line);
+                    }
+                }
+                self.srcset(attr("srcset"), LinkKind::Image, line);
+            }
+            "source" => {
+                let kind = if in_media {
+                    LinkKind::Media
+                } else {
+                    LinkKind::Image
+                };
+                let syntax = if in_media {
+                    "html_media_source"
+                } else {
+                    "html_picture_source"
+                };
+                if let Some(v) = attr("src") {
+                    self.push(&v, kind, syntax, line);
+                }
+                self.srcset(attr("srcset"), kind, line);
+            }
+            "video" | "audio" => {
+                if let Some(v) = attr("poster") {
+                    self.push(&v, LinkKind::Image, "html_poster", line);
+                }
+                if let Some(v) = attr("src") {
+                    self.push(&v, LinkKind::Media, "html_media", line);
+                }
+                if !tag.self_closing {
+                    self.media_depth += 1;
+                }
+            }
+            "picture" if !tag.self_closing => self.picture_depth += 1,
+            "embed" | "object" => {
+                if let Some(v) = attr("src").or_else(|| attr("data")) {
+                    self.push(
+                        &v,
+                        kind_by_extension(&v).unwrap_or(LinkKind::Media),
+                        "html_embed",
+                        line,
+                    );
+                }
+            }
+            "iframe" => {
+                if let Some(v) = attr("src") {
+                    self.push(&v, LinkKind::Page, "html_iframe", line);
+                }
+            }
+            "a" | "area" => {
+                self.finish_anchor();
+                if let Some(href) = attr("href") {
+                    let href = href.trim().to_string();
+                    if !href.is_empty() && !href.starts_with('#') {
+                        let (l, c) = self.locate(&href, line);
+                        self.anchor = Some(RawLink {
+                            url: href,
+                            kind: LinkKind::Page,
+                            syntax: "html_a",
+                            line: l,
+                            column: c,
+                            text: Some(String::new()),
+                        });
+                        if name == "area" || tag.self_closing {
+                            self.finish_anchor();
+                        }
+                    }
+                }
+            }
+            "link" => {
+                if let Some(href) = attr("href") {
+                    let rel = attr("rel").unwrap_or_default().to_ascii_lowercase();
+                    let kind = if rel.split_whitespace().any(|r| r == "canonical") {
+                        LinkKind::Source
+                    } else if rel.contains("icon")
+                        || rel == "image_src"
+                        || attr("as").as_deref() == Some("image")
+                    {
+                        LinkKind::Image
+                    } else {
+                        LinkKind::Page
+                    };
+                    self.push(&href, kind, "html_link", line);
+                }
+            }
+            "meta" => self.meta(
+                &attr("property")
+                    .or_else(|| attr("name"))
+                    .or_else(|| attr("itemprop")),
+                attr("content"),
+                line,
+            ),
+            "title" => {
+                self.capture = Capture::Title;
+                self.captured.clear();
+                return TokenSinkResult::RawData(RawKind::Rcdata);
+            }
+            "style" => {
+                self.capture = Capture::Style;
+                self.captured.clear();
+                return TokenSinkResult::RawData(RawKind::Rawtext);
+            }
+            "script" => {
+                self.capture = Capture::Ignore;
+                return TokenSinkResult::RawData(RawKind::ScriptData);
+            }
+            "textarea" => {
+                self.capture = Capture::Ignore;
+                return TokenSinkResult::RawData(RawKind::Rcdata);
+            }
+            "xmp" | "noembed" | "noframes" => {
+                self.capture = Capture::Ignore;
+                return TokenSinkResult::RawData(RawKind::Rawtext);
+            }
+            _ => {}
+        }
+        if let Some(v) = attr("background") {
+            self.push(&v, LinkKind::Image, "html_background", line);
+        }
+        if let Some(style) = attr("style") {
+            for (_, url) in css_urls(&style) {
+                self.push(&url, LinkKind::Image, "css_url", line);
+            }
+        }
+        TokenSinkResult::Continue
+    }
+
+    fn srcset(&mut self, srcset: Option<String>, kind: LinkKind, line: usize) {
+        for (_, url) in srcset_urls(&srcset.unwrap_or_default()) {
+            self.push(&url, kind, "html_srcset", line);
+        }
+    }
+
+    fn meta(&mut self, key: &Option<String>, content: Option<String>, line: usize) {
+        let (Some(key), Some(content)) = (key, content) else {
+            return;
+        };
+        let key = key.to_ascii_lowercase();
+        match key.as_str() {
+            "og:image" | "og:image:url" | "twitter:image" | "image" | "thumbnailurl" => {
+                self.push(&content, LinkKind::Image, "html_meta", line)
+            }
+            "og:url" => self.push(&content, LinkKind::Source, "html_meta", line),
+            k if source_date_key(k) && self.out.date.is_none() => {
+                self.out.date = Some(crate::source::format::clean_date(&content));
+            }
+            _ => {}
+        }
+    }
+
+    fn end_tag(&mut self, tag: &Tag, _line: usize) {
+        match &*tag.name {
+            "a" | "area" => self.finish_anchor(),
+            "picture" => self.picture_depth = self.picture_depth.saturating_sub(1),
+            "video" | "audio" => self.media_depth = self.media_depth.saturating_sub(1),
+            "script" | "textarea" | "xmp" | "noembed" | "noframes" => self.capture = Capture::None,
+            "title" | "style" => {
+                let text = std::mem::take(&mut self.captured);
+                if self.capture == Capture::Title && self.out.title.is_none() {
+                    let title = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                    self.out.title = Some(title).filter(|t| !t.is_empty());
+                }
+                self.capture = Capture::None;
+            }
+            _ => {}
+        }
+    }
+
+    fn characters(&mut self, text: &str, line: usize) {
+        match self.capture {
+            Capture::Title => return self.captured.push_str(text),
+            Capture::Style => {
+                for (_, url) in css_urls(text) {
+                    self.push(&url, LinkKind::Image, "css_url", line);
+                }
+                return;
+            }
+            Capture::Ignore => return,
+            Capture::None => {}
+        }
+        if let Some(anchor) = &mut self.anchor {
+            anchor.text.get_or_insert_with(String::new).push_str(text);
+            return;
+        }
+        if !text.contains('.') {
+            return;
+        }
+        let mut found = Vec::new();
+        scan_text(text, 0, &LineIndex::new(text, line), &mut found);
+        for link in found {
+            self.push(&link.url, link.kind, link.syntax, line);
+        }
+    }
+
+    fn finish_anchor(&mut self) {
+        if let Some(mut a) = self.anchor.take() {
+            let text = a.text.take().unwrap_or_default();
+            let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            a.kind = kind_of_hyperlink(&a.url, &text);
+            a.text = Some(text).filter(|t| !t.is_empty());
+            self.out.links.push(a);
+        }
+    }
+
+    fn finish(mut self) -> Extracted {
+        self.finish_anchor();
+        self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn links(html: &str) -> Vec<(String, LinkKind, &'static str, usize)> {
+        HtmlExtractor
+            .extract(html, 1)
+            .links
+            .into_iter()
+            .map(|l| (l.url, l.kind, l.syntax, l.line))
+            .collect()
+    }
+
+    #[test]
+    fn picture_video_srcset_css() {
+        let html = r#"<html><head><title> T </title><link rel="canonical" href="http://a.cn/p.html">
+<style>.x{background:url(bg.png)}</style></head><body>
+<picture><source srcset="a.webp 1x, a2.webp 2x"><img src="a.jpg" data-src="lazy.jpg"></picture>
+<video poster="p.jpg"><source src="v.mp4"></video>
+<div style="background-image:url('d.gif')">see http://a.cn/x.png</div>
+<a href="http://a.cn/o.html">原文链接</a><script>var u="http://no.cn/x.jpg";</script>
+</body></html>"#;
+        let got = links(html);
+        let want = vec![
+            ("http://a.cn/p.html", LinkKind::Source, "html_link", 1),
+            ("bg.png", LinkKind::Image, "css_url", 2),
+            ("a.webp", LinkKind::Image, "html_srcset", 3),
+            ("a2.webp", LinkKind::Image, "html_srcset", 3),
+            ("a.jpg", LinkKind::Image, "html_img", 3),
+            ("lazy.jpg", LinkKind::Image, "html_img_lazy", 3),
+            ("p.jpg", LinkKind::Image, "html_poster", 4),
+            ("v.mp4", LinkKind::Media, "html_media_source", 4),
+            ("d.gif", LinkKind::Image, "css_url", 5),
+            ("http://a.cn/x.png", LinkKind::Image, "bare_url", 5),
+            ("http://a.cn/o.html", LinkKind::Source, "html_a", 6),
+        ];
+        let got: Vec<_> = got
+            .iter()
+            .map(|(u, k, s, l)| (u.as_str(), *k, *s, *l))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(HtmlExtractor.extract(html, 1).title.as_deref(), Some("T"));
+    }
+
+    #[test]
+    fn columns_point_at_values() {
+        let got = HtmlExtractor
+            .extract("<p>\n  <img alt=x src=\"b.png\"></p>", 5)
+            .links;
+        assert_eq!((got[0].line, got[0].column), (6, 19));
+    }
+}

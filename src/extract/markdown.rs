@@ -1,0 +1,217 @@
+//! Markdown, parsed by `pulldown-cmark` (CommonMark, with tables and
+//! footnotes): inline and reference-style images and links, autolinks,
+//! inline and block HTML (handed to the HTML extractor) and bare URLs and
+//! file names in text (handed to the text scanner). Code spans and code
+//! blocks are skipped: a URL in a code sample is not a link.
+
+use pulldown_cmark::{Event, LinkType, Options, Parser, Tag, TagEnd};
+
+use super::html::extract_html_fragment;
+use super::text::scan_text;
+use super::{
+    kind_by_extension, kind_of_hyperlink, Extracted, Extractor, LineIndex, LinkKind, RawLink,
+};
+
+/// Extractor for Markdown bodies.
+pub struct MarkdownExtractor;
+
+/// An image or link whose text is still being read.
+struct Open {
+    url: String,
+    is_image: bool,
+    link_type: LinkType,
+    line: usize,
+    column: usize,
+    text: String,
+}
+
+impl Extractor for MarkdownExtractor {
+    fn extract(&self, body: &str, first_line: usize) -> Extracted {
+        let index = LineIndex::new(body, first_line);
+        let mut out = Extracted::default();
+        let mut open: Vec<Open> = Vec::new();
+        let mut in_code_block = false;
+        let options =
+            Options::ENABLE_TABLES | Options::ENABLE_FOOTNOTES | Options::ENABLE_STRIKETHROUGH;
+        for (event, range) in Parser::new_ext(body, options).into_offset_iter() {
+            match event {
+                Event::Start(Tag::Image {
+                    link_type,
+                    dest_url,
+                    ..
+                })
+                | Event::Start(Tag::Link {
+                    link_type,
+                    dest_url,
+                    ..
+                }) => {
+                    let is_image = matches!(body.get(range.start..range.start + 1), Some("!"));
+                    // Point at the URL itself when it is written inline.
+                    let source = &body[range.clone()];
+                    let at = source
+                        .rfind(dest_url.as_ref())
+                        .filter(|_| !dest_url.is_empty())
+                        .map_or(range.start, |i| range.start + i);
+                    let (line, column) = index.locate(at);
+                    open.push(Open {
+                        url: dest_url.to_string(),
+                        is_image,
+                        link_type,
+                        line,
+                        column,
+                        text: String::new(),
+                    });
+                }
+                Event::End(TagEnd::Image) | Event::End(TagEnd::Link) => {
+                    if let Some(o) = open.pop() {
+                        if let Some(parent) = open.last_mut() {
+                            parent.text.push_str(&o.text);
+                        }
+                        out.links.push(finish(o));
+                    }
+                }
+                Event::Start(Tag::CodeBlock(_)) => in_code_block = true,
+                Event::End(TagEnd::CodeBlock) => in_code_block = false,
+                Event::Text(text) if !in_code_block => {
+                    if let Some(o) = open.last_mut() {
+                        o.text.push_str(&text);
+                    } else if body.get(range.clone()) == Some(text.as_ref()) {
+                        scan_text(&text, range.start, &index, &mut out.links);
+                    } else {
+                        // Text with escapes: scan the raw source so positions hold.
+                        scan_text(&body[range.clone()], range.start, &index, &mut out.links);
+                    }
+                }
+                Event::Code(code) => {
+                    if let Some(o) = open.last_mut() {
+                        o.text.push_str(&code);
+                    }
+                }
+                Event::Html(html) | Event::InlineHtml(html) => {
+                    let (line, column) = index.locate(range.start);
+                    let fragment = extract_html_fragment(&html, line, column);
+                    out.links.extend(fragment.links);
+                    out.base_href = out.base_href.or(fragment.base_href);
+                }
+                _ => {}
+            }
+        }
+        out.links.sort_by_key(|l| (l.line, l.column));
+        out
+    }
+}
+
+fn finish(o: Open) -> RawLink {
+    let reference = matches!(
+        o.link_type,
+        LinkType::Reference | LinkType::Collapsed | LinkType::Shortcut
+    );
+    let (syntax, kind) = match (o.is_image, o.link_type) {
+        (_, LinkType::Autolink) => (
+            "markdown_autolink",
+            kind_by_extension(&o.url).unwrap_or(LinkKind::Page),
+        ),
+        (_, LinkType::Email) => ("markdown_autolink", LinkKind::Page),
+        (true, _) => (
+            if reference {
+                "markdown_reference_image"
+            } else {
+                "markdown_image"
+            },
+            kind_by_extension(&o.url)
+                .filter(|k| *k == LinkKind::Media)
+                .unwrap_or(LinkKind::Image),
+        ),
+        (false, _) => (
+            if reference {
+                "markdown_reference_link"
+            } else {
+                "markdown_link"
+            },
+            kind_of_hyperlink(&o.url, &o.text),
+        ),
+    };
+    let url = if o.link_type == LinkType::Email && !o.url.starts_with("mailto:") {
+        format!("mailto:{}", o.url)
+    } else {
+        o.url
+    };
+    RawLink {
+        url,
+        kind,
+        syntax,
+        line: o.line,
+        column: o.column,
+        text: Some(o.text).filter(|t| !t.is_empty()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_links_references() {
+        let md = "intro\n\n![图](http://a.cn/1.jpg)\n\n[原文链接](http://a.cn/p.html)\n\n![ref][pic] and [home]\n\n[pic]: /img/2.png\n[home]: http://a.cn/\n\n<http://a.cn/auto> `http://a.cn/code`\n";
+        let links = MarkdownExtractor.extract(md, 10).links;
+        let got: Vec<_> = links
+            .iter()
+            .map(|l| (l.url.as_str(), l.kind, l.syntax, l.line, l.column))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "http://a.cn/1.jpg",
+                    LinkKind::Image,
+                    "markdown_image",
+                    12,
+                    6
+                ),
+                (
+                    "http://a.cn/p.html",
+                    LinkKind::Source,
+                    "markdown_link",
+                    14,
+                    8
+                ),
+                (
+                    "/img/2.png",
+                    LinkKind::Image,
+                    "markdown_reference_image",
+                    16,
+                    1
+                ),
+                (
+                    "http://a.cn/",
+                    LinkKind::Page,
+                    "markdown_reference_link",
+                    16,
+                    17
+                ),
+                (
+                    "http://a.cn/auto",
+                    LinkKind::Page,
+                    "markdown_autolink",
+                    21,
+                    2
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn inline_html_is_extracted() {
+        let md = "text <img src=\"a.png\"> more\n\n<div style=\"background:url(b.jpg)\"></div>\n";
+        let urls: Vec<_> = MarkdownExtractor
+            .extract(md, 1)
+            .links
+            .into_iter()
+            .map(|l| (l.url, l.line))
+            .collect();
+        assert_eq!(
+            urls,
+            vec![("a.png".to_string(), 1), ("b.jpg".to_string(), 3)]
+        );
+    }
+}

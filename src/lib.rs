@@ -1,0 +1,41 @@
+//! `archive`: find every image and source link in a corpus of archived web
+//! articles, say which are broken, truncated or unresolvable and why,
+//! repair what can be repaired, and report it.
+//!
+//! The crate is a pipeline; each stage is a module, in the order data
+//! flows through them:
+//!
+//! | stage | module | job |
+//! |---|---|---|
+//! | source | [`source`] | walk the corpus, decode files, detect format and header |
+//! | extract | [`extract`] | every URL in Markdown, HTML and text, with line and column |
+//! | resolve | [`resolve`] | a base URL per document; relative links made absolute |
+//! | diagnose | [`diagnose`] | static verdicts: truncated, malformed, exploded URLs, duplicates |
+//! | report | [`report`] | the JSON report (versioned schema) and the text one |
+//!
+//! [`pipeline`] runs the stages over a corpus and [`run`] implements the
+//! commands the `archive` binary exposes; `main.rs` only parses arguments.
+
+pub mod config;
+pub mod diagnose;
+pub mod error;
+pub mod extract;
+pub mod model;
+pub mod pipeline;
+pub mod report;
+pub mod resolve;
+pub mod run;
+pub mod source;
+
+/// Process exit codes, as documented in the README and `--help`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Nothing broken or truncated.
+    Clean = 0,
+    /// At least one link is broken or truncated.
+    Failures = 1,
+    /// Bad command line or configuration.
+    Usage = 2,
+    /// Something went wrong inside archive (I/O on the report, a bug).
+    Internal = 3,
+}

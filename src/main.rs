@@ -1,0 +1,117 @@
+//! The `archive` command line: parses arguments and calls the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode as ProcessExit;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use archive::config::Config;
+use archive::error::RunError;
+use archive::run::{run_check, CheckOptions, OutputFormat};
+use archive::ExitCode;
+
+const AFTER_HELP: &str = "\
+Examples:
+  archive --check                      scan corpus.paths from ./config.toml
+  archive --check --offline articles/  no network: static findings only
+  archive --check --format json > r.json
+  archive check --report out.json --config /etc/archive/config.toml
+
+Statuses: ok, broken, truncated, unresolvable, unchecked, skipped, error.
+Exit codes: 0 nothing broken, 1 broken or truncated links found,
+            2 usage or configuration error, 3 internal error.
+The JSON report follows docs/report.schema.json.";
+
+/// Find, diagnose and repair the image and source links of archived web
+/// articles (Markdown, HTML, plain text; any encoding).
+#[derive(Parser, Debug)]
+#[command(name = "archive", version, about, after_help = AFTER_HELP)]
+struct Cli {
+    /// Run the check (same as the `check` subcommand).
+    #[arg(long)]
+    check: bool,
+
+    #[command(flatten)]
+    args: CheckArgs,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Scan the corpus, diagnose every link, write the report.
+    Check(CheckArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct CheckArgs {
+    /// Files or folders to scan [default: corpus.paths from the config].
+    paths: Vec<PathBuf>,
+
+    /// Config file [default: ./config.toml, then /etc/archive/config.toml].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Never use the network; links that need it are reported `unchecked`.
+    #[arg(long)]
+    offline: bool,
+
+    /// Write the JSON report here (`-` for stdout) [default: report.path].
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+
+    /// `text`: findings for people on stderr; `json`: the report on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn main() -> ProcessExit {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let args = match (cli.command, cli.check) {
+        (Some(Command::Check(args)), _) => args,
+        (None, true) => cli.args,
+        (None, false) => {
+            eprintln!("archive: nothing to do; try `archive --check` or `archive --help`");
+            return ProcessExit::from(ExitCode::Usage as u8);
+        }
+    };
+    let code = match check(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("archive: {e}");
+            match e {
+                RunError::Config(_) | RunError::Usage(_) => ExitCode::Usage,
+                _ => ExitCode::Internal,
+            }
+        }
+    };
+    ProcessExit::from(code as u8)
+}
+
+fn check(args: CheckArgs) -> Result<ExitCode, RunError> {
+    let loaded = Config::load(args.config.as_deref())?;
+    let options = CheckOptions {
+        paths: args.paths,
+        offline: args.offline,
+        report: args.report,
+        format: match args.format {
+            Format::Text => OutputFormat::Text,
+            Format::Json => OutputFormat::Json,
+        },
+    };
+    Ok(run_check(&loaded, &options)?.exit_code)
+}

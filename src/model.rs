@@ -1,0 +1,114 @@
+//! The records that flow through the pipeline and into the report: a
+//! [`Link`] per URL occurrence, a [`Finding`] per problem that spans
+//! several links (an exploded URL, a duplicate), and the [`Status`]
+//! vocabulary that monitoring relies on.
+//!
+//! These types serialize straight into the JSON report; their field names
+//! are the schema in `docs/report.schema.json`. Change both together and
+//! bump [`crate::report::SCHEMA_VERSION`].
+
+use serde::Serialize;
+
+use crate::extract::LinkKind;
+
+/// A link's verdict. The order is severity, worst last, so sorting by
+/// status puts the worst findings where people look first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Skipped,
+    Unchecked,
+    Unresolvable,
+    Error,
+    Truncated,
+    Broken,
+}
+
+impl Status {
+    pub const ALL: [Status; 7] = [
+        Status::Ok,
+        Status::Broken,
+        Status::Truncated,
+        Status::Unresolvable,
+        Status::Unchecked,
+        Status::Skipped,
+        Status::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Broken => "broken",
+            Status::Truncated => "truncated",
+            Status::Unresolvable => "unresolvable",
+            Status::Unchecked => "unchecked",
+            Status::Skipped => "skipped",
+            Status::Error => "error",
+        }
+    }
+
+    /// Statuses that make `archive --check` exit with code 1.
+    pub fn fails_check(self) -> bool {
+        matches!(self, Status::Broken | Status::Truncated)
+    }
+}
+
+/// A proposed replacement URL and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Suggestion {
+    pub url: String,
+    /// Machine-readable origin, e.g. `rebuilt_exploded_url`.
+    pub reason: &'static str,
+    /// The suggestion's own check result, once checked (`null` offline).
+    pub status: Option<Status>,
+}
+
+/// One occurrence of a URL in a document, and its verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct Link {
+    pub id: usize,
+    /// Index into the report's `documents`.
+    pub document: usize,
+    /// The URL exactly as written.
+    pub url: String,
+    /// The absolute URL after resolution, if it could be resolved.
+    pub resolved: Option<String>,
+    pub kind: LinkKind,
+    pub status: Status,
+    /// Machine-readable reason, e.g. `single_char_segment`, `no_base_url`.
+    pub reason: Option<&'static str>,
+    /// The same, for people.
+    pub message: Option<String>,
+    pub line: usize,
+    pub column: usize,
+    /// The syntax it was written in, e.g. `markdown_image`, `html_srcset`.
+    pub syntax: &'static str,
+    /// Link or alt text.
+    pub text: Option<String>,
+    /// The finding this link is part of (an exploded URL run).
+    pub finding: Option<usize>,
+    /// The earlier link in the same document with the same resolved URL.
+    pub duplicate_of: Option<usize>,
+    pub suggestions: Vec<Suggestion>,
+    /// Filled by the HTTP checker; `null` when not checked.
+    pub http: Option<serde_json::Value>,
+    /// Filled by the media store; `null` when not stored.
+    pub store: Option<serde_json::Value>,
+}
+
+/// A problem that concerns several links at once.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub id: usize,
+    pub document: usize,
+    /// `exploded_url` or `duplicate`.
+    pub kind: &'static str,
+    pub status: Status,
+    pub line: usize,
+    pub end_line: usize,
+    /// Ids of the links involved, in document order.
+    pub links: Vec<usize>,
+    pub message: String,
+    pub suggestions: Vec<Suggestion>,
+}

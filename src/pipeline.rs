@@ -1,0 +1,268 @@
+//! The pipeline for one document, and the driver that streams a whole
+//! corpus through it.
+//!
+//! `source → extract → resolve → diagnose` happens in [`scan_document`],
+//! a pure function of a [`Document`]; [`scan_corpus`] feeds it documents in
+//! small batches on all cores and hands results, in corpus order, to a
+//! callback. Nothing holds the corpus: memory is one batch of documents
+//! plus whatever the callback keeps.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::diagnose::{classify, document_findings, UrlFilter};
+use crate::extract::extract_document;
+use crate::model::{Finding, Link, Status};
+use crate::resolve::{document_base, resolve, BaseOrigin};
+use crate::source::format::HeaderStyle;
+use crate::source::{read_input, Document, DocumentStatus, Format, Input, Source};
+
+/// A document as the report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentRecord {
+    pub id: usize,
+    pub path: String,
+    pub format: Format,
+    pub header: HeaderStyle,
+    pub encoding: &'static str,
+    pub status: DocumentStatus,
+    pub error: Option<String>,
+    pub notes: Vec<String>,
+    pub title: Option<String>,
+    pub date: Option<String>,
+    pub base_url: Option<String>,
+    pub base_origin: Option<BaseOrigin>,
+    pub source_url: Option<String>,
+    pub links: usize,
+    pub bytes: u64,
+}
+
+/// One document after the static stages.
+#[derive(Debug, Clone)]
+pub struct Scanned {
+    pub document: DocumentRecord,
+    pub links: Vec<Link>,
+    pub findings: Vec<Finding>,
+}
+
+impl Scanned {
+    /// The worst status among the document's links (or `error`).
+    pub fn worst(&self) -> Status {
+        let doc = match self.document.status {
+            DocumentStatus::Error => Status::Error,
+            _ => Status::Ok,
+        };
+        self.links.iter().map(|l| l.status).fold(doc, Status::max)
+    }
+
+    /// Moves local ids (0-based within the document) to global ones.
+    fn renumber(&mut self, document: usize, link_base: usize, finding_base: usize) {
+        self.document.id = document;
+        for l in &mut self.links {
+            l.document = document;
+            l.id += link_base;
+            l.duplicate_of = l.duplicate_of.map(|d| d + link_base);
+            l.finding = l.finding.map(|f| f + finding_base);
+        }
+        for f in &mut self.findings {
+            f.document = document;
+            f.id += finding_base;
+            f.links.iter_mut().for_each(|l| *l += link_base);
+        }
+    }
+}
+
+/// Runs extract, resolve and diagnose on one document. Ids are local to
+/// the document; [`scan_corpus`] makes them global.
+pub fn scan_document(doc: Document, config: &Config, filter: &UrlFilter) -> Scanned {
+    let mut record = DocumentRecord {
+        id: 0,
+        path: doc.path.clone(),
+        format: doc.format,
+        header: doc.header.style,
+        encoding: doc.encoding,
+        status: doc.status,
+        error: doc.error.clone(),
+        notes: doc.notes.clone(),
+        title: doc.header.title.clone(),
+        date: doc.header.date.clone(),
+        base_url: None,
+        base_origin: None,
+        source_url: doc.header.source_url.clone(),
+        links: 0,
+        bytes: doc.bytes,
+    };
+    if doc.status != DocumentStatus::Ok {
+        return Scanned {
+            document: record,
+            links: Vec::new(),
+            findings: Vec::new(),
+        };
+    }
+    let extracted = extract_document(&doc);
+    record.title = record.title.or_else(|| extracted.title.clone());
+    record.date = record.date.or_else(|| extracted.date.clone());
+    let base = document_base(&doc.path, &doc.header, &extracted, &config.corpus.base);
+    record.base_url = base.as_ref().map(|b| b.url.to_string());
+    record.base_origin = base.as_ref().map(|b| b.origin);
+    let hint = format!(
+        "add a `source:` (or `url:`) key to its header, a <base href>, or a [[corpus.base]] entry for its folder in config.toml (e.g. path = \"{}\")",
+        std::path::Path::new(&doc.path).parent().map(|p| p.display().to_string()).unwrap_or_default()
+    );
+    let mut links: Vec<Link> = Vec::with_capacity(extracted.links.len() + 1);
+    if let (Some(url), Some(line)) = (&doc.header.source_url, doc.header.source_line) {
+        links.push(new_link(
+            0,
+            url.clone(),
+            crate::extract::LinkKind::Source,
+            "front_matter",
+            line,
+            1,
+            None,
+        ));
+    }
+    for raw in extracted.links {
+        links.push(new_link(
+            links.len(),
+            raw.url,
+            raw.kind,
+            raw.syntax,
+            raw.line,
+            raw.column,
+            raw.text,
+        ));
+    }
+    for link in &mut links {
+        let resolution = resolve(&link.url, base.as_ref().map(|b| &b.url));
+        classify(link, &resolution, filter, &hint);
+    }
+    if record.source_url.is_none() {
+        record.source_url = links
+            .iter()
+            .find(|l| l.kind == crate::extract::LinkKind::Source)
+            .and_then(|l| l.resolved.clone());
+    }
+    let findings = document_findings(&mut links, &config.links, 0);
+    record.links = links.len();
+    Scanned {
+        document: record,
+        links,
+        findings,
+    }
+}
+
+fn new_link(
+    id: usize,
+    url: String,
+    kind: crate::extract::LinkKind,
+    syntax: &'static str,
+    line: usize,
+    column: usize,
+    text: Option<String>,
+) -> Link {
+    Link {
+        id,
+        document: 0,
+        url,
+        resolved: None,
+        kind,
+        status: Status::Unchecked,
+        reason: None,
+        message: None,
+        line,
+        column,
+        syntax,
+        text,
+        finding: None,
+        duplicate_of: None,
+        suggestions: Vec::new(),
+        http: None,
+        store: None,
+    }
+}
+
+/// Documents read and scanned per batch; bounds memory, keeps cores busy.
+const BATCH: usize = 64;
+
+/// Streams every input of `source` through [`scan_document`], calling
+/// `sink` once per document in source order with global ids.
+pub fn scan_corpus(
+    source: &mut dyn Source,
+    config: &Config,
+    mut sink: impl FnMut(Scanned),
+) -> CorpusTotals {
+    let filter = UrlFilter::new(&config.links);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut totals = CorpusTotals::default();
+    loop {
+        let inputs: Vec<_> = std::iter::from_fn(|| source.next_input())
+            .take(BATCH)
+            .collect();
+        if inputs.is_empty() {
+            break;
+        }
+        let chunk = inputs.len().div_ceil(threads);
+        let max_size = config.corpus.max_file_size;
+        let results: Vec<Scanned> = std::thread::scope(|scope| {
+            let handles: Vec<_> = inputs
+                .chunks(chunk)
+                .map(|part| {
+                    let filter = &filter;
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|input| scan_guarded(input, max_size, config, filter))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|_| Vec::new()))
+                .collect()
+        });
+        for mut scanned in results {
+            scanned.renumber(totals.documents, totals.links, totals.findings);
+            totals.documents += 1;
+            totals.links += scanned.links.len();
+            totals.findings += scanned.findings.len();
+            sink(scanned);
+        }
+    }
+    totals
+}
+
+/// [`scan_document`] with a panic turned into an `error` document, so one
+/// bad file (and one bug) never costs the rest of the corpus.
+fn scan_guarded(input: &Input, max_size: u64, config: &Config, filter: &UrlFilter) -> Scanned {
+    let run = || scan_document(read_input(input.clone(), max_size), config, filter);
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|_| {
+        let path = match input {
+            Input::File(p) | Input::Skipped { path: p, .. } | Input::Unreadable { path: p, .. } => p,
+        };
+        let doc = Document::failed(
+            path.display().to_string(),
+            DocumentStatus::Error,
+            "internal error while scanning this file (a bug in archive: please report it with the file)".into(),
+        );
+        scan_document(doc, config, filter)
+    })
+}
+
+/// Counts of what [`scan_corpus`] produced.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CorpusTotals {
+    pub documents: usize,
+    pub links: usize,
+    pub findings: usize,
+}
+
+/// The paths to scan: those given, or the configured ones.
+pub fn corpus_paths(given: &[PathBuf], config: &Config) -> Vec<PathBuf> {
+    if given.is_empty() {
+        config.corpus.paths.clone()
+    } else {
+        given.to_vec()
+    }
+}

@@ -1,0 +1,133 @@
+//! Report: what a run found, for machines ([`json`], the versioned schema
+//! in `docs/report.schema.json`) and for people ([`text`]).
+//!
+//! Both are fed one [`Scanned`] document at a time and keep only what they
+//! must: the JSON writer spills documents, links and findings to temporary
+//! files and stitches them together at the end; the text report keeps
+//! only the lines of documents that have something to say. The
+//! [`Summary`] is counters.
+
+pub mod json;
+pub mod text;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::extract::LinkKind;
+use crate::model::Status;
+use crate::pipeline::Scanned;
+use crate::source::DocumentStatus;
+
+/// Version of the JSON report's schema (semver: a new optional field is a
+/// minor bump, anything that breaks a reader is a major one).
+pub const SCHEMA_VERSION: &str = "1.0.0";
+
+/// Counters over a whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub documents: DocumentCounts,
+    pub links: LinkCounts,
+    /// Findings by kind (`exploded_url`, `duplicate`).
+    pub findings: BTreeMap<&'static str, usize>,
+    pub bytes_scanned: u64,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DocumentCounts {
+    pub scanned: usize,
+    pub ok: usize,
+    pub skipped: usize,
+    pub error: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkCounts {
+    pub total: usize,
+    /// Every status, zero included, so dashboards see a stable key set.
+    pub by_status: BTreeMap<&'static str, usize>,
+    pub by_kind: BTreeMap<&'static str, usize>,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Summary {
+            documents: DocumentCounts::default(),
+            links: LinkCounts {
+                total: 0,
+                by_status: Status::ALL.iter().map(|s| (s.as_str(), 0)).collect(),
+                by_kind: LinkKind::ALL.iter().map(|k| (k.as_str(), 0)).collect(),
+            },
+            findings: ["exploded_url", "duplicate"]
+                .iter()
+                .map(|k| (*k, 0))
+                .collect(),
+            bytes_scanned: 0,
+            duration_ms: 0,
+        }
+    }
+}
+
+impl Summary {
+    /// Counts one scanned document.
+    pub fn add(&mut self, scanned: &Scanned) {
+        self.documents.scanned += 1;
+        match scanned.document.status {
+            DocumentStatus::Ok => self.documents.ok += 1,
+            DocumentStatus::Skipped => self.documents.skipped += 1,
+            DocumentStatus::Error => self.documents.error += 1,
+        }
+        self.bytes_scanned += scanned.document.bytes;
+        for link in &scanned.links {
+            self.links.total += 1;
+            *self
+                .links
+                .by_status
+                .entry(link.status.as_str())
+                .or_default() += 1;
+            *self.links.by_kind.entry(link.kind.as_str()).or_default() += 1;
+        }
+        for f in &scanned.findings {
+            *self.findings.entry(f.kind).or_default() += 1;
+        }
+    }
+
+    /// Links whose status fails the check (exit code 1).
+    pub fn failing_links(&self) -> usize {
+        Status::ALL
+            .iter()
+            .filter(|s| s.fails_check())
+            .map(|s| self.links.by_status.get(s.as_str()).copied().unwrap_or(0))
+            .sum()
+    }
+
+    /// One line, e.g. for logs and `sd_notify` STATUS.
+    pub fn one_line(&self) -> String {
+        let statuses: Vec<String> = Status::ALL
+            .iter()
+            .filter_map(|s| {
+                let n = self.links.by_status.get(s.as_str()).copied().unwrap_or(0);
+                (n > 0).then(|| format!("{n} {}", s.as_str()))
+            })
+            .collect();
+        format!(
+            "{} documents ({} error, {} skipped), {} links{}{}",
+            self.documents.scanned,
+            self.documents.error,
+            self.documents.skipped,
+            self.links.total,
+            if statuses.is_empty() { "" } else { ": " },
+            statuses.join(", ")
+        )
+    }
+}
+
+/// Facts about the run that head the JSON report.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    pub generated_at: String,
+    pub mode: &'static str,
+    pub config_path: Option<String>,
+    pub config_sha256: String,
+}

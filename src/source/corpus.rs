@@ -1,0 +1,93 @@
+//! The corpus: files and folders on disk, walked lazily in a stable order.
+//!
+//! Folders are walked with `walkdir` (sorted by name, so two runs report in
+//! the same order); a file is an input when it matches one of the include
+//! globs and none of the exclude globs. Globs are matched against the path
+//! relative to the folder given, so `**/*.md` means the same thing wherever
+//! the corpus lives. A path named explicitly (a file, not a folder) is
+//! always an input: the user asked for it.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+
+use globset::{GlobSet, GlobSetBuilder};
+
+use super::{Input, Source};
+use crate::config::CorpusConfig;
+
+/// Walks the configured paths and yields each article file once.
+pub struct CorpusSource {
+    roots: VecDeque<PathBuf>,
+    current: Option<(PathBuf, walkdir::IntoIter)>,
+    include: GlobSet,
+    exclude: GlobSet,
+}
+
+impl CorpusSource {
+    /// Builds a walker over `paths` with the globs of `config`. Globs were
+    /// validated when the configuration was loaded.
+    pub fn new(paths: &[PathBuf], config: &CorpusConfig) -> CorpusSource {
+        CorpusSource {
+            roots: paths.iter().cloned().collect(),
+            current: None,
+            include: glob_set(&config.include),
+            exclude: glob_set(&config.exclude),
+        }
+    }
+
+    fn wanted(&self, root: &Path, path: &Path) -> bool {
+        let relative = path.strip_prefix(root).unwrap_or(path);
+        self.include.is_match(relative) && !self.exclude.is_match(relative)
+    }
+}
+
+fn glob_set(patterns: &[String]) -> GlobSet {
+    let mut builder = GlobSetBuilder::new();
+    for p in patterns {
+        if let Ok(glob) = globset::Glob::new(p) {
+            builder.add(glob);
+        }
+    }
+    builder.build().unwrap_or_else(|_| GlobSet::empty())
+}
+
+impl Source for CorpusSource {
+    fn next_input(&mut self) -> Option<Input> {
+        loop {
+            if let Some((root, walker)) = &mut self.current {
+                match walker.next() {
+                    Some(Ok(entry)) => {
+                        if entry.file_type().is_file() {
+                            let root = root.clone();
+                            if self.wanted(&root, entry.path()) {
+                                return Some(Input::File(entry.into_path()));
+                            }
+                        }
+                        continue;
+                    }
+                    Some(Err(e)) => {
+                        let path = e
+                            .path()
+                            .map(Path::to_path_buf)
+                            .unwrap_or_else(|| root.clone());
+                        return Some(Input::Unreadable {
+                            path,
+                            reason: format!("cannot list folder: {e}"),
+                        });
+                    }
+                    None => self.current = None,
+                }
+            }
+            let root = self.roots.pop_front()?;
+            match std::fs::metadata(&root) {
+                Ok(m) if m.is_dir() => {
+                    let walker = walkdir::WalkDir::new(&root).sort_by_file_name().into_iter();
+                    self.current = Some((root, walker));
+                }
+                Ok(_) => return Some(Input::File(root)),
+                // Reading it reports the error with the path.
+                Err(_) => return Some(Input::File(root)),
+            }
+        }
+    }
+}

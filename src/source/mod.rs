@@ -1,0 +1,160 @@
+//! Sources: where documents come from, decoded to text, with their header.
+//!
+//! A [`Source`] yields [`Input`]s one at a time, so a corpus of 100,000
+//! articles is never held in memory at once. Today there is one kind, the
+//! [`corpus::CorpusSource`] that walks files and folders; the crawler of a
+//! later stage yields fetched pages through the same trait.
+//!
+//! Reading an input gives a [`Document`]: the text (decoded from UTF-8,
+//! UTF-16, GBK/GB18030 or whatever `chardetng` guesses), the detected
+//! [`Format`] and the [`Header`] (title, date, source URL) that the front
+//! matter or key-value header carried. Anything that goes wrong with one
+//! file becomes a [`Document`] with status `error` or `skipped`; it never
+//! stops the scan.
+
+pub mod corpus;
+pub mod decode;
+pub mod format;
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+pub use format::{Format, Header};
+
+/// One thing to scan, before it is read.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A file of the corpus.
+    File(PathBuf),
+    /// A file that was found but will not be read, and why.
+    Skipped { path: PathBuf, reason: String },
+    /// A path that could not even be listed (permissions, a broken link).
+    Unreadable { path: PathBuf, reason: String },
+}
+
+/// Anything that yields inputs: corpus folders today, crawled pages later.
+pub trait Source {
+    /// The next input, or `None` when the source is exhausted.
+    fn next_input(&mut self) -> Option<Input>;
+}
+
+/// How a document fared as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentStatus {
+    Ok,
+    Skipped,
+    Error,
+}
+
+/// A document read and decoded, ready for extraction.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// Where it came from (a path, or a URL for crawled pages).
+    pub path: String,
+    pub format: Format,
+    /// The encoding the bytes were decoded from, e.g. `UTF-8`, `GBK`.
+    pub encoding: &'static str,
+    pub status: DocumentStatus,
+    /// Why the document is `skipped` or `error`.
+    pub error: Option<String>,
+    /// Non-fatal remarks (lossy decoding, unreadable header, …).
+    pub notes: Vec<String>,
+    pub header: Header,
+    /// The body, header removed.
+    pub body: String,
+    /// 1-based line number of the body's first line in the original file.
+    pub body_line: usize,
+    /// Size of the file in bytes.
+    pub bytes: u64,
+}
+
+impl Document {
+    /// A document that could not be read; it is reported, not scanned.
+    pub fn failed(path: String, status: DocumentStatus, reason: String) -> Document {
+        Document {
+            path,
+            format: Format::Unknown,
+            encoding: "",
+            status,
+            error: Some(reason),
+            notes: Vec::new(),
+            header: Header::default(),
+            body: String::new(),
+            body_line: 1,
+            bytes: 0,
+        }
+    }
+
+    /// Decodes `bytes` and splits off the header. Never fails: a binary or
+    /// undecodable file comes back as a `skipped` document.
+    pub fn from_bytes(path: String, bytes: &[u8]) -> Document {
+        if decode::looks_binary(bytes) {
+            return Document::failed(
+                path,
+                DocumentStatus::Skipped,
+                "binary file (contains NUL bytes); not an article".into(),
+            );
+        }
+        let decoded = decode::decode(bytes);
+        let mut notes = Vec::new();
+        if decoded.lossy {
+            notes.push(format!(
+                "some bytes are not valid {}; they were replaced with U+FFFD",
+                decoded.encoding
+            ));
+        }
+        let ext = path.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+        let parsed = format::parse(&decoded.text, &ext);
+        notes.extend(parsed.notes);
+        Document {
+            path,
+            format: parsed.format,
+            encoding: decoded.encoding,
+            status: DocumentStatus::Ok,
+            error: None,
+            notes,
+            header: parsed.header,
+            body_line: parsed.body_line,
+            body: decoded.text[parsed.body_start..].to_string(),
+            bytes: bytes.len() as u64,
+        }
+    }
+}
+
+/// Reads an input into a document. I/O errors become `error` documents.
+pub fn read_input(input: Input, max_size: u64) -> Document {
+    match input {
+        Input::Skipped { path, reason } => {
+            Document::failed(path.display().to_string(), DocumentStatus::Skipped, reason)
+        }
+        Input::Unreadable { path, reason } => {
+            Document::failed(path.display().to_string(), DocumentStatus::Error, reason)
+        }
+        Input::File(path) => {
+            let name = path.display().to_string();
+            match std::fs::metadata(&path) {
+                Ok(m) if m.len() > max_size => {
+                    return Document::failed(
+                        name,
+                        DocumentStatus::Skipped,
+                        format!(
+                            "file is {} bytes, over corpus.max_file_size ({max_size})",
+                            m.len()
+                        ),
+                    )
+                }
+                _ => {}
+            }
+            match std::fs::read(&path) {
+                Ok(bytes) => Document::from_bytes(name, &bytes),
+                Err(e) => Document::failed(
+                    name,
+                    DocumentStatus::Error,
+                    format!("cannot read file: {e}"),
+                ),
+            }
+        }
+    }
+}
