@@ -162,9 +162,13 @@ pub fn document_findings(links: &mut [Link], config: &LinksConfig, next_id: usiz
     let mut first_seen: HashMap<String, usize> = HashMap::new();
     let mut repeats: HashMap<usize, Vec<usize>> = HashMap::new();
     for i in 0..links.len() {
+        // A header and a body both naming the source is agreement, not noise.
         let (Some(url), None) = (links[i].resolved.clone(), links[i].finding) else {
             continue;
         };
+        if links[i].kind == crate::extract::LinkKind::Source {
+            continue;
+        }
         match first_seen.get(&url) {
             Some(&first) => {
                 links[i].duplicate_of = Some(links[first].id);

@@ -9,7 +9,7 @@ pub fn css_urls(css: &str) -> Vec<(usize, String)> {
     let bytes = css.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        if css[i..].starts_with("/*") {
+        if bytes[i..].starts_with(b"/*") {
             i = css[i + 2..]
                 .find("*/")
                 .map_or(bytes.len(), |e| i + 2 + e + 2);

@@ -145,6 +145,13 @@ impl JsonReport {
             let mut w = BufWriter::new(tmp.as_file_mut());
             self.finish(info, summary, &mut w)?;
         }
+        // Monitoring reads the report as another user: not tempfile's 0600.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        }
         tmp.as_file().sync_all()?;
         tmp.persist(path).map_err(|e| e.error)?;
         Ok(())

@@ -81,7 +81,10 @@ impl Source for CorpusSource {
             let root = self.roots.pop_front()?;
             match std::fs::metadata(&root) {
                 Ok(m) if m.is_dir() => {
-                    let walker = walkdir::WalkDir::new(&root).sort_by_file_name().into_iter();
+                    let walker = walkdir::WalkDir::new(&root)
+                        .follow_links(true)
+                        .sort_by_file_name()
+                        .into_iter();
                     self.current = Some((root, walker));
                 }
                 Ok(_) => return Some(Input::File(root)),

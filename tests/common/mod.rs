@@ -1,0 +1,63 @@
+//! Helpers shared by the integration tests: run the real binary, read its
+//! JSON report.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path)
+}
+
+/// Runs `archive` with `args` (an empty config unless one is given) and
+/// returns its output.
+pub fn archive(args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_archive"));
+    if !args.contains(&"--config") {
+        cmd.args(["--config", "/dev/null"]);
+    }
+    cmd.args(args)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("run archive")
+}
+
+/// Runs an offline check of `paths` and returns (exit code, report).
+pub fn check_json(paths: &[&Path]) -> (i32, Value) {
+    let mut args = vec!["--check", "--offline", "--format", "json"];
+    let owned: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    args.extend(owned.iter().map(String::as_str));
+    let out = archive(&args);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().expect("exit code"), report)
+}
+
+/// The report's document whose path ends with `name`.
+pub fn document<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["path"].as_str().unwrap().ends_with(name))
+        .unwrap_or_else(|| panic!("no document {name}"))
+}
+
+/// The links of the document whose path ends with `name`.
+pub fn links_of<'a>(report: &'a Value, name: &str) -> Vec<&'a Value> {
+    let id = document(report, name)["id"].clone();
+    report["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["document"] == id)
+        .collect()
+}
