@@ -92,6 +92,10 @@ pub struct CheckConfig {
     pub max_redirects: usize,
     /// Tries per link for transient failures (timeouts, 5xx, 429).
     pub max_tries: u32,
+    /// Seconds before the first retry; doubled each time, with jitter.
+    pub retry_backoff: f64,
+    /// Seconds after which a link is not retried any more.
+    pub retry_max_time: f64,
     /// Largest body read, in bytes; larger declared bodies are not downloaded.
     pub max_body_size: u64,
     /// Try HEAD before GET.
@@ -177,6 +181,8 @@ impl Default for CheckConfig {
             timeout: 30.0,
             max_redirects: 10,
             max_tries: 3,
+            retry_backoff: 1.0,
+            retry_max_time: 120.0,
             max_body_size: 200 * 1024 * 1024,
             use_head: true,
             allow_private: false,

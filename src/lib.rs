@@ -11,11 +11,13 @@
 //! | extract | [`extract`] | every URL in Markdown, HTML and text, with line and column |
 //! | resolve | [`resolve`] | a base URL per document; relative links made absolute |
 //! | diagnose | [`diagnose`] | static verdicts: truncated, malformed, exploded URLs, duplicates |
+//! | check | [`check`] | HTTP: status, soft 404s, truncated bodies, source pages, repairs |
 //! | report | [`report`] | the JSON report (versioned schema) and the text one |
 //!
 //! [`pipeline`] runs the stages over a corpus and [`run`] implements the
 //! commands the `archive` binary exposes; `main.rs` only parses arguments.
 
+pub mod check;
 pub mod config;
 pub mod diagnose;
 pub mod error;

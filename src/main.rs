@@ -57,6 +57,10 @@ struct CheckArgs {
     #[arg(long)]
     offline: bool,
 
+    /// Ignore cached results of earlier runs and check every link again.
+    #[arg(long)]
+    no_cache: bool,
+
     /// Write the JSON report here (`-` for stdout) [default: report.path].
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
@@ -107,6 +111,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, RunError> {
     let options = CheckOptions {
         paths: args.paths,
         offline: args.offline,
+        no_cache: args.no_cache,
         report: args.report,
         format: match args.format {
             Format::Text => OutputFormat::Text,

@@ -35,6 +35,8 @@ pub struct DocumentRecord {
     pub base_url: Option<String>,
     pub base_origin: Option<BaseOrigin>,
     pub source_url: Option<String>,
+    /// Images found on the fetched source page (online checks only).
+    pub found_on_source: Vec<String>,
     pub links: usize,
     pub bytes: u64,
 }
@@ -91,6 +93,7 @@ pub fn scan_document(doc: Document, config: &Config, filter: &UrlFilter) -> Scan
         base_url: None,
         base_origin: None,
         source_url: doc.header.source_url.clone(),
+        found_on_source: Vec::new(),
         links: 0,
         bytes: doc.bytes,
     };

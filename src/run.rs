@@ -1,15 +1,25 @@
 //! The commands of the `archive` binary, as library functions: the CLI in
 //! `main.rs` parses arguments into a [`CheckOptions`] and calls
 //! [`run_check`]; tests call it the same way.
+//!
+//! Offline, documents flow straight from the static pipeline into the
+//! reports. Online, a blocking thread runs the static pipeline and sends
+//! documents over a bounded channel to the async checker, which keeps a
+//! bounded number of documents in flight; memory stays flat however large
+//! the corpus.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::config::LoadedConfig;
+use futures_util::StreamExt;
+
+use crate::check::Checker;
+use crate::config::{Config, LoadedConfig};
 use crate::error::RunError;
-use crate::pipeline::{corpus_paths, scan_corpus};
+use crate::pipeline::{corpus_paths, scan_corpus, Scanned};
 use crate::report::json::JsonReport;
+use crate::report::progress::Progress;
 use crate::report::text::TextReport;
 use crate::report::{RunInfo, Summary};
 use crate::source::corpus::CorpusSource;
@@ -30,6 +40,8 @@ pub struct CheckOptions {
     /// Files and folders to scan; empty means `corpus.paths`.
     pub paths: Vec<PathBuf>,
     pub offline: bool,
+    /// Ignore (but still refresh) cached check results.
+    pub no_cache: bool,
     /// Where the JSON report goes (`-` for stdout); `None` means the
     /// configured `report.path`.
     pub report: Option<PathBuf>,
@@ -43,35 +55,73 @@ pub struct CheckOutcome {
     pub exit_code: ExitCode,
 }
 
+/// Documents checked at once; each may have many links in flight.
+const DOCUMENTS_IN_FLIGHT: usize = 16;
+
+/// The reports being built, fed one document at a time.
+struct Reports {
+    summary: Summary,
+    json: JsonReport,
+    text: Option<TextReport>,
+    spill_error: Option<std::io::Error>,
+    progress: Progress,
+}
+
+impl Reports {
+    fn add(&mut self, scanned: &Scanned) {
+        self.summary.add(scanned);
+        if self.spill_error.is_none() {
+            self.spill_error = self.json.add(scanned).err();
+        }
+        if let Some(text) = &mut self.text {
+            text.add(scanned);
+        }
+        if let Some(e) = &scanned.document.error {
+            tracing::debug!(path = %scanned.document.path, "{e}");
+        }
+        self.progress.update(
+            self.summary.documents.scanned,
+            self.summary.links.total,
+            self.summary.failing_links(),
+        );
+    }
+}
+
 /// Runs the check pipeline over the corpus and writes the reports.
 pub fn run_check(loaded: &LoadedConfig, options: &CheckOptions) -> Result<CheckOutcome, RunError> {
     let started = Instant::now();
     let config = &loaded.config;
     let offline = options.offline || config.check.offline;
-    if !offline {
-        tracing::warn!(
-            "HTTP checking is not built yet; links that need the network are reported `unchecked`"
-        );
-    }
     let paths = corpus_paths(&options.paths, config);
-    let mut source = CorpusSource::new(&paths, &config.corpus);
-    let mut json = JsonReport::new()
-        .map_err(|e| RunError::Internal(format!("cannot create temporary file: {e}")))?;
-    let mut text = TextReport::default();
-    let mut summary = Summary::default();
-    let mut spill_error = None;
-    scan_corpus(&mut source, config, |scanned| {
-        summary.add(&scanned);
-        if spill_error.is_none() {
-            spill_error = json.add(&scanned).err();
+    let mut reports = Reports {
+        summary: Summary::default(),
+        json: JsonReport::new()
+            .map_err(|e| RunError::Internal(format!("cannot create temporary file: {e}")))?,
+        text: (options.format == OutputFormat::Text).then(TextReport::default),
+        spill_error: None,
+        progress: Progress::new(options.format == OutputFormat::Text && !offline),
+    };
+    if offline {
+        let mut source = CorpusSource::new(&paths, &config.corpus);
+        scan_corpus(&mut source, config, |scanned| reports.add(&scanned));
+    } else {
+        let checker = Checker::new(config, !options.no_cache).map_err(RunError::Usage)?;
+        check_online(config.clone(), paths, &checker, &mut reports)?;
+        if let Err(e) = checker.finish() {
+            tracing::warn!(
+                "cannot save the check cache in {}: {e}",
+                config.store.path.display()
+            );
         }
-        if options.format == OutputFormat::Text {
-            text.add(&scanned);
-        }
-        if let Some(e) = &scanned.document.error {
-            tracing::debug!(path = %scanned.document.path, "{e}");
-        }
-    });
+    }
+    let Reports {
+        mut summary,
+        json,
+        text,
+        spill_error,
+        progress,
+    } = reports;
+    progress.finish();
     if let Some(e) = spill_error {
         return Err(RunError::Internal(format!(
             "cannot write temporary report data: {e}"
@@ -80,7 +130,7 @@ pub fn run_check(loaded: &LoadedConfig, options: &CheckOptions) -> Result<CheckO
     summary.duration_ms = started.elapsed().as_millis() as u64;
     let info = RunInfo {
         generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        mode: "offline",
+        mode: if offline { "offline" } else { "online" },
         config_path: loaded.path.as_ref().map(|p| p.display().to_string()),
         config_sha256: loaded.digest.clone(),
     };
@@ -98,7 +148,7 @@ pub fn run_check(loaded: &LoadedConfig, options: &CheckOptions) -> Result<CheckO
                 source,
             })?;
     }
-    if options.format == OutputFormat::Text {
+    if let Some(text) = text {
         let rendered = text.render(&summary, offline);
         let _ = std::io::stderr().write_all(rendered.as_bytes());
     }
@@ -108,4 +158,44 @@ pub fn run_check(loaded: &LoadedConfig, options: &CheckOptions) -> Result<CheckO
         ExitCode::Clean
     };
     Ok(CheckOutcome { summary, exit_code })
+}
+
+/// Streams the corpus through the static pipeline (on a blocking thread)
+/// and the checker (async), feeding the reports as documents complete.
+fn check_online(
+    config: Config,
+    paths: Vec<PathBuf>,
+    checker: &Checker,
+    reports: &mut Reports,
+) -> Result<(), RunError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| RunError::Internal(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Scanned>(DOCUMENTS_IN_FLIGHT);
+        let producer = tokio::task::spawn_blocking(move || {
+            let mut source = CorpusSource::new(&paths, &config.corpus);
+            scan_corpus(&mut source, &config, |scanned| {
+                // The receiver only goes away if the run is abandoned.
+                let _ = tx.blocking_send(scanned);
+            });
+        });
+        let documents =
+            futures_util::stream::unfold(
+                rx,
+                |mut rx| async move { rx.recv().await.map(|s| (s, rx)) },
+            );
+        documents
+            .map(|scanned| checker.check_document(scanned))
+            .buffer_unordered(DOCUMENTS_IN_FLIGHT)
+            .for_each(|checked| {
+                reports.add(&checked);
+                std::future::ready(())
+            })
+            .await;
+        producer
+            .await
+            .map_err(|e| RunError::Internal(format!("the corpus scanner stopped: {e}")))
+    })
 }

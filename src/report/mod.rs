@@ -8,6 +8,7 @@
 //! [`Summary`] is counters.
 
 pub mod json;
+pub mod progress;
 pub mod text;
 
 use std::collections::BTreeMap;
@@ -21,7 +22,7 @@ use crate::source::DocumentStatus;
 
 /// Version of the JSON report's schema (semver: a new optional field is a
 /// minor bump, anything that breaks a reader is a major one).
-pub const SCHEMA_VERSION: &str = "1.0.0";
+pub const SCHEMA_VERSION: &str = "1.1.0";
 
 /// Counters over a whole run.
 #[derive(Debug, Clone, Serialize)]

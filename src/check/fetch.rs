@@ -1,0 +1,590 @@
+//! One URL, checked: HEAD or GET, redirects followed by hand (so every hop
+//! passes the address guard and loops are caught), transient failures
+//! retried with exponential backoff and jitter, and the body judged by
+//! what it is, not only by the status code.
+//!
+//! What to read depends on what the link is for ([`Want`]): a page link is
+//! checked with HEAD (GET when HEAD is refused) and no body; an image or
+//! media link is read to the end, once, streaming, to sniff its type and
+//! catch truncation; a source page is read (bounded) so its images can be
+//! extracted.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::header::{CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, RETRY_AFTER};
+use reqwest::{Client, Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::hosts::Hosts;
+use super::net::{refuse_ip_literal, Remap};
+use super::sniff::{sniff, truncation, Sniffed, Tail, SNIFF_LEN};
+use crate::config::CheckConfig;
+use crate::model::Status;
+
+/// What the caller needs from a URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// Is it there? (HEAD, or GET without reading the body.)
+    Page,
+    /// Is it a whole, real media file? (GET, read to the end.)
+    Media { image: bool },
+    /// The HTML of a source page, to extract its images.
+    Html,
+}
+
+/// What the report's `http` object says about a check.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HttpInfo {
+    pub status_code: Option<u16>,
+    pub method: String,
+    /// The URL fetched after remapping, and where redirects led.
+    pub url: String,
+    pub final_url: Option<String>,
+    pub redirects: Vec<String>,
+    pub content_type: Option<String>,
+    pub content_length: Option<u64>,
+    /// The type read from the body's magic bytes.
+    pub sniffed_type: Option<String>,
+    pub bytes_read: u64,
+    pub tries: u32,
+    pub elapsed_ms: u64,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub error: Option<String>,
+    pub from_cache: bool,
+    /// For source pages: the images found on the page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<Vec<String>>,
+}
+
+/// The verdict on one URL.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub status: Status,
+    pub reason: Option<&'static str>,
+    pub message: Option<String>,
+    pub http: HttpInfo,
+    /// The body, for [`Want::Html`] only.
+    pub body: Option<Vec<u8>>,
+}
+
+/// An attempt that failed in a way worth retrying, and how long the server
+/// asked us to wait.
+struct Transient {
+    verdict: Verdict,
+    retry_after: Option<Duration>,
+}
+
+/// Largest source page read for image extraction.
+const MAX_HTML: u64 = 8 * 1024 * 1024;
+
+/// Checks URLs with one shared client, politely.
+pub struct Fetcher {
+    client: Client,
+    hosts: Arc<Hosts>,
+    remap: Remap,
+    config: CheckConfig,
+    /// Hosts that refused HEAD once: GET from then on.
+    head_refused: Mutex<HashSet<String>>,
+}
+
+impl Fetcher {
+    pub fn new(client: Client, hosts: Arc<Hosts>, remap: Remap, config: &CheckConfig) -> Fetcher {
+        Fetcher {
+            client,
+            hosts,
+            remap,
+            config: config.clone(),
+            head_refused: Mutex::new(HashSet::new()),
+        }
+    }
+
+    pub fn hosts(&self) -> &Hosts {
+        &self.hosts
+    }
+
+    /// Checks `url`, retrying transient failures within the configured
+    /// bounds. Never panics, never fails: every outcome is a verdict.
+    pub async fn check(&self, url: &str, want: Want) -> Verdict {
+        let started = Instant::now();
+        let budget = Duration::from_secs_f64(self.config.retry_max_time);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let result = self.attempt(url, want).await;
+            let (mut verdict, retry) = match result {
+                Ok(v) => (v, None),
+                Err(t) => {
+                    let delay = t.retry_after.unwrap_or_else(|| self.backoff(tries));
+                    (t.verdict, Some(delay))
+                }
+            };
+            verdict.http.tries = tries;
+            verdict.http.elapsed_ms = started.elapsed().as_millis() as u64;
+            match retry {
+                Some(delay)
+                    if tries < self.config.max_tries && started.elapsed() + delay < budget =>
+                {
+                    tracing::debug!(url, tries, delay_ms = delay.as_millis() as u64, "retrying");
+                    tokio::time::sleep(delay).await;
+                }
+                _ => return verdict,
+            }
+        }
+    }
+
+    /// `retry_backoff * 2^(tries-1)`, scaled by a jitter in [0.5, 1).
+    fn backoff(&self, tries: u32) -> Duration {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let jitter = 0.5 + (nanos % 1000) as f64 / 2000.0;
+        let exp = 2f64.powi(tries.saturating_sub(1).min(16) as i32);
+        Duration::from_secs_f64(self.config.retry_backoff * exp * jitter)
+    }
+
+    async fn attempt(&self, url: &str, want: Want) -> Result<Verdict, Box<Transient>> {
+        let fetch_url = self.remap.apply(url);
+        let mut info = HttpInfo {
+            url: fetch_url.clone(),
+            ..HttpInfo::default()
+        };
+        let mut current = match Url::parse(&fetch_url) {
+            Ok(u) => u,
+            Err(e) => {
+                return Ok(verdict(
+                    Status::Broken,
+                    "malformed_url",
+                    format!("cannot fetch: {e}"),
+                    info,
+                ))
+            }
+        };
+        let mut seen = HashSet::from([current.to_string()]);
+        let mut force_get = false;
+        let mut hops = 0;
+        loop {
+            if !matches!(current.scheme(), "http" | "https") {
+                let msg = format!("redirected to unsupported scheme `{}:`", current.scheme());
+                return Ok(verdict(Status::Broken, "unsupported_scheme", msg, info));
+            }
+            if let Some(msg) = refuse_ip_literal(&current, self.config.allow_private) {
+                return Ok(verdict(Status::Skipped, "private_address", msg, info));
+            }
+            let host = current.host_str().unwrap_or("").to_string();
+            let use_head = want == Want::Page
+                && self.config.use_head
+                && !force_get
+                && !self
+                    .head_refused
+                    .lock()
+                    .map(|s| s.contains(&host))
+                    .unwrap_or(false);
+            let method = if use_head { Method::HEAD } else { Method::GET };
+            info.method = method.to_string();
+            let permit = self.hosts.acquire(&host).await;
+            let first_byte = Duration::from_secs_f64(self.config.timeout);
+            let sent = tokio::time::timeout(
+                first_byte,
+                self.client.request(method, current.clone()).send(),
+            )
+            .await;
+            let response = match sent {
+                Err(_) => {
+                    let msg = format!("no response within {:.1}s", first_byte.as_secs_f64());
+                    return Err(transient(
+                        verdict(Status::Broken, "timeout", msg, info),
+                        None,
+                    ));
+                }
+                Ok(Err(e)) => return classify_error(&e, info),
+                Ok(Ok(r)) => r,
+            };
+            let status = response.status();
+            info.status_code = Some(status.as_u16());
+            info.final_url = Some(current.to_string());
+            if status.is_redirection() {
+                let Some(location) = response
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                else {
+                    return Ok(verdict(
+                        Status::Broken,
+                        "redirect_without_location",
+                        format!("HTTP {status} without a Location header"),
+                        info,
+                    ));
+                };
+                let next = match current.join(location) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        return Ok(verdict(
+                            Status::Broken,
+                            "bad_redirect",
+                            format!("redirect to `{location}`: {e}"),
+                            info,
+                        ))
+                    }
+                };
+                info.redirects.push(next.to_string());
+                if !seen.insert(next.to_string()) {
+                    return Ok(verdict(
+                        Status::Broken,
+                        "redirect_loop",
+                        format!("redirect loop back to {next}"),
+                        info,
+                    ));
+                }
+                hops += 1;
+                if hops > self.config.max_redirects {
+                    let msg = format!("more than {} redirects", self.config.max_redirects);
+                    return Ok(verdict(Status::Broken, "too_many_redirects", msg, info));
+                }
+                drop(permit);
+                current = next;
+                continue;
+            }
+            if use_head && matches!(status.as_u16(), 400 | 403 | 404 | 405 | 501) {
+                // Many servers refuse or mishandle HEAD; ask again with GET.
+                if matches!(status.as_u16(), 405 | 501) {
+                    if let Ok(mut s) = self.head_refused.lock() {
+                        s.insert(host.clone());
+                    }
+                }
+                force_get = true;
+                drop(permit);
+                continue;
+            }
+            return self.judge(response, status, want, &host, info).await;
+        }
+    }
+
+    async fn judge(
+        &self,
+        response: reqwest::Response,
+        status: StatusCode,
+        want: Want,
+        host: &str,
+        mut info: HttpInfo,
+    ) -> Result<Verdict, Box<Transient>> {
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(str::to_string)
+        };
+        info.content_type = header(CONTENT_TYPE);
+        info.etag = header(ETAG);
+        info.last_modified = header(LAST_MODIFIED);
+        info.content_length = response.content_length();
+        if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+            let wait = header(RETRY_AFTER).and_then(|v| parse_retry_after(&v));
+            if let Some(d) = wait {
+                self.hosts.pause(host, d);
+            }
+            let reason = if status == StatusCode::TOO_MANY_REQUESTS {
+                "rate_limited"
+            } else {
+                "server_error"
+            };
+            return Err(transient(
+                verdict(Status::Broken, reason, format!("HTTP {status}"), info),
+                wait,
+            ));
+        }
+        if status.is_server_error() {
+            return Err(transient(
+                verdict(
+                    Status::Broken,
+                    "server_error",
+                    format!("HTTP {status}"),
+                    info,
+                ),
+                None,
+            ));
+        }
+        if !status.is_success() {
+            let reason = match status.as_u16() {
+                404 => "not_found",
+                410 => "gone",
+                401 | 403 => "forbidden",
+                _ => "client_error",
+            };
+            return Ok(verdict(
+                Status::Broken,
+                reason,
+                format!("HTTP {status}"),
+                info,
+            ));
+        }
+        let limit = match want {
+            Want::Html => MAX_HTML.min(self.config.max_body_size),
+            _ => self.config.max_body_size,
+        };
+        if let Some(len) = info.content_length.filter(|&l| l > limit) {
+            let msg = format!("declares {len} bytes, over the {limit}-byte limit (check.max_body_size); not downloaded");
+            return Ok(verdict(Status::Skipped, "too_large", msg, info));
+        }
+        match want {
+            Want::Page => Ok(verdict_ok(info)),
+            Want::Media { image } => self.read_media(response, image, limit, info).await,
+            Want::Html => self.read_html(response, limit, info).await,
+        }
+    }
+
+    async fn read_media(
+        &self,
+        mut response: reqwest::Response,
+        image: bool,
+        limit: u64,
+        mut info: HttpInfo,
+    ) -> Result<Verdict, Box<Transient>> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(self.config.timeout);
+        let mut head = Vec::with_capacity(SNIFF_LEN);
+        let mut tail = Tail::default();
+        loop {
+            match tokio::time::timeout_at(deadline, response.chunk()).await {
+                Err(_) => {
+                    let msg = format!(
+                        "body not complete within {:.1}s ({} bytes read)",
+                        self.config.timeout, info.bytes_read
+                    );
+                    return Err(transient(
+                        verdict(Status::Broken, "body_timeout", msg, info),
+                        None,
+                    ));
+                }
+                Ok(Err(e)) => {
+                    let msg = format!(
+                        "connection closed after {} bytes: {}",
+                        info.bytes_read,
+                        error_chain(&e)
+                    );
+                    let reason = if info.content_length.is_some() {
+                        "short_body"
+                    } else {
+                        "connection_closed"
+                    };
+                    return Err(transient(
+                        verdict(Status::Truncated, reason, msg, info),
+                        None,
+                    ));
+                }
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(chunk))) => {
+                    if head.len() < SNIFF_LEN {
+                        let take = (SNIFF_LEN - head.len()).min(chunk.len());
+                        head.extend_from_slice(&chunk[..take]);
+                    }
+                    tail.push(&chunk);
+                    info.bytes_read += chunk.len() as u64;
+                    if info.bytes_read > limit {
+                        let msg = format!("body exceeds the {limit}-byte limit (check.max_body_size); stopped reading");
+                        return Ok(verdict(Status::Skipped, "too_large", msg, info));
+                    }
+                }
+            }
+        }
+        if let Some(len) = info.content_length.filter(|&l| info.bytes_read < l) {
+            let msg = format!(
+                "body is {} bytes, Content-Length said {len}",
+                info.bytes_read
+            );
+            return Ok(verdict(Status::Truncated, "short_body", msg, info));
+        }
+        if info.bytes_read == 0 {
+            return Ok(verdict(
+                Status::Broken,
+                "empty_body",
+                "the response body is empty".into(),
+                info,
+            ));
+        }
+        let kind = sniff(&head);
+        info.sniffed_type = Some(kind.as_str().to_string());
+        let declared_image = info
+            .content_type
+            .as_deref()
+            .is_some_and(|t| t.starts_with("image/"));
+        if kind == Sniffed::Html {
+            let msg = "an HTML page answered with 200 where a media file was expected (soft 404)"
+                .to_string();
+            return Ok(verdict(Status::Broken, "soft_404", msg, info));
+        }
+        let wrong = if image {
+            !(kind.is_image() || kind == Sniffed::Unknown && declared_image)
+        } else {
+            kind != Sniffed::Unknown && !kind.is_media()
+        };
+        if wrong {
+            let msg = format!(
+                "expected {}, got {} (declared {})",
+                if image { "an image" } else { "a media file" },
+                kind.as_str(),
+                info.content_type.as_deref().unwrap_or("nothing")
+            );
+            return Ok(verdict(Status::Broken, "wrong_type", msg, info));
+        }
+        if let Some(reason) = truncation(kind, tail.bytes()) {
+            let msg = format!(
+                "the {} ends without its end marker after {} bytes",
+                kind.as_str(),
+                info.bytes_read
+            );
+            return Ok(verdict(Status::Truncated, reason, msg, info));
+        }
+        Ok(verdict_ok(info))
+    }
+
+    async fn read_html(
+        &self,
+        mut response: reqwest::Response,
+        limit: u64,
+        mut info: HttpInfo,
+    ) -> Result<Verdict, Box<Transient>> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(self.config.timeout);
+        let mut body = Vec::new();
+        loop {
+            match tokio::time::timeout_at(deadline, response.chunk()).await {
+                Err(_) => {
+                    return Err(transient(
+                        verdict(
+                            Status::Broken,
+                            "body_timeout",
+                            "page body too slow".into(),
+                            info,
+                        ),
+                        None,
+                    ))
+                }
+                Ok(Err(e)) => {
+                    let msg = format!("connection closed: {}", error_chain(&e));
+                    return Err(transient(
+                        verdict(Status::Broken, "connection_closed", msg, info),
+                        None,
+                    ));
+                }
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(chunk))) => {
+                    body.extend_from_slice(&chunk);
+                    info.bytes_read = body.len() as u64;
+                    if info.bytes_read > limit {
+                        // Enough to find the images; the page itself is there.
+                        break;
+                    }
+                }
+            }
+        }
+        let mut v = verdict_ok(info);
+        v.body = Some(body);
+        Ok(v)
+    }
+}
+
+fn verdict(status: Status, reason: &'static str, message: String, http: HttpInfo) -> Verdict {
+    Verdict {
+        status,
+        reason: Some(reason),
+        message: Some(message),
+        http,
+        body: None,
+    }
+}
+
+fn verdict_ok(http: HttpInfo) -> Verdict {
+    Verdict {
+        status: Status::Ok,
+        reason: None,
+        message: None,
+        http,
+        body: None,
+    }
+}
+
+fn transient(verdict: Verdict, retry_after: Option<Duration>) -> Box<Transient> {
+    Box::new(Transient {
+        verdict,
+        retry_after,
+    })
+}
+
+/// The whole chain of an error, which is where reqwest keeps the cause.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    parts.dedup();
+    parts.join(": ")
+}
+
+/// Sorts a request error into permanent and transient failures.
+fn classify_error(e: &reqwest::Error, mut info: HttpInfo) -> Result<Verdict, Box<Transient>> {
+    let chain = error_chain(e);
+    info.error = Some(chain.clone());
+    let lower = chain.to_ascii_lowercase();
+    if lower.contains("refused: ") {
+        return Ok(verdict(Status::Skipped, "private_address", chain, info));
+    }
+    if lower.contains("dns error")
+        || lower.contains("failed to lookup")
+        || lower.contains("name or service not known")
+    {
+        return Ok(verdict(Status::Broken, "dns_error", chain, info));
+    }
+    if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+        return Ok(verdict(Status::Broken, "tls_error", chain, info));
+    }
+    if e.is_timeout() {
+        return Err(transient(
+            verdict(Status::Broken, "timeout", chain, info),
+            None,
+        ));
+    }
+    if lower.contains("connection refused") {
+        return Err(transient(
+            verdict(Status::Broken, "connection_refused", chain, info),
+            None,
+        ));
+    }
+    Err(transient(
+        verdict(Status::Broken, "network_error", chain, info),
+        None,
+    ))
+}
+
+/// `Retry-After` as seconds or an HTTP date, capped at ten minutes.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    let d = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => httpdate::parse_http_date(value)
+            .ok()?
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    };
+    Some(d.min(Duration::from_secs(600)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("99999"), Some(Duration::from_secs(600)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}

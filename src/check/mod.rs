@@ -1,0 +1,346 @@
+//! Check: every link's real status over HTTP, and the repairs that the
+//! network can confirm.
+//!
+//! The [`Checker`] takes a [`Scanned`] document from the static stages and
+//! gives it back with its `unchecked` links judged ([`fetch`]), each
+//! suggestion checked too, and, when the document names its source page,
+//! the images of that page recorded as `found_on_source` and offered as
+//! repairs for the document's broken images.
+//!
+//! Politeness lives in [`hosts`], the address guard in [`net`], body
+//! sniffing in [`sniff`], and results that survive between runs in
+//! [`cache`]. A URL is fetched at most once per run, however many
+//! documents mention it.
+
+pub mod cache;
+pub mod fetch;
+pub mod hosts;
+pub mod net;
+pub mod sniff;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures_util::future::join_all;
+use tokio::sync::OnceCell;
+use url::Url;
+
+use crate::config::Config;
+use crate::extract::{html::extract_html_fragment, LinkKind};
+use crate::model::{Link, Status, Suggestion};
+use crate::pipeline::Scanned;
+use cache::Cache;
+use fetch::{Fetcher, HttpInfo, Want};
+use hosts::Hosts;
+use net::{parse_overrides, GuardedResolver, Remap};
+
+/// A URL's result, shared by every link that names it.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub status: Status,
+    pub reason: Option<&'static str>,
+    pub message: Option<String>,
+    pub http: HttpInfo,
+    /// For source pages: the absolute URLs of the images on the page.
+    pub images: Option<Vec<String>>,
+}
+
+/// Each URL checked this run, by what was wanted of it.
+type Seen = HashMap<(String, WantKey), Arc<OnceCell<Checked>>>;
+
+/// Checks documents' links over HTTP.
+pub struct Checker {
+    fetcher: Fetcher,
+    cache: Mutex<Cache>,
+    seen: Mutex<Seen>,
+}
+
+/// `Want` as a map key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum WantKey {
+    Page,
+    Image,
+    Media,
+    Html,
+}
+
+fn want_for(kind: LinkKind) -> (Want, WantKey) {
+    match kind {
+        LinkKind::Image => (Want::Media { image: true }, WantKey::Image),
+        LinkKind::Media => (Want::Media { image: false }, WantKey::Media),
+        LinkKind::Source => (Want::Html, WantKey::Html),
+        LinkKind::Page => (Want::Page, WantKey::Page),
+    }
+}
+
+impl Checker {
+    /// Builds the HTTP client and the per-host limits. `use_cache` false
+    /// is `--no-cache`.
+    pub fn new(config: &Config, use_cache: bool) -> Result<Checker, String> {
+        let check = &config.check;
+        let overrides = parse_overrides(&config.resolve)?;
+        let client = reqwest::Client::builder()
+            .user_agent(check.user_agent.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(std::time::Duration::from_secs_f64(check.connect_timeout))
+            .dns_resolver(GuardedResolver::new(overrides, check.allow_private))
+            // A proxy would resolve names itself, past the address guard.
+            .no_proxy()
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let hosts = Arc::new(Hosts::new(check));
+        let cache = if use_cache {
+            Cache::load(&config.store.path, check.cache_max_age)
+        } else {
+            Cache::disabled()
+        };
+        Ok(Checker {
+            fetcher: Fetcher::new(client, hosts, Remap::new(&config.remap), check),
+            cache: Mutex::new(cache),
+            seen: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Milliseconds requests spent waiting on rate limits and pauses.
+    pub fn rate_limit_wait_ms(&self) -> u64 {
+        self.fetcher.hosts().waited_ms()
+    }
+
+    /// Saves the cache.
+    pub fn finish(&self) -> std::io::Result<()> {
+        self.cache
+            .lock()
+            .map_err(|_| std::io::Error::other("cache lock poisoned"))?
+            .save()
+    }
+
+    /// Checks `url` for `kind`, once per run, through the cache.
+    pub async fn check_url(&self, url: &str, kind: LinkKind) -> Checked {
+        let (want, key) = want_for(kind);
+        let cell = {
+            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            seen.entry((url.to_string(), key)).or_default().clone()
+        };
+        cell.get_or_init(|| self.fetch(url, want)).await.clone()
+    }
+
+    async fn fetch(&self, url: &str, want: Want) -> Checked {
+        let cached = self.cache.lock().ok().and_then(|c| c.fresh(url));
+        if let Some(http) = cached.filter(|h| want != Want::Html || h.images.is_some()) {
+            return Checked {
+                status: Status::Ok,
+                reason: None,
+                message: None,
+                images: http.images.clone(),
+                http,
+            };
+        }
+        let verdict = self.fetcher.check(url, want).await;
+        let images = verdict
+            .body
+            .as_deref()
+            .map(|body| page_images(body, verdict.http.final_url.as_deref().unwrap_or(url)));
+        let mut http = verdict.http;
+        http.images = images.clone();
+        if let Ok(mut cache) = self.cache.lock() {
+            if verdict.status == Status::Ok {
+                cache.remember(url, &http);
+            } else {
+                cache.forget(url);
+            }
+        }
+        Checked {
+            status: verdict.status,
+            reason: verdict.reason,
+            message: verdict.message,
+            http,
+            images,
+        }
+    }
+
+    /// Checks a document's links, its source page and its suggestions.
+    pub async fn check_document(&self, mut scanned: Scanned) -> Scanned {
+        let jobs: Vec<usize> = (0..scanned.links.len())
+            .filter(|&i| {
+                scanned.links[i].status == Status::Unchecked && scanned.links[i].resolved.is_some()
+            })
+            .collect();
+        let results = join_all(jobs.iter().map(|&i| {
+            let link = &scanned.links[i];
+            self.check_url(link.resolved.as_deref().unwrap_or(""), link.kind)
+        }))
+        .await;
+        let mut found_on_source: Vec<String> = Vec::new();
+        for (&i, checked) in jobs.iter().zip(results) {
+            let link = &mut scanned.links[i];
+            apply(link, &checked);
+            if link.kind == LinkKind::Source {
+                for img in checked.images.unwrap_or_default() {
+                    if !found_on_source.contains(&img) {
+                        found_on_source.push(img);
+                    }
+                }
+            }
+        }
+        if !found_on_source.is_empty() {
+            suggest_from_source(&mut scanned, &found_on_source);
+        }
+        scanned.document.found_on_source = found_on_source;
+        self.check_suggestions(&mut scanned).await;
+        scanned
+    }
+
+    async fn check_suggestions(&self, scanned: &mut Scanned) {
+        let mut urls: Vec<(String, LinkKind)> = Vec::new();
+        let all = scanned
+            .links
+            .iter()
+            .flat_map(|l| l.suggestions.iter().map(move |s| (s, l.kind)))
+            .chain(
+                scanned
+                    .findings
+                    .iter()
+                    .flat_map(|f| f.suggestions.iter().map(|s| (s, LinkKind::Image))),
+            );
+        for (s, kind) in all {
+            let kind = if kind.is_media() {
+                kind
+            } else {
+                LinkKind::Page
+            };
+            if s.status.is_none() && !urls.iter().any(|(u, _)| u == &s.url) {
+                urls.push((s.url.clone(), kind));
+            }
+        }
+        let results = join_all(urls.iter().map(|(u, k)| self.check_url(u, *k))).await;
+        let status: HashMap<&str, Status> = urls
+            .iter()
+            .map(|(u, _)| u.as_str())
+            .zip(results.iter().map(|c| c.status))
+            .collect();
+        let fill = |s: &mut Suggestion| {
+            if let Some(st) = status.get(s.url.as_str()) {
+                s.status = Some(*st);
+            }
+        };
+        scanned
+            .links
+            .iter_mut()
+            .flat_map(|l| l.suggestions.iter_mut())
+            .for_each(fill);
+        scanned
+            .findings
+            .iter_mut()
+            .flat_map(|f| f.suggestions.iter_mut())
+            .for_each(fill);
+    }
+}
+
+fn apply(link: &mut Link, checked: &Checked) {
+    link.status = checked.status;
+    link.reason = checked.reason;
+    link.message = checked.message.clone();
+    link.http = serde_json::to_value(&checked.http).ok();
+}
+
+/// The images of a fetched page, absolute.
+fn page_images(body: &[u8], page_url: &str) -> Vec<String> {
+    let text = crate::source::decode::decode(body).text;
+    let extracted = extract_html_fragment(&text, 1, 1);
+    let page = Url::parse(page_url).ok();
+    let base = extracted
+        .base_href
+        .as_deref()
+        .and_then(|b| page.as_ref().map_or(Url::parse(b).ok(), |p| p.join(b).ok()))
+        .or(page);
+    let mut images: Vec<String> = Vec::new();
+    for link in extracted
+        .links
+        .iter()
+        .filter(|l| l.kind == LinkKind::Image && l.syntax != "html_meta")
+    {
+        let resolved = match &base {
+            Some(b) => b.join(&link.url).ok(),
+            None => Url::parse(&link.url).ok(),
+        };
+        if let Some(u) = resolved.filter(|u| matches!(u.scheme(), "http" | "https")) {
+            if !images.contains(&u.to_string()) {
+                images.push(u.to_string());
+            }
+        }
+    }
+    images
+}
+
+fn last_segment(url: &str) -> &str {
+    url.split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+}
+
+/// Offers images of the source page as repairs for the document's broken
+/// or truncated images: by file name first, then by position when the
+/// document and the page have as many images (an exploded run counts once).
+fn suggest_from_source(scanned: &mut Scanned, candidates: &[String]) {
+    let mut units: Vec<Vec<usize>> = Vec::new();
+    let mut runs: HashMap<usize, usize> = HashMap::new();
+    for (i, l) in scanned
+        .links
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.kind == LinkKind::Image)
+    {
+        match l.finding {
+            Some(f)
+                if scanned
+                    .findings
+                    .iter()
+                    .any(|x| x.id == f && x.kind == "exploded_url") =>
+            {
+                match runs.get(&f) {
+                    Some(&u) => units[u].push(i),
+                    None => {
+                        runs.insert(f, units.len());
+                        units.push(vec![i]);
+                    }
+                }
+            }
+            _ => units.push(vec![i]),
+        }
+    }
+    let by_position = units.len() == candidates.len();
+    for (u, members) in units.iter().enumerate() {
+        let first = &scanned.links[members[0]];
+        if !matches!(first.status, Status::Broken | Status::Truncated) {
+            continue;
+        }
+        let name = first.resolved.as_deref().map(last_segment).unwrap_or("");
+        let pick = candidates
+            .iter()
+            .find(|c| name.len() > 1 && last_segment(c) == name)
+            .or_else(|| by_position.then(|| &candidates[u]));
+        let Some(pick) = pick else { continue };
+        let finding = first.finding;
+        let suggestion = Suggestion {
+            url: pick.clone(),
+            reason: "found_on_source",
+            status: None,
+        };
+        for &m in members {
+            let link = &mut scanned.links[m];
+            if !link.suggestions.iter().any(|s| s.url == *pick) {
+                link.suggestions.push(suggestion.clone());
+            }
+        }
+        if let Some(f) = finding {
+            if let Some(finding) = scanned.findings.iter_mut().find(|x| x.id == f) {
+                if !finding.suggestions.iter().any(|s| s.url == *pick) {
+                    finding.suggestions.push(suggestion.clone());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The seed corpus checked online against a local server that plays
+//! `news.nankai.edu.cn` (reached through the `[resolve]` setting): real
+//! images, the source pages, and the exploded URL's repair.
+
+mod common;
+
+use std::path::Path;
+
+use archive::config::{Config, LoadedConfig};
+use archive::run::{run_check, CheckOptions, OutputFormat};
+use common::server::{jpeg, Reply, TestServer};
+use common::{document, fixture, links_of};
+use serde_json::Value;
+
+const REBUILT: &str = "/pic/003/000/452/00300045245_41d76565.jpg";
+const IMAGES_001: [&str; 3] = [
+    "/pic/003/000/281/00300028124_be763227.jpg",
+    "/pic/003/000/281/00300028123_a14c06f8.jpg",
+    "/pic/003/000/281/00300028122_dd2682a4.jpg",
+];
+
+fn nankai() -> TestServer {
+    let s = TestServer::start();
+    let page = |imgs: &[&str]| {
+        let tags: String = imgs
+            .iter()
+            .map(|i| format!("<p><img src=\"{i}\"></p>\n"))
+            .collect();
+        format!("<!DOCTYPE html><html><head><title>南开新闻网</title></head><body>\n{tags}</body></html>").into_bytes()
+    };
+    s.route(
+        "/ywsd/system/2022/03/25/030050717.shtml",
+        Reply::Ok("text/html; charset=utf-8", page(&[REBUILT])),
+    );
+    s.route(
+        "/ywsd/system/2019/11/13/030036368.shtml",
+        Reply::Ok("text/html; charset=utf-8", page(&IMAGES_001)),
+    );
+    s.route(REBUILT, Reply::Ok("image/jpeg", jpeg(9)));
+    for (i, p) in IMAGES_001.iter().enumerate() {
+        s.route(p, Reply::Ok("image/jpeg", jpeg(i as u8)));
+    }
+    s
+}
+
+fn run(s: &TestServer, dir: &Path, no_cache: bool) -> (i32, Value) {
+    let text = format!(
+        "[corpus]\npaths = [\"{}\"]\n[check]\nallow_private = true\nrate_limit = 100.0\nburst = 20\nretry_backoff = 0.05\n[store]\npath = \"{}\"\n[resolve]\n\"news.nankai.edu.cn\" = \"127.0.0.1:{}\"\n",
+        fixture("seeds").display(),
+        dir.join("store").display(),
+        s.addr.port()
+    );
+    let loaded = LoadedConfig {
+        config: Config::parse(&text, Path::new("t.toml")).unwrap(),
+        path: None,
+        digest: "0".repeat(64),
+    };
+    let report = dir.join("report.json");
+    let options = CheckOptions {
+        paths: Vec::new(),
+        offline: false,
+        no_cache,
+        report: Some(report.clone()),
+        format: OutputFormat::Json,
+    };
+    let outcome = run_check(&loaded, &options).expect("run");
+    let json = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    (outcome.exit_code as i32, json)
+}
+
+#[test]
+fn seed_corpus_online() {
+    let s = nankai();
+    let dir = tempfile::tempdir().unwrap();
+    let (code, r) = run(&s, dir.path(), false);
+    assert_eq!(code, 1, "the exploded run is still truncated");
+    assert_eq!(r["mode"], "online");
+    let l1 = links_of(&r, "001_2f62085cd5636d82.txt");
+    let images: Vec<_> = l1.iter().filter(|l| l["kind"] == "image").collect();
+    assert_eq!(images.len(), 3);
+    for l in &images {
+        assert_eq!(l["status"], "ok", "{l}");
+        assert_eq!(l["http"]["sniffed_type"], "image/jpeg");
+    }
+    let d1 = document(&r, "001_2f62085cd5636d82.txt");
+    assert_eq!(d1["found_on_source"].as_array().unwrap().len(), 3);
+
+    let rebuilt = format!("http://news.nankai.edu.cn{REBUILT}");
+    let l0 = links_of(&r, "000_9f14297dde64cb40.txt");
+    let exploded: Vec<_> = l0
+        .iter()
+        .filter(|l| l["reason"] == "exploded_url")
+        .collect();
+    assert_eq!(exploded.len(), 66);
+    for l in &exploded {
+        assert_eq!(l["status"], "truncated");
+        assert_eq!(l["suggestions"][0]["url"], rebuilt.as_str());
+        assert_eq!(l["suggestions"][0]["status"], "ok", "the repair works");
+    }
+    let finding = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "exploded_url")
+        .unwrap();
+    assert_eq!(finding["suggestions"][0]["status"], "ok");
+    let d0 = document(&r, "000_9f14297dde64cb40.txt");
+    assert_eq!(d0["found_on_source"], serde_json::json!([rebuilt]));
+    let source = l0.iter().find(|l| l["kind"] == "source").unwrap();
+    assert_eq!(source["status"], "ok");
+    // The single-character links were never fetched: they are known broken.
+    assert!(
+        s.hits().iter().all(|h| h.path.len() > 28),
+        "{:?}",
+        s.hits().iter().map(|h| &h.path).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        s.hits_on(REBUILT).len(),
+        1,
+        "fetched once, however many links suggest it"
+    );
+
+    // Schema still holds for an online report.
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let v = jsonschema::draft202012::new(&schema).unwrap();
+    let errors: Vec<String> = v
+        .iter_errors(&r)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+
+    // A second run within cache_max_age sends no request at all.
+    let before = s.hits().len();
+    let (_, again) = run(&s, dir.path(), false);
+    assert_eq!(s.hits().len(), before, "cached: no new requests");
+    let cached = links_of(&again, "001_2f62085cd5636d82.txt");
+    assert!(cached
+        .iter()
+        .filter(|l| l["kind"] == "image")
+        .all(|l| l["status"] == "ok" && l["http"]["from_cache"] == true));
+    assert_eq!(
+        document(&again, "000_9f14297dde64cb40.txt")["found_on_source"],
+        serde_json::json!([rebuilt])
+    );
+
+    // --no-cache checks everything again.
+    run(&s, dir.path(), true);
+    assert!(
+        s.hits().len() >= before * 2 - 1,
+        "{} then {}",
+        before,
+        s.hits().len()
+    );
+}
