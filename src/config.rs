@@ -25,6 +25,7 @@ pub struct Config {
     pub links: LinksConfig,
     pub check: CheckConfig,
     pub store: StoreConfig,
+    pub crawl: CrawlConfig,
     pub report: ReportConfig,
     /// Host name → IP address (optionally `ip:port`), used instead of DNS.
     pub resolve: BTreeMap<String, String>,
@@ -119,6 +120,31 @@ pub struct HostLimit {
 
 fn default_burst() -> u32 {
     4
+}
+
+/// Crawl mode (`--crawl URL…`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CrawlConfig {
+    /// Links followed from a seed page: 0 fetches the seeds only.
+    pub max_depth: usize,
+    /// Pages fetched at most, over all seeds.
+    pub max_pages: usize,
+    /// Follow only links to the seeds' own hosts.
+    pub same_host: bool,
+    /// Obey robots.txt.
+    pub robots: bool,
+}
+
+impl Default for CrawlConfig {
+    fn default() -> Self {
+        CrawlConfig {
+            max_depth: 2,
+            max_pages: 200,
+            same_host: true,
+            robots: true,
+        }
+    }
 }
 
 /// The content-addressed store and the state database.

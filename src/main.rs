@@ -16,6 +16,7 @@ Examples:
   archive --check --offline articles/  no network: static findings only
   archive --check --format json > r.json
   archive check --report out.json --config /etc/archive/config.toml
+  archive --check --crawl https://news.example.edu.cn/   crawl a site
 
 Statuses: ok, broken, truncated, unresolvable, unchecked, skipped, error.
 Exit codes: 0 nothing broken, 1 broken or truncated links found,
@@ -56,6 +57,10 @@ struct CheckArgs {
     /// Never use the network; links that need it are reported `unchecked`.
     #[arg(long)]
     offline: bool,
+
+    /// Crawl from this page (repeatable) instead of scanning files.
+    #[arg(long, value_name = "URL")]
+    crawl: Vec<url::Url>,
 
     /// Ignore cached results of earlier runs and check every link again.
     #[arg(long)]
@@ -112,6 +117,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, RunError> {
         paths: args.paths,
         offline: args.offline,
         no_cache: args.no_cache,
+        crawl: args.crawl,
         report: args.report,
         format: match args.format {
             Format::Text => OutputFormat::Text,

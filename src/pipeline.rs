@@ -60,7 +60,7 @@ impl Scanned {
     }
 
     /// Moves local ids (0-based within the document) to global ones.
-    fn renumber(&mut self, document: usize, link_base: usize, finding_base: usize) {
+    pub(crate) fn renumber(&mut self, document: usize, link_base: usize, finding_base: usize) {
         self.document.id = document;
         for l in &mut self.links {
             l.document = document;

@@ -23,6 +23,7 @@ use crate::report::progress::Progress;
 use crate::report::text::TextReport;
 use crate::report::{RunInfo, Summary};
 use crate::source::corpus::CorpusSource;
+use crate::source::crawl::crawl;
 use crate::ExitCode;
 
 /// What goes to the terminal.
@@ -42,6 +43,8 @@ pub struct CheckOptions {
     pub offline: bool,
     /// Ignore (but still refresh) cached check results.
     pub no_cache: bool,
+    /// Crawl from these pages instead of scanning the corpus.
+    pub crawl: Vec<url::Url>,
     /// Where the JSON report goes (`-` for stdout); `None` means the
     /// configured `report.path`.
     pub report: Option<PathBuf>,
@@ -101,12 +104,23 @@ pub fn run_check(loaded: &LoadedConfig, options: &CheckOptions) -> Result<CheckO
         spill_error: None,
         progress: Progress::new(options.format == OutputFormat::Text && !offline),
     };
+    if offline && !options.crawl.is_empty() {
+        return Err(RunError::Usage(
+            "--crawl needs the network; drop --offline (or check.offline)".into(),
+        ));
+    }
     if offline {
         let mut source = CorpusSource::new(&paths, &config.corpus);
         scan_corpus(&mut source, config, |scanned| reports.add(&scanned));
     } else {
         let checker = Checker::new(config, !options.no_cache).map_err(RunError::Usage)?;
-        check_online(config.clone(), paths, &checker, &mut reports)?;
+        check_online(
+            config.clone(),
+            paths,
+            &options.crawl,
+            &checker,
+            &mut reports,
+        )?;
         if let Err(e) = checker.finish() {
             tracing::warn!(
                 "cannot save the check cache in {}: {e}",
@@ -165,6 +179,7 @@ pub fn run_check(loaded: &LoadedConfig, options: &CheckOptions) -> Result<CheckO
 fn check_online(
     config: Config,
     paths: Vec<PathBuf>,
+    crawl_seeds: &[url::Url],
     checker: &Checker,
     reports: &mut Reports,
 ) -> Result<(), RunError> {
@@ -172,6 +187,12 @@ fn check_online(
         .enable_all()
         .build()
         .map_err(|e| RunError::Internal(format!("cannot start the async runtime: {e}")))?;
+    if !crawl_seeds.is_empty() {
+        runtime.block_on(crawl(checker, &config, crawl_seeds, |page| {
+            reports.add(&page)
+        }));
+        return Ok(());
+    }
     runtime.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::channel::<Scanned>(DOCUMENTS_IN_FLIGHT);
         let producer = tokio::task::spawn_blocking(move || {

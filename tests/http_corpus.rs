@@ -60,6 +60,7 @@ fn run(s: &TestServer, dir: &Path, no_cache: bool) -> (i32, Value) {
         paths: Vec::new(),
         offline: false,
         no_cache,
+        crawl: Vec::new(),
         report: Some(report.clone()),
         format: OutputFormat::Json,
     };

@@ -109,6 +109,15 @@ impl Fetcher {
     /// Checks `url`, retrying transient failures within the configured
     /// bounds. Never panics, never fails: every outcome is a verdict.
     pub async fn check(&self, url: &str, want: Want) -> Verdict {
+        let host = Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        let span = tracing::info_span!("host", host = %host);
+        tracing::Instrument::instrument(self.check_in_span(url, want), span).await
+    }
+
+    async fn check_in_span(&self, url: &str, want: Want) -> Verdict {
         let started = Instant::now();
         let budget = Duration::from_secs_f64(self.config.retry_max_time);
         let mut tries = 0;

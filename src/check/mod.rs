@@ -114,6 +114,25 @@ impl Checker {
             .save()
     }
 
+    /// Fetches a page's HTML for the crawler (no cache: pages change).
+    /// Returns the final URL and the body, or the failed check.
+    pub async fn fetch_page(&self, url: &str) -> Result<(String, Vec<u8>), Checked> {
+        let v = self.fetcher.check(url, Want::Html).await;
+        match (v.status, v.body) {
+            (Status::Ok, Some(body)) => Ok((
+                v.http.final_url.clone().unwrap_or_else(|| url.to_string()),
+                body,
+            )),
+            (status, _) => Err(Checked {
+                status,
+                reason: v.reason,
+                message: v.message,
+                http: v.http,
+                images: None,
+            }),
+        }
+    }
+
     /// Checks `url` for `kind`, once per run, through the cache.
     pub async fn check_url(&self, url: &str, kind: LinkKind) -> Checked {
         let (want, key) = want_for(kind);

@@ -13,8 +13,10 @@
 //! stops the scan.
 
 pub mod corpus;
+pub mod crawl;
 pub mod decode;
 pub mod format;
+pub mod robots;
 
 use std::path::PathBuf;
 
