@@ -31,6 +31,9 @@ impl Extractor for MarkdownExtractor {
         let mut out = Extracted::default();
         let mut open: Vec<Open> = Vec::new();
         let mut in_code_block = false;
+        // An inline `<a href>` whose text arrives as Markdown text events
+        // until its `</a>`: (index in out.links, text so far).
+        let mut html_anchor: Option<(usize, String)> = None;
         let options =
             Options::ENABLE_TABLES | Options::ENABLE_FOOTNOTES | Options::ENABLE_STRIKETHROUGH;
         for (event, range) in Parser::new_ext(body, options).into_offset_iter() {
@@ -73,6 +76,9 @@ impl Extractor for MarkdownExtractor {
                 Event::Start(Tag::CodeBlock(_)) => in_code_block = true,
                 Event::End(TagEnd::CodeBlock) => in_code_block = false,
                 Event::Text(text) if !in_code_block => {
+                    if let Some((_, anchor_text)) = &mut html_anchor {
+                        anchor_text.push_str(&text);
+                    }
                     if let Some(o) = open.last_mut() {
                         o.text.push_str(&text);
                     } else if body.get(range.clone()) == Some(text.as_ref()) {
@@ -90,7 +96,19 @@ impl Extractor for MarkdownExtractor {
                 Event::Html(html) | Event::InlineHtml(html) => {
                     let (line, column) = index.locate(range.start);
                     let fragment = extract_html_fragment(&html, line, column);
+                    if html.contains("</a") {
+                        if let Some((i, text)) = html_anchor.take() {
+                            let link = &mut out.links[i];
+                            link.kind = kind_of_hyperlink(&link.url, &text);
+                            link.text = Some(text.trim().to_string()).filter(|t| !t.is_empty());
+                        }
+                    }
+                    let opens_anchor = fragment.links.last().is_some_and(|l| l.syntax == "html_a")
+                        && !html.contains("</a");
                     out.links.extend(fragment.links);
+                    if opens_anchor {
+                        html_anchor = Some((out.links.len() - 1, String::new()));
+                    }
                     out.base_href = out.base_href.or(fragment.base_href);
                 }
                 _ => {}
@@ -198,6 +216,15 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn inline_html_anchor_text_makes_a_source() {
+        let md = "正文 <a href=\"http://a.cn/o.html\">原文链接</a> 完\n";
+        let links = MarkdownExtractor.extract(md, 1).links;
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0].kind, LinkKind::Source);
+        assert_eq!(links[0].text.as_deref(), Some("原文链接"));
     }
 
     #[test]

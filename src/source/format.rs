@@ -190,7 +190,14 @@ fn body_format(body: &str, extension: &str, default: Format) -> Format {
     }
     // Markdown link or image syntax anywhere makes it Markdown; plain text
     // parsed as Markdown loses nothing the text extractor would find.
-    if body.contains("](") || body.contains("]: ") || body.contains("<http") {
+    // So does HTML markup (`<img src>`, `<a href>`): the Markdown parser
+    // hands it to the HTML extractor, which plain text would not.
+    let html_tags = ["<img ", "<a ", "<picture", "<video", "<source ", "<link "];
+    if body.contains("](")
+        || body.contains("]: ")
+        || body.contains("<http")
+        || html_tags.iter().any(|t| body.contains(t))
+    {
         Format::Markdown
     } else {
         Format::Text
