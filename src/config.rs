@@ -151,7 +151,15 @@ impl Default for CrawlConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
+    /// Folder of objects and the state database.
     pub path: PathBuf,
+    /// Below this many free bytes, downloads stop (checks go on).
+    pub min_free_bytes: u64,
+    /// Archive fetched source pages too, not only images and media.
+    pub archive_source_pages: bool,
+    /// Days after which `archive gc` may delete an object no current
+    /// document references.
+    pub gc_after_days: u64,
 }
 
 /// Where and how the report is written.
@@ -227,6 +235,9 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             path: PathBuf::from("archive-store"),
+            min_free_bytes: 1024 * 1024 * 1024,
+            archive_source_pages: false,
+            gc_after_days: 30,
         }
     }
 }

@@ -31,6 +31,8 @@ pub enum RunError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Store(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

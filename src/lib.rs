@@ -12,6 +12,7 @@
 //! | resolve | [`resolve`] | a base URL per document; relative links made absolute |
 //! | diagnose | [`diagnose`] | static verdicts: truncated, malformed, exploded URLs, duplicates |
 //! | check | [`check`] | HTTP: status, soft 404s, truncated bodies, source pages, repairs |
+//! | store | [`store`] | content-addressed objects (sha256) and the state database |
 //! | report | [`report`] | the JSON report (versioned schema) and the text one |
 //!
 //! [`pipeline`] runs the stages over a corpus and [`run`] implements the
@@ -22,12 +23,14 @@ pub mod config;
 pub mod diagnose;
 pub mod error;
 pub mod extract;
+pub mod maintenance;
 pub mod model;
 pub mod pipeline;
 pub mod report;
 pub mod resolve;
 pub mod run;
 pub mod source;
+pub mod store;
 
 /// Process exit codes, as documented in the README and `--help`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

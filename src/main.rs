@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use archive::config::Config;
 use archive::error::RunError;
+use archive::maintenance;
 use archive::run::{run_check, CheckOptions, OutputFormat};
 use archive::ExitCode;
 
@@ -43,6 +44,42 @@ struct Cli {
 enum Command {
     /// Scan the corpus, diagnose every link, write the report.
     Check(CheckArgs),
+    /// Re-hash every stored object; quarantine corrupt ones (exit 1 if any).
+    Verify(StoreArgs),
+    /// Remove objects no current document needs (dry run without --force).
+    Gc {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Really delete; without it, only list what would go.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write the manifest of archived URLs (url, sha256, size, type, first seen).
+    Export {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// `jsonl` (one JSON object per line) or `csv`.
+        #[arg(long, value_enum, default_value_t = ManifestFormat::Jsonl)]
+        format: ManifestFormat,
+        /// Write here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Objects, bytes, deduplication ratio, by host (JSON on stdout).
+    Stats(StoreArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct StoreArgs {
+    /// Config file [default: ./config.toml, then /etc/archive/config.toml].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+enum ManifestFormat {
+    Jsonl,
+    Csv,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -90,15 +127,16 @@ fn main() -> ProcessExit {
         )
         .init();
     let cli = Cli::parse();
-    let args = match (cli.command, cli.check) {
-        (Some(Command::Check(args)), _) => args,
-        (None, true) => cli.args,
+    let result = match (cli.command, cli.check) {
+        (Some(Command::Check(args)), _) => check(args),
+        (None, true) => check(cli.args),
+        (Some(command), _) => maintain(command),
         (None, false) => {
             eprintln!("archive: nothing to do; try `archive --check` or `archive --help`");
             return ProcessExit::from(ExitCode::Usage as u8);
         }
     };
-    let code = match check(args) {
+    let code = match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("archive: {e}");
@@ -109,6 +147,85 @@ fn main() -> ProcessExit {
         }
     };
     ProcessExit::from(code as u8)
+}
+
+/// The store commands: open the config, run, print.
+fn maintain(command: Command) -> Result<ExitCode, RunError> {
+    let store_config = |args: &StoreArgs| -> Result<archive::config::StoreConfig, RunError> {
+        Ok(Config::load(args.config.as_deref())?.config.store)
+    };
+    match command {
+        Command::Check(_) => unreachable!("handled by check()"),
+        Command::Verify(args) => {
+            let out = maintenance::verify(&store_config(&args)?).map_err(RunError::Store)?;
+            print_json(&out);
+            eprintln!(
+                "verified {} objects: {} corrupt (quarantined), {} missing",
+                out.checked,
+                out.corrupt.len(),
+                out.missing.len()
+            );
+            Ok(if out.corrupt.is_empty() && out.missing.is_empty() {
+                ExitCode::Clean
+            } else {
+                ExitCode::Failures
+            })
+        }
+        Command::Gc { store, force } => {
+            let out = maintenance::gc(&store_config(&store)?, force).map_err(RunError::Store)?;
+            print_json(&out);
+            eprintln!(
+                "{} {} objects ({} bytes){}",
+                if force { "deleted" } else { "would delete" },
+                out.objects.len(),
+                out.bytes,
+                if force {
+                    ""
+                } else {
+                    "; run with --force to delete"
+                }
+            );
+            Ok(ExitCode::Clean)
+        }
+        Command::Export {
+            store,
+            format,
+            output,
+        } => {
+            let config = store_config(&store)?;
+            let csv = matches!(format, ManifestFormat::Csv);
+            let count = match output {
+                Some(path) => {
+                    let file =
+                        std::fs::File::create(&path).map_err(|source| RunError::WriteReport {
+                            path: path.clone(),
+                            source,
+                        })?;
+                    let mut w = std::io::BufWriter::new(file);
+                    maintenance::export(&config, csv, &mut w).map_err(RunError::Store)?
+                }
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut w = std::io::BufWriter::new(stdout.lock());
+                    maintenance::export(&config, csv, &mut w).map_err(RunError::Store)?
+                }
+            };
+            eprintln!("exported {count} archived URLs");
+            Ok(ExitCode::Clean)
+        }
+        Command::Stats(args) => {
+            print_json(&maintenance::stats(&store_config(&args)?).map_err(RunError::Store)?);
+            Ok(ExitCode::Clean)
+        }
+    }
+}
+
+/// Prints a command's outcome as pretty JSON on stdout.
+fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
 }
 
 fn check(args: CheckArgs) -> Result<ExitCode, RunError> {

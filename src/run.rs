@@ -24,6 +24,7 @@ use crate::report::text::TextReport;
 use crate::report::{RunInfo, Summary};
 use crate::source::corpus::CorpusSource;
 use crate::source::crawl::crawl;
+use crate::store::Store;
 use crate::ExitCode;
 
 /// What goes to the terminal.
@@ -113,7 +114,9 @@ pub fn run_check(loaded: &LoadedConfig, options: &CheckOptions) -> Result<CheckO
         let mut source = CorpusSource::new(&paths, &config.corpus);
         scan_corpus(&mut source, config, |scanned| reports.add(&scanned));
     } else {
-        let checker = Checker::new(config, !options.no_cache).map_err(RunError::Usage)?;
+        let store = Store::open(&config.store).map_err(RunError::Store)?;
+        let checker =
+            Checker::new(config, !options.no_cache, Some(store)).map_err(RunError::Usage)?;
         check_online(
             config.clone(),
             paths,
@@ -121,11 +124,12 @@ pub fn run_check(loaded: &LoadedConfig, options: &CheckOptions) -> Result<CheckO
             &checker,
             &mut reports,
         )?;
-        if let Err(e) = checker.finish() {
-            tracing::warn!(
-                "cannot save the check cache in {}: {e}",
-                config.store.path.display()
-            );
+        if let Some(store) = checker.store() {
+            // A full corpus run knows every current reference; forget the rest.
+            if options.paths.is_empty() && options.crawl.is_empty() {
+                store.db.prune_refs(checker.started_at());
+            }
+            reports.summary.store = Some(store.summary(store.room_for_download().err()));
         }
     }
     let Reports {

@@ -59,7 +59,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn check(server: &TestServer, extra: &str, url: &str, kind: LinkKind) -> archive::check::Checked {
-    let checker = Checker::new(&config(server, extra), false).unwrap();
+    let checker = Checker::new(&config(server, extra), false, None).unwrap();
     runtime().block_on(checker.check_url(url, kind))
 }
 
@@ -129,7 +129,7 @@ fn retry_after_slows_only_that_host() {
             Reply::Ok("image/jpeg", jpeg(4)),
         );
     }
-    let checker = Checker::new(&config(&s, ""), false).unwrap();
+    let checker = Checker::new(&config(&s, ""), false, None).unwrap();
     let checker = &checker;
     let started = Instant::now();
     runtime().block_on(async move {
@@ -392,7 +392,7 @@ fn private_addresses_are_refused_unless_allowed() {
         .unwrap()
     };
     let rt = runtime();
-    let checker = Checker::new(&text(deny), false).unwrap();
+    let checker = Checker::new(&text(deny), false, None).unwrap();
     let c = rt.block_on(checker.check_url(&s.url("/secret"), LinkKind::Page));
     assert_eq!(
         (c.status, c.reason),
@@ -420,7 +420,7 @@ fn private_addresses_are_refused_unless_allowed() {
         (Status::Skipped, Some("private_address")),
         "{c:?}"
     );
-    let allowed = Checker::new(&text("allow_private = true"), false).unwrap();
+    let allowed = Checker::new(&text("allow_private = true"), false, None).unwrap();
     let c = rt.block_on(allowed.check_url(&s.url("/secret"), LinkKind::Page));
     assert_eq!(c.status, Status::Ok);
 }
@@ -433,7 +433,7 @@ fn rate_limit_holds_at_the_server() {
     }
     let (rate, burst) = (8.0, 2usize);
     let extra = format!("[check.hosts.\"a.test\"]\nrate_limit = {rate}\nburst = {burst}\n");
-    let checker = Checker::new(&config(&s, &extra), false).unwrap();
+    let checker = Checker::new(&config(&s, &extra), false, None).unwrap();
     runtime().block_on(futures_util::future::join_all((0..16).map(|i| {
         let url = format!("http://a.test/p{i}");
         let checker = &checker;

@@ -23,6 +23,7 @@ use super::net::{refuse_ip_literal, Remap};
 use super::sniff::{sniff, truncation, Sniffed, Tail, SNIFF_LEN};
 use crate::config::CheckConfig;
 use crate::model::Status;
+use crate::store::objects::{ObjectStore, PendingObject, StoredObject};
 
 /// What the caller needs from a URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +70,21 @@ pub struct Verdict {
     pub http: HttpInfo,
     /// The body, for [`Want::Html`] only.
     pub body: Option<Vec<u8>>,
+    /// The media body, stored while it streamed (valid bodies only).
+    pub stored: Option<StoredObject>,
+    /// Why a valid body was not stored (disk full, write error).
+    pub store_error: Option<String>,
+    /// The server answered 304 to a conditional request.
+    pub not_modified: bool,
+}
+
+/// What a fetch may do beyond checking.
+#[derive(Default, Clone, Copy)]
+pub struct FetchOptions<'a> {
+    /// `ETag` and `Last-Modified` of the stored copy: ask only for changes.
+    pub conditional: Option<(&'a Option<String>, &'a Option<String>)>,
+    /// Stream a media body into this store as it is read.
+    pub store: Option<&'a ObjectStore>,
 }
 
 /// An attempt that failed in a way worth retrying, and how long the server
@@ -108,22 +124,22 @@ impl Fetcher {
 
     /// Checks `url`, retrying transient failures within the configured
     /// bounds. Never panics, never fails: every outcome is a verdict.
-    pub async fn check(&self, url: &str, want: Want) -> Verdict {
+    pub async fn check(&self, url: &str, want: Want, options: FetchOptions<'_>) -> Verdict {
         let host = Url::parse(url)
             .ok()
             .and_then(|u| u.host_str().map(str::to_string))
             .unwrap_or_default();
         let span = tracing::info_span!("host", host = %host);
-        tracing::Instrument::instrument(self.check_in_span(url, want), span).await
+        tracing::Instrument::instrument(self.check_in_span(url, want, options), span).await
     }
 
-    async fn check_in_span(&self, url: &str, want: Want) -> Verdict {
+    async fn check_in_span(&self, url: &str, want: Want, options: FetchOptions<'_>) -> Verdict {
         let started = Instant::now();
         let budget = Duration::from_secs_f64(self.config.retry_max_time);
         let mut tries = 0;
         loop {
             tries += 1;
-            let result = self.attempt(url, want).await;
+            let result = self.attempt(url, want, options).await;
             let (mut verdict, retry) = match result {
                 Ok(v) => (v, None),
                 Err(t) => {
@@ -155,7 +171,12 @@ impl Fetcher {
         Duration::from_secs_f64(self.config.retry_backoff * exp * jitter)
     }
 
-    async fn attempt(&self, url: &str, want: Want) -> Result<Verdict, Box<Transient>> {
+    async fn attempt(
+        &self,
+        url: &str,
+        want: Want,
+        options: FetchOptions<'_>,
+    ) -> Result<Verdict, Box<Transient>> {
         let fetch_url = self.remap.apply(url);
         let mut info = HttpInfo {
             url: fetch_url.clone(),
@@ -196,11 +217,9 @@ impl Fetcher {
             info.method = method.to_string();
             let permit = self.hosts.acquire(&host).await;
             let first_byte = Duration::from_secs_f64(self.config.timeout);
-            let sent = tokio::time::timeout(
-                first_byte,
-                self.client.request(method, current.clone()).send(),
-            )
-            .await;
+            let sent =
+                tokio::time::timeout(first_byte, self.request(method, &current, options).send())
+                    .await;
             let response = match sent {
                 Err(_) => {
                     let msg = format!("no response within {:.1}s", first_byte.as_secs_f64());
@@ -215,6 +234,11 @@ impl Fetcher {
             let status = response.status();
             info.status_code = Some(status.as_u16());
             info.final_url = Some(current.to_string());
+            if status == StatusCode::NOT_MODIFIED && options.conditional.is_some() {
+                let mut v = verdict_ok(info);
+                v.not_modified = true;
+                return Ok(v);
+            }
             if status.is_redirection() {
                 let Some(location) = response
                     .headers()
@@ -268,7 +292,9 @@ impl Fetcher {
                 drop(permit);
                 continue;
             }
-            return self.judge(response, status, want, &host, info).await;
+            return self
+                .judge(response, status, want, &host, info, options)
+                .await;
         }
     }
 
@@ -279,6 +305,7 @@ impl Fetcher {
         want: Want,
         host: &str,
         mut info: HttpInfo,
+        options: FetchOptions<'_>,
     ) -> Result<Verdict, Box<Transient>> {
         let header = |name| {
             response
@@ -341,7 +368,10 @@ impl Fetcher {
         }
         match want {
             Want::Page => Ok(verdict_ok(info)),
-            Want::Media { image } => self.read_media(response, image, limit, info).await,
+            Want::Media { image } => {
+                self.read_media(response, image, limit, info, options.store)
+                    .await
+            }
             Want::Html => self.read_html(response, limit, info).await,
         }
     }
@@ -352,8 +382,13 @@ impl Fetcher {
         image: bool,
         limit: u64,
         mut info: HttpInfo,
+        store: Option<&ObjectStore>,
     ) -> Result<Verdict, Box<Transient>> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(self.config.timeout);
+        let mut sink = store.map(|s| {
+            s.begin()
+                .map_err(|e| format!("cannot write to the store: {e}"))
+        });
         let mut head = Vec::with_capacity(SNIFF_LEN);
         let mut tail = Tail::default();
         loop {
@@ -392,6 +427,12 @@ impl Fetcher {
                     }
                     tail.push(&chunk);
                     info.bytes_read += chunk.len() as u64;
+                    if let Some(Ok(pending)) = &mut sink {
+                        if let Err(e) = pending.write(&chunk) {
+                            // Disk full or gone: keep checking, stop storing.
+                            sink = Some(Err(format!("cannot write to the store: {e}")));
+                        }
+                    }
                     if info.bytes_read > limit {
                         let msg = format!("body exceeds the {limit}-byte limit (check.max_body_size); stopped reading");
                         return Ok(verdict(Status::Skipped, "too_large", msg, info));
@@ -447,7 +488,32 @@ impl Fetcher {
             );
             return Ok(verdict(Status::Truncated, reason, msg, info));
         }
-        Ok(verdict_ok(info))
+        let mut v = verdict_ok(info);
+        match sink.map(|s| s.and_then(|p: PendingObject| commit(p, store))) {
+            Some(Ok(stored)) => v.stored = Some(stored),
+            Some(Err(e)) => v.store_error = Some(e),
+            None => {}
+        }
+        Ok(v)
+    }
+
+    /// A request with the headers the options call for.
+    fn request(
+        &self,
+        method: Method,
+        url: &Url,
+        options: FetchOptions<'_>,
+    ) -> reqwest::RequestBuilder {
+        let mut req = self.client.request(method.clone(), url.clone());
+        if let (Method::GET, Some((etag, modified))) = (method, options.conditional) {
+            if let Some(etag) = etag {
+                req = req.header(reqwest::header::IF_NONE_MATCH, etag);
+            }
+            if let Some(modified) = modified {
+                req = req.header(reqwest::header::IF_MODIFIED_SINCE, modified);
+            }
+        }
+        req
     }
 
     async fn read_html(
@@ -502,6 +568,9 @@ fn verdict(status: Status, reason: &'static str, message: String, http: HttpInfo
         message: Some(message),
         http,
         body: None,
+        stored: None,
+        store_error: None,
+        not_modified: false,
     }
 }
 
@@ -512,7 +581,18 @@ fn verdict_ok(http: HttpInfo) -> Verdict {
         message: None,
         http,
         body: None,
+        stored: None,
+        store_error: None,
+        not_modified: false,
     }
+}
+
+/// Commits a fully validated body to the store.
+fn commit(pending: PendingObject, store: Option<&ObjectStore>) -> Result<StoredObject, String> {
+    let store = store.ok_or("no store")?;
+    pending
+        .commit(store)
+        .map_err(|e| format!("cannot commit the object to the store: {e}"))
 }
 
 fn transient(verdict: Verdict, retry_after: Option<Duration>) -> Box<Transient> {

@@ -8,11 +8,12 @@
 //! repairs for the document's broken images.
 //!
 //! Politeness lives in [`hosts`], the address guard in [`net`], body
-//! sniffing in [`sniff`], and results that survive between runs in
-//! [`cache`]. A URL is fetched at most once per run, however many
-//! documents mention it.
+//! sniffing in [`sniff`]. With a [`Store`], a valid media body is archived
+//! while it streams (one download for check and archive), results are
+//! recorded in the state database, and a result younger than
+//! `check.cache_max_age` is used instead of a request. A URL is fetched at
+//! most once per run, however many documents mention it.
 
-pub mod cache;
 pub mod fetch;
 pub mod hosts;
 pub mod net;
@@ -29,8 +30,9 @@ use crate::config::Config;
 use crate::extract::{html::extract_html_fragment, LinkKind};
 use crate::model::{Link, Status, Suggestion};
 use crate::pipeline::Scanned;
-use cache::Cache;
-use fetch::{Fetcher, HttpInfo, Want};
+use crate::store::db::{CheckRecord, UrlState};
+use crate::store::Store;
+use fetch::{FetchOptions, Fetcher, HttpInfo, Want};
 use hosts::Hosts;
 use net::{parse_overrides, GuardedResolver, Remap};
 
@@ -43,15 +45,39 @@ pub struct Checked {
     pub http: HttpInfo,
     /// For source pages: the absolute URLs of the images on the page.
     pub images: Option<Vec<String>>,
+    /// The archived copy, for media links checked `ok`.
+    pub stored: Option<StoredRef>,
+    /// Why a valid body was not archived.
+    pub store_error: Option<String>,
+}
+
+/// An archived copy of a URL's body, as the report shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoredRef {
+    pub sha256: String,
+    pub size: u64,
+    pub content_type: Option<String>,
+    /// When this copy was first stored (RFC 3339) or confirmed unchanged.
+    pub stored_at: String,
+    /// Path of the object, relative to the store folder.
+    pub path: String,
+    /// Stored for the first time in this run.
+    pub new: bool,
+    /// The server said 304 Not Modified: nothing was downloaded.
+    pub not_modified: bool,
 }
 
 /// Each URL checked this run, by what was wanted of it.
 type Seen = HashMap<(String, WantKey), Arc<OnceCell<Checked>>>;
 
-/// Checks documents' links over HTTP.
+/// Checks documents' links over HTTP, archiving media into the store.
 pub struct Checker {
     fetcher: Fetcher,
-    cache: Mutex<Cache>,
+    /// The store: objects, and the state database that is also the cache.
+    store: Option<Store>,
+    use_cache: bool,
+    cache_max_age: i64,
+    started_at: i64,
     seen: Mutex<Seen>,
 }
 
@@ -73,10 +99,15 @@ fn want_for(kind: LinkKind) -> (Want, WantKey) {
     }
 }
 
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
 impl Checker {
-    /// Builds the HTTP client and the per-host limits. `use_cache` false
-    /// is `--no-cache`.
-    pub fn new(config: &Config, use_cache: bool) -> Result<Checker, String> {
+    /// Builds the HTTP client and the per-host limits. With a `store`,
+    /// valid media are archived and results cached in its database;
+    /// `use_cache` false (`--no-cache`) checks everything again.
+    pub fn new(config: &Config, use_cache: bool, store: Option<Store>) -> Result<Checker, String> {
         let check = &config.check;
         let overrides = parse_overrides(&config.resolve)?;
         let client = reqwest::Client::builder()
@@ -89,14 +120,12 @@ impl Checker {
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let hosts = Arc::new(Hosts::new(check));
-        let cache = if use_cache {
-            Cache::load(&config.store.path, check.cache_max_age)
-        } else {
-            Cache::disabled()
-        };
         Ok(Checker {
             fetcher: Fetcher::new(client, hosts, Remap::new(&config.remap), check),
-            cache: Mutex::new(cache),
+            store,
+            use_cache,
+            cache_max_age: check.cache_max_age as i64,
+            started_at: now(),
             seen: Mutex::new(HashMap::new()),
         })
     }
@@ -106,18 +135,22 @@ impl Checker {
         self.fetcher.hosts().waited_ms()
     }
 
-    /// Saves the cache.
-    pub fn finish(&self) -> std::io::Result<()> {
-        self.cache
-            .lock()
-            .map_err(|_| std::io::Error::other("cache lock poisoned"))?
-            .save()
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
+
+    /// When this checker started (unix seconds).
+    pub fn started_at(&self) -> i64 {
+        self.started_at
     }
 
     /// Fetches a page's HTML for the crawler (no cache: pages change).
     /// Returns the final URL and the body, or the failed check.
     pub async fn fetch_page(&self, url: &str) -> Result<(String, Vec<u8>), Checked> {
-        let v = self.fetcher.check(url, Want::Html).await;
+        let v = self
+            .fetcher
+            .check(url, Want::Html, FetchOptions::default())
+            .await;
         match (v.status, v.body) {
             (Status::Ok, Some(body)) => Ok((
                 v.http.final_url.clone().unwrap_or_else(|| url.to_string()),
@@ -129,6 +162,8 @@ impl Checker {
                 message: v.message,
                 http: v.http,
                 images: None,
+                stored: None,
+                store_error: None,
             }),
         }
     }
@@ -144,29 +179,89 @@ impl Checker {
     }
 
     async fn fetch(&self, url: &str, want: Want) -> Checked {
-        let cached = self.cache.lock().ok().and_then(|c| c.fresh(url));
-        if let Some(http) = cached.filter(|h| want != Want::Html || h.images.is_some()) {
-            return Checked {
-                status: Status::Ok,
-                reason: None,
-                message: None,
-                images: http.images.clone(),
-                http,
-            };
+        let media = matches!(want, Want::Media { .. });
+        let store = self.store.as_ref();
+        let known = store.and_then(|s| s.db.url_state(url));
+        let has_object = |k: &UrlState| {
+            !k.needs_download
+                && k.sha256
+                    .as_deref()
+                    .zip(k.size)
+                    .is_some_and(|(sha, size)| store.is_some_and(|s| s.objects.contains(sha, size)))
+        };
+        if let Some(cached) = known
+            .as_ref()
+            .and_then(|k| self.cached(k, want, media && !has_object(k)))
+        {
+            return cached;
         }
-        let verdict = self.fetcher.check(url, want).await;
+        let conditional = known
+            .as_ref()
+            .filter(|k| media && has_object(k))
+            .map(|k| (&k.etag, &k.last_modified));
+        let room = store.map(|s| s.room_for_download());
+        let options = FetchOptions {
+            conditional,
+            store: store
+                .filter(|_| media && matches!(room, Some(Ok(()))))
+                .map(|s| &s.objects),
+        };
+        let verdict = self.fetcher.check(url, want, options).await;
         let images = verdict
             .body
             .as_deref()
             .map(|body| page_images(body, verdict.http.final_url.as_deref().unwrap_or(url)));
         let mut http = verdict.http;
         http.images = images.clone();
-        if let Ok(mut cache) = self.cache.lock() {
-            if verdict.status == Status::Ok {
-                cache.remember(url, &http);
-            } else {
-                cache.forget(url);
+        let object = match (&verdict.stored, verdict.not_modified, &known) {
+            (Some(o), _, _) => Some((o.sha256.clone(), o.size, o.new)),
+            (None, true, Some(k)) => k.sha256.clone().zip(k.size).map(|(s, n)| (s, n, false)),
+            _ => None,
+        };
+        let mut store_error = verdict.store_error;
+        if verdict.status == Status::Ok
+            && media
+            && store.is_some()
+            && object.is_none()
+            && store_error.is_none()
+        {
+            store_error = room.and_then(Result::err);
+        }
+        let stored = object.as_ref().and_then(|(sha, size, new)| {
+            let s = store?;
+            if *new {
+                s.count_new(*size);
             }
+            Some(StoredRef {
+                sha256: sha.clone(),
+                size: *size,
+                content_type: http.content_type.clone(),
+                stored_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                path: s
+                    .objects
+                    .object_path(sha)?
+                    .strip_prefix(s.root())
+                    .ok()?
+                    .display()
+                    .to_string(),
+                new: *new,
+                not_modified: verdict.not_modified,
+            })
+        });
+        if let Some(s) = store {
+            s.db.record_check(CheckRecord {
+                url: url.to_string(),
+                at: now(),
+                status: verdict.status,
+                reason: verdict.reason,
+                http_code: http.status_code,
+                etag: http.etag.clone(),
+                last_modified: http.last_modified.clone(),
+                content_type: http.content_type.clone(),
+                content_length: http.content_length,
+                object: object.map(|(sha, size, _)| (sha, size)),
+                http_json: serde_json::to_string(&http).ok(),
+            });
         }
         Checked {
             status: verdict.status,
@@ -174,11 +269,72 @@ impl Checker {
             message: verdict.message,
             http,
             images,
+            stored,
+            store_error,
         }
+    }
+
+    /// A fresh `ok` result from the state database, if there is one and it
+    /// has everything `want` needs (the body's object, the page's images).
+    fn cached(&self, k: &UrlState, want: Want, object_missing: bool) -> Option<Checked> {
+        let fresh = k.status.as_deref() == Some("ok")
+            && k.checked_at
+                .is_some_and(|t| now() - t <= self.cache_max_age);
+        if !self.use_cache || !fresh || object_missing {
+            return None;
+        }
+        let mut http: HttpInfo = serde_json::from_str(k.http_json.as_deref()?).ok()?;
+        if want == Want::Html && http.images.is_none() {
+            return None;
+        }
+        http.from_cache = true;
+        let store = self.store.as_ref()?;
+        let stored = k.sha256.as_ref().zip(k.size).and_then(|(sha, size)| {
+            Some(StoredRef {
+                sha256: sha.clone(),
+                size,
+                content_type: http.content_type.clone(),
+                stored_at: chrono::DateTime::from_timestamp(k.checked_at?, 0)?
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                path: store
+                    .objects
+                    .object_path(sha)?
+                    .strip_prefix(store.root())
+                    .ok()?
+                    .display()
+                    .to_string(),
+                new: false,
+                not_modified: false,
+            })
+        });
+        Some(Checked {
+            status: Status::Ok,
+            reason: None,
+            message: None,
+            images: http.images.clone(),
+            http,
+            stored,
+            store_error: None,
+        })
     }
 
     /// Checks a document's links, its source page and its suggestions.
     pub async fn check_document(&self, mut scanned: Scanned) -> Scanned {
+        if let Some(store) = &self.store {
+            // What this document needs kept: its links and their repairs.
+            let refs = scanned
+                .links
+                .iter()
+                .flat_map(|l| {
+                    let own = l.resolved.clone().map(|u| (u, l.line));
+                    own.into_iter()
+                        .chain(l.suggestions.iter().map(|s| (s.url.clone(), l.line)))
+                })
+                .collect();
+            store
+                .db
+                .record_refs(&scanned.document.path, self.started_at, refs);
+        }
         let jobs: Vec<usize> = (0..scanned.links.len())
             .filter(|&i| {
                 scanned.links[i].status == Status::Unchecked && scanned.links[i].resolved.is_some()
@@ -260,6 +416,11 @@ fn apply(link: &mut Link, checked: &Checked) {
     link.reason = checked.reason;
     link.message = checked.message.clone();
     link.http = serde_json::to_value(&checked.http).ok();
+    link.store = match (&checked.stored, &checked.store_error) {
+        (Some(stored), _) => serde_json::to_value(stored).ok(),
+        (None, Some(error)) => Some(serde_json::json!({ "error": error })),
+        (None, None) => None,
+    };
 }
 
 /// The images of a fetched page, absolute.

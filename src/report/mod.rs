@@ -22,7 +22,7 @@ use crate::source::DocumentStatus;
 
 /// Version of the JSON report's schema (semver: a new optional field is a
 /// minor bump, anything that breaks a reader is a major one).
-pub const SCHEMA_VERSION: &str = "1.1.0";
+pub const SCHEMA_VERSION: &str = "1.2.0";
 
 /// Counters over a whole run.
 #[derive(Debug, Clone, Serialize)]
@@ -33,6 +33,8 @@ pub struct Summary {
     pub findings: BTreeMap<&'static str, usize>,
     pub bytes_scanned: u64,
     pub duration_ms: u64,
+    /// The media store, for online runs.
+    pub store: Option<crate::store::StoreSummary>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -66,6 +68,7 @@ impl Default for Summary {
                 .collect(),
             bytes_scanned: 0,
             duration_ms: 0,
+            store: None,
         }
     }
 }

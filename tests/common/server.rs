@@ -40,6 +40,18 @@ pub enum Reply {
     Trickle { total: usize, interval: Duration },
     /// Declares a huge body, sends a few bytes and waits.
     Huge { declared: u64 },
+    /// 200 with an `ETag`; 304 when the request's `If-None-Match` matches.
+    Tagged {
+        etag: &'static str,
+        content_type: &'static str,
+        body: Vec<u8>,
+    },
+    /// 200 with the whole `Content-Length`, sent `chunk` bytes at a time.
+    Slow {
+        body: Arc<Vec<u8>>,
+        chunk: usize,
+        interval: Duration,
+    },
 }
 
 /// One request as the server saw it.
@@ -161,6 +173,10 @@ async fn serve(
         .find(|(k, _)| k == "host")
         .map(|(_, v)| v.split(':').next().unwrap_or("").to_string())
         .unwrap_or_default();
+    let if_none_match = headers
+        .iter()
+        .find(|(k, _)| k == "if-none-match")
+        .map(|(_, v)| v.clone());
     log.lock().unwrap().push(Hit {
         method: method.clone(),
         host: host.clone(),
@@ -249,6 +265,35 @@ async fn serve(
                     sent.fetch_add(1, Ordering::SeqCst);
                 }
                 return Ok(());
+            }
+            Reply::Tagged {
+                etag,
+                content_type,
+                body,
+            } => {
+                if if_none_match.as_deref() == Some(etag) {
+                    // A 304 has no body: respond as to a HEAD.
+                    return respond(&mut stream, 304, &[("ETag", etag)], b"", "HEAD", &sent).await;
+                }
+                let headers = [("ETag", etag), ("Content-Type", content_type)];
+                return respond(&mut stream, 200, &headers, &body, &method, &sent).await;
+            }
+            Reply::Slow {
+                body,
+                chunk,
+                interval,
+            } => {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                stream.write_all(head.as_bytes()).await?;
+                for part in body.chunks(chunk) {
+                    stream.write_all(part).await?;
+                    sent.fetch_add(part.len(), Ordering::SeqCst);
+                    tokio::time::sleep(interval).await;
+                }
+                return stream.shutdown().await;
             }
             Reply::Huge { declared } => {
                 let head = format!("HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {declared}\r\nConnection: close\r\n\r\n");

@@ -1,0 +1,435 @@
+//! The state database (SQLite, WAL): what was checked when and with what
+//! result, which object each URL maps to, which documents and lines
+//! reference it, and the history of its status changes.
+//!
+//! All writes go through one writer thread that owns its connection and
+//! commits in batches ([`StateDb::send`]); reads use a second connection,
+//! which WAL lets run beside the writer. Migrations are numbered by
+//! `PRAGMA user_version`.
+//!
+//! Ordering is what keeps the archive honest: an object is committed to
+//! the object store *before* the database is told about it, so after a
+//! crash the database never names an object that is not there.
+
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::model::Status;
+
+/// Migrations, in order; `user_version` counts how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE urls (
+    url TEXT PRIMARY KEY,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    checked_at INTEGER,
+    status TEXT,
+    reason TEXT,
+    status_since INTEGER,
+    http_code INTEGER,
+    etag TEXT,
+    last_modified TEXT,
+    content_type TEXT,
+    content_length INTEGER,
+    sha256 TEXT,
+    http_json TEXT,
+    needs_download INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE objects (
+    sha256 TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    content_type TEXT,
+    first_seen INTEGER NOT NULL,
+    last_referenced INTEGER NOT NULL
+);
+CREATE TABLE versions (
+    url TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    stored_at INTEGER NOT NULL,
+    PRIMARY KEY (url, sha256)
+);
+CREATE TABLE refs (
+    url TEXT NOT NULL,
+    document TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    seen_at INTEGER NOT NULL,
+    PRIMARY KEY (url, document, line)
+);
+CREATE INDEX refs_document ON refs(document);
+CREATE TABLE history (
+    url TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT
+);
+CREATE INDEX history_url ON history(url);
+"#];
+
+/// A check result to record.
+#[derive(Debug, Clone)]
+pub struct CheckRecord {
+    pub url: String,
+    pub at: i64,
+    pub status: Status,
+    pub reason: Option<&'static str>,
+    pub http_code: Option<u16>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub content_type: Option<String>,
+    pub content_length: Option<u64>,
+    /// The object the URL's body is stored as (new or unchanged).
+    pub object: Option<(String, u64)>,
+    pub http_json: Option<String>,
+}
+
+/// Writes the writer thread performs.
+enum Write {
+    Check(Box<CheckRecord>),
+    /// Replaces a document's references: (url, line) pairs.
+    Refs {
+        document: String,
+        at: i64,
+        refs: Vec<(String, usize)>,
+    },
+    /// Marks URLs whose object was corrupt for download.
+    Redownload(String),
+    /// Forgets objects (gc) and their versions.
+    DropObjects(Vec<String>),
+    /// Commit everything so far, then answer.
+    Flush(mpsc::SyncSender<()>),
+}
+
+/// What is known about a URL.
+#[derive(Debug, Clone, Default)]
+pub struct UrlState {
+    pub checked_at: Option<i64>,
+    pub status: Option<String>,
+    pub status_since: Option<i64>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub sha256: Option<String>,
+    pub size: Option<u64>,
+    pub http_json: Option<String>,
+    pub needs_download: bool,
+}
+
+/// The state database: a writer thread and a reader connection.
+pub struct StateDb {
+    tx: Option<Sender<Write>>,
+    writer: Option<JoinHandle<()>>,
+    reader: Mutex<Connection>,
+}
+
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+impl StateDb {
+    /// Opens (creating and migrating) `path`.
+    pub fn open(path: &Path) -> Result<StateDb, String> {
+        let err = |e: rusqlite::Error| format!("state database {}: {e}", path.display());
+        let mut writer_conn = open_connection(path).map_err(err)?;
+        migrate(&mut writer_conn).map_err(err)?;
+        let reader = open_connection(path).map_err(err)?;
+        let (tx, rx) = mpsc::channel();
+        let writer = std::thread::Builder::new()
+            .name("state-db-writer".into())
+            .spawn(move || writer_loop(writer_conn, rx))
+            .map_err(|e| format!("cannot start the database writer: {e}"))?;
+        Ok(StateDb {
+            tx: Some(tx),
+            writer: Some(writer),
+            reader: Mutex::new(reader),
+        })
+    }
+
+    fn send(&self, w: Write) {
+        if let Some(tx) = &self.tx {
+            if tx.send(w).is_err() {
+                tracing::error!(
+                    "the state database writer has stopped; results are not being saved"
+                );
+            }
+        }
+    }
+
+    pub fn record_check(&self, record: CheckRecord) {
+        self.send(Write::Check(Box::new(record)));
+    }
+
+    pub fn record_refs(&self, document: &str, at: i64, refs: Vec<(String, usize)>) {
+        self.send(Write::Refs {
+            document: document.to_string(),
+            at,
+            refs,
+        });
+    }
+
+    pub fn mark_redownload(&self, sha256: &str) {
+        self.send(Write::Redownload(sha256.to_string()));
+    }
+
+    pub fn drop_objects(&self, digests: Vec<String>) {
+        self.send(Write::DropObjects(digests));
+    }
+
+    /// Waits until every write sent so far is committed.
+    pub fn flush(&self) {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(Write::Flush(tx));
+        let _ = rx.recv();
+    }
+
+    /// The reader connection, for queries.
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        let conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        f(&conn)
+    }
+
+    /// What is known about `url`.
+    pub fn url_state(&self, url: &str) -> Option<UrlState> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT u.checked_at, u.status, u.status_since, u.etag, u.last_modified, u.sha256, o.size, u.http_json, u.needs_download
+                 FROM urls u LEFT JOIN objects o ON o.sha256 = u.sha256 WHERE u.url = ?1",
+                [url],
+                |r| {
+                    Ok(UrlState {
+                        checked_at: r.get(0)?,
+                        status: r.get(1)?,
+                        status_since: r.get(2)?,
+                        etag: r.get(3)?,
+                        last_modified: r.get(4)?,
+                        sha256: r.get(5)?,
+                        size: r.get::<_, Option<i64>>(6)?.map(|s| s as u64),
+                        http_json: r.get(7)?,
+                        needs_download: r.get::<_, i64>(8)? != 0,
+                    })
+                },
+            )
+            .optional()
+        })
+        .ok()
+        .flatten()
+    }
+
+    /// (objects, bytes) recorded in total.
+    pub fn totals(&self) -> (u64, u64) {
+        self.read(|c| {
+            c.query_row(
+                "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM objects",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+            )
+        })
+        .unwrap_or((0, 0))
+    }
+
+    /// Deletes references not seen since `run_started` (documents or links
+    /// gone from the corpus).
+    pub fn prune_refs(&self, run_started: i64) {
+        self.flush();
+        let conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = conn.execute("DELETE FROM refs WHERE seen_at < ?1", [run_started]) {
+            tracing::warn!("cannot prune old references: {e}");
+        }
+    }
+}
+
+impl Drop for StateDb {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+fn writer_loop(mut conn: Connection, rx: Receiver<Write>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            batch.push(more);
+            if batch.len() >= 512 {
+                break;
+            }
+        }
+        let mut replies = Vec::new();
+        let result = (|| -> rusqlite::Result<()> {
+            let tx = conn.transaction()?;
+            for w in batch {
+                match w {
+                    Write::Check(r) => write_check(&tx, &r)?,
+                    Write::Refs { document, at, refs } => {
+                        tx.execute("DELETE FROM refs WHERE document = ?1", [&document])?;
+                        let mut stmt = tx.prepare_cached(
+                            "INSERT OR REPLACE INTO refs (url, document, line, seen_at) VALUES (?1, ?2, ?3, ?4)",
+                        )?;
+                        for (url, line) in refs {
+                            stmt.execute(params![url, document, line as i64, at])?;
+                        }
+                    }
+                    Write::Redownload(sha) => {
+                        tx.execute(
+                            "UPDATE urls SET needs_download = 1, sha256 = NULL WHERE sha256 = ?1",
+                            [&sha],
+                        )?;
+                        tx.execute("DELETE FROM objects WHERE sha256 = ?1", [&sha])?;
+                    }
+                    Write::DropObjects(list) => {
+                        for sha in list {
+                            tx.execute("DELETE FROM objects WHERE sha256 = ?1", [&sha])?;
+                            tx.execute("DELETE FROM versions WHERE sha256 = ?1", [&sha])?;
+                            tx.execute("UPDATE urls SET sha256 = NULL WHERE sha256 = ?1", [&sha])?;
+                        }
+                    }
+                    Write::Flush(reply) => replies.push(reply),
+                }
+            }
+            tx.commit()
+        })();
+        if let Err(e) = result {
+            tracing::error!("state database write failed: {e}");
+        }
+        for r in replies {
+            let _ = r.send(());
+        }
+    }
+}
+
+fn write_check(tx: &rusqlite::Transaction, r: &CheckRecord) -> rusqlite::Result<()> {
+    let status = r.status.as_str();
+    let previous: Option<Option<String>> = tx
+        .query_row("SELECT status FROM urls WHERE url = ?1", [&r.url], |row| {
+            row.get(0)
+        })
+        .optional()?;
+    let changed = previous
+        .as_ref()
+        .is_none_or(|p| p.as_deref() != Some(status));
+    tx.execute(
+        "INSERT INTO urls (url, first_seen, last_seen, checked_at, status, reason, status_since, http_code, etag,
+                           last_modified, content_type, content_length, http_json)
+         VALUES (?1, ?2, ?2, ?2, ?3, ?4, ?2, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT(url) DO UPDATE SET
+            last_seen = ?2, checked_at = ?2, status = ?3, reason = ?4,
+            status_since = CASE WHEN urls.status IS ?3 THEN urls.status_since ELSE ?2 END,
+            http_code = ?5, etag = COALESCE(?6, urls.etag), last_modified = COALESCE(?7, urls.last_modified),
+            content_type = COALESCE(?8, urls.content_type), content_length = COALESCE(?9, urls.content_length),
+            http_json = ?10",
+        params![
+            r.url,
+            r.at,
+            status,
+            r.reason,
+            r.http_code,
+            r.etag,
+            r.last_modified,
+            r.content_type,
+            r.content_length.map(|l| l as i64),
+            r.http_json
+        ],
+    )?;
+    if changed {
+        tx.execute(
+            "INSERT INTO history (url, at, status, reason) VALUES (?1, ?2, ?3, ?4)",
+            params![r.url, r.at, status, r.reason],
+        )?;
+    }
+    if let Some((sha, size)) = &r.object {
+        tx.execute(
+            "INSERT INTO objects (sha256, size, content_type, first_seen, last_referenced) VALUES (?1, ?2, ?3, ?4, ?4)
+             ON CONFLICT(sha256) DO UPDATE SET last_referenced = ?4",
+            params![sha, *size as i64, r.content_type, r.at],
+        )?;
+        tx.execute(
+            "INSERT OR IGNORE INTO versions (url, sha256, stored_at) VALUES (?1, ?2, ?3)",
+            params![r.url, sha, r.at],
+        )?;
+        tx.execute(
+            "UPDATE urls SET sha256 = ?2, needs_download = 0 WHERE url = ?1",
+            params![r.url, sha],
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(url: &str, at: i64, status: Status, object: Option<(&str, u64)>) -> CheckRecord {
+        CheckRecord {
+            url: url.into(),
+            at,
+            status,
+            reason: None,
+            http_code: Some(200),
+            etag: Some("\"e1\"".into()),
+            last_modified: None,
+            content_type: Some("image/jpeg".into()),
+            content_length: Some(3),
+            object: object.map(|(s, n)| (s.to_string(), n)),
+            http_json: None,
+        }
+    }
+
+    #[test]
+    fn checks_objects_history_and_migrations() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let sha = "a".repeat(64);
+        {
+            let db = StateDb::open(&path).unwrap();
+            db.record_check(record("http://a/x.jpg", 100, Status::Ok, Some((&sha, 3))));
+            db.record_check(record("http://a/x.jpg", 200, Status::Broken, None));
+            db.record_check(record("http://a/x.jpg", 300, Status::Broken, None));
+            db.record_refs("doc.md", 300, vec![("http://a/x.jpg".into(), 4)]);
+            db.flush();
+            let s = db.url_state("http://a/x.jpg").unwrap();
+            assert_eq!(s.status.as_deref(), Some("broken"));
+            assert_eq!(
+                s.status_since,
+                Some(200),
+                "broken since the first broken check"
+            );
+            assert_eq!(s.sha256.as_deref(), Some(sha.as_str()));
+            assert_eq!(s.etag.as_deref(), Some("\"e1\""));
+            let history: i64 = db
+                .read(|c| c.query_row("SELECT COUNT(*) FROM history", [], |r| r.get(0)))
+                .unwrap();
+            assert_eq!(history, 2, "only changes are history");
+            assert_eq!(db.totals(), (1, 3));
+        }
+        // Reopening runs no migration twice and keeps the data.
+        let db = StateDb::open(&path).unwrap();
+        assert_eq!(db.totals(), (1, 3));
+        db.mark_redownload(&sha);
+        db.flush();
+        let s = db.url_state("http://a/x.jpg").unwrap();
+        assert!(s.needs_download && s.sha256.is_none());
+    }
+}

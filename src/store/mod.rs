@@ -1,0 +1,89 @@
+//! Store: the content-addressed media objects ([`objects`]) and the state
+//! database ([`db`]) that says which URL maps to which object, when each
+//! URL was checked, and which documents reference it.
+//!
+//! Both live under `store.path`: `sha256/…` objects, `tmp/` for downloads
+//! in progress, `quarantine/` for objects `archive verify` found corrupt,
+//! and `state.db`.
+
+pub mod db;
+pub mod objects;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+use crate::config::StoreConfig;
+use db::StateDb;
+use objects::ObjectStore;
+
+/// An open store: objects, state, and this run's counters.
+pub struct Store {
+    pub objects: ObjectStore,
+    pub db: StateDb,
+    min_free: u64,
+    new_objects: AtomicU64,
+    new_bytes: AtomicU64,
+}
+
+/// What the report's summary says about the store.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StoreSummary {
+    pub path: String,
+    pub objects_stored: u64,
+    pub bytes_stored: u64,
+    pub objects_total: u64,
+    pub bytes_total: u64,
+    /// Set when downloads were stopped (disk low or full, write errors).
+    pub error: Option<String>,
+}
+
+impl Store {
+    /// Opens the store at `config.path`, creating it if needed.
+    pub fn open(config: &StoreConfig) -> Result<Store, String> {
+        let objects = ObjectStore::open(&config.path)?;
+        let db = StateDb::open(&config.path.join("state.db"))?;
+        Ok(Store {
+            objects,
+            db,
+            min_free: config.min_free_bytes,
+            new_objects: AtomicU64::new(0),
+            new_bytes: AtomicU64::new(0),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        self.objects.root()
+    }
+
+    /// Whether there is room for a download; the reason when not.
+    pub fn room_for_download(&self) -> Result<(), String> {
+        match self.objects.free_space() {
+            Some(free) if free < self.min_free => Err(format!(
+                "only {free} bytes free on the store's disk (store.min_free_bytes is {}); downloads stopped, checks go on",
+                self.min_free
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts an object this run stored for the first time.
+    pub fn count_new(&self, size: u64) {
+        self.new_objects.fetch_add(1, Ordering::Relaxed);
+        self.new_bytes.fetch_add(size, Ordering::Relaxed);
+    }
+
+    pub fn summary(&self, error: Option<String>) -> StoreSummary {
+        self.db.flush();
+        let (objects_total, bytes_total) = self.db.totals();
+        StoreSummary {
+            path: self.root().display().to_string(),
+            objects_stored: self.new_objects.load(Ordering::Relaxed),
+            bytes_stored: self.new_bytes.load(Ordering::Relaxed),
+            objects_total,
+            bytes_total,
+            error,
+        }
+    }
+}
