@@ -103,6 +103,11 @@ struct CheckArgs {
     #[arg(long)]
     no_cache: bool,
 
+    /// Also write Prometheus metrics here, atomically (node_exporter's
+    /// textfile collector format).
+    #[arg(long, value_name = "FILE")]
+    prom_file: Option<PathBuf>,
+
     /// Write the JSON report here (`-` for stdout) [default: report.path].
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
@@ -236,6 +241,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, RunError> {
         no_cache: args.no_cache,
         crawl: args.crawl,
         report: args.report,
+        prom_file: args.prom_file,
         format: match args.format {
             Format::Text => OutputFormat::Text,
             Format::Json => OutputFormat::Json,

@@ -49,6 +49,8 @@ pub struct CheckOptions {
     /// Where the JSON report goes (`-` for stdout); `None` means the
     /// configured `report.path`.
     pub report: Option<PathBuf>,
+    /// Also write Prometheus metrics here (textfile-collector format).
+    pub prom_file: Option<PathBuf>,
     pub format: OutputFormat,
 }
 
@@ -94,6 +96,7 @@ impl Reports {
 /// Runs the check pipeline over the corpus and writes the reports.
 pub fn run_check(loaded: &LoadedConfig, options: &CheckOptions) -> Result<CheckOutcome, RunError> {
     let started = Instant::now();
+    let started_unix = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
     let config = &loaded.config;
     let offline = options.offline || config.check.offline;
     let paths = corpus_paths(&options.paths, config);
@@ -131,6 +134,7 @@ pub fn run_check(loaded: &LoadedConfig, options: &CheckOptions) -> Result<CheckO
             }
             reports.summary.store = Some(store.summary(store.room_for_download().err()));
         }
+        reports.summary.rate_limit_wait_ms = Some(checker.rate_limit_wait_ms());
     }
     let Reports {
         mut summary,
@@ -159,12 +163,15 @@ pub fn run_check(loaded: &LoadedConfig, options: &CheckOptions) -> Result<CheckO
             Some(config.report.path.clone()).filter(|p| !p.as_os_str().is_empty())
         }
     };
-    if let Some(path) = target {
-        json.write_to(&path, &info, &summary)
+    if let Some(path) = &target {
+        json.write_to(path, &info, &summary)
             .map_err(|source| RunError::WriteReport {
                 path: path.clone(),
                 source,
             })?;
+    }
+    if let Some(prom) = &options.prom_file {
+        write_prom_file(prom, target.as_deref(), started_unix)?;
     }
     if let Some(text) = text {
         let rendered = text.render(&summary, offline);
@@ -176,6 +183,34 @@ pub fn run_check(loaded: &LoadedConfig, options: &CheckOptions) -> Result<CheckO
         ExitCode::Clean
     };
     Ok(CheckOutcome { summary, exit_code })
+}
+
+/// Renders the written report as Prometheus metrics into `prom`.
+fn write_prom_file(
+    prom: &std::path::Path,
+    report: Option<&std::path::Path>,
+    started: f64,
+) -> Result<(), RunError> {
+    let Some(report) = report.filter(|p| *p != std::path::Path::new("-")) else {
+        return Err(RunError::Usage(
+            "--prom-file needs the report in a file: give --report FILE or set report.path".into(),
+        ));
+    };
+    let text = std::fs::read_to_string(report)
+        .map_err(|e| RunError::Internal(format!("cannot read back the report: {e}")))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| RunError::Internal(format!("cannot parse the report: {e}")))?;
+    let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+    let times = crate::report::metrics::RunTimes {
+        started,
+        finished: now,
+        last_success: now,
+    };
+    crate::report::metrics::write_atomically(prom, &crate::report::metrics::render(&value, times))
+        .map_err(|source| RunError::WriteReport {
+            path: prom.to_path_buf(),
+            source,
+        })
 }
 
 /// Streams the corpus through the static pipeline (on a blocking thread)

@@ -38,6 +38,7 @@ fn crawl(s: &TestServer, dir: &Path, extra: &str) -> Value {
         no_cache: true,
         crawl: vec![url::Url::parse("http://site.test/").unwrap()],
         report: Some(report.clone()),
+        prom_file: None,
         format: OutputFormat::Json,
     };
     run_check(&loaded, &options).expect("crawl");

@@ -62,6 +62,7 @@ fn run(s: &TestServer, dir: &Path, no_cache: bool) -> (i32, Value) {
         no_cache,
         crawl: Vec::new(),
         report: Some(report.clone()),
+        prom_file: None,
         format: OutputFormat::Json,
     };
     let outcome = run_check(&loaded, &options).expect("run");

@@ -8,6 +8,7 @@
 //! [`Summary`] is counters.
 
 pub mod json;
+pub mod metrics;
 pub mod progress;
 pub mod text;
 
@@ -35,6 +36,8 @@ pub struct Summary {
     pub duration_ms: u64,
     /// The media store, for online runs.
     pub store: Option<crate::store::StoreSummary>,
+    /// Milliseconds requests waited for per-host rate limits (online runs).
+    pub rate_limit_wait_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -69,6 +72,7 @@ impl Default for Summary {
             bytes_scanned: 0,
             duration_ms: 0,
             store: None,
+            rate_limit_wait_ms: None,
         }
     }
 }
