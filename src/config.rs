@@ -26,6 +26,7 @@ pub struct Config {
     pub check: CheckConfig,
     pub store: StoreConfig,
     pub crawl: CrawlConfig,
+    pub daemon: DaemonConfig,
     pub report: ReportConfig,
     /// Host name → IP address (optionally `ip:port`), used instead of DNS.
     pub resolve: BTreeMap<String, String>,
@@ -120,6 +121,37 @@ pub struct HostLimit {
 
 fn default_burst() -> u32 {
     4
+}
+
+/// `archive daemon`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonConfig {
+    /// Address of the HTTP endpoint.
+    pub listen: String,
+    /// Seconds between scheduled runs.
+    pub interval_secs: f64,
+    /// Run again soon after corpus files change.
+    pub watch: bool,
+    /// Milliseconds to let a burst of file changes settle.
+    pub debounce_ms: u64,
+    /// Seconds a run in progress gets to finish on SIGTERM.
+    pub grace_secs: f64,
+    /// Bearer token for everything but /healthz; empty means none.
+    pub token: String,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            listen: "127.0.0.1:9477".into(),
+            interval_secs: 3600.0,
+            watch: true,
+            debounce_ms: 2000,
+            grace_secs: 10.0,
+            token: String::new(),
+        }
+    }
 }
 
 /// Crawl mode (`--crawl URL…`).

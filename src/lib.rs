@@ -20,6 +20,7 @@
 
 pub mod check;
 pub mod config;
+pub mod daemon;
 pub mod diagnose;
 pub mod error;
 pub mod extract;

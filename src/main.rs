@@ -38,6 +38,16 @@ struct Cli {
 
     #[command(subcommand)]
     command: Option<Command>,
+
+    /// Log lines as `plain` text (journald-friendly) or `json`.
+    #[arg(long, value_enum, global = true, default_value_t = LogFormat::Plain)]
+    log_format: LogFormat,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+enum LogFormat {
+    Plain,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -67,6 +77,9 @@ enum Command {
     },
     /// Objects, bytes, deduplication ratio, by host (JSON on stdout).
     Stats(StoreArgs),
+    /// Run as a service: scheduled and on-change checks, HTTP endpoint,
+    /// systemd notify, SIGHUP reload, SIGTERM drain.
+    Daemon(StoreArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -124,14 +137,24 @@ enum Format {
 }
 
 fn main() -> ProcessExit {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
     let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        // The daemon's log is its record; a one-shot run only warns.
+        let level = if matches!(cli.command, Some(Command::Daemon(_))) {
+            "info"
+        } else {
+            "warn"
+        };
+        tracing_subscriber::EnvFilter::new(level)
+    });
+    let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match cli.log_format {
+        // journald adds its own timestamps; plain lines stay short.
+        LogFormat::Plain => logs.without_time().with_ansi(false).init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let result = match (cli.command, cli.check) {
         (Some(Command::Check(args)), _) => check(args),
         (None, true) => check(cli.args),
@@ -161,6 +184,10 @@ fn maintain(command: Command) -> Result<ExitCode, RunError> {
     };
     match command {
         Command::Check(_) => unreachable!("handled by check()"),
+        Command::Daemon(args) => {
+            archive::daemon::run(args.config)?;
+            Ok(ExitCode::Clean)
+        }
         Command::Verify(args) => {
             let out = maintenance::verify(&store_config(&args)?).map_err(RunError::Store)?;
             print_json(&out);

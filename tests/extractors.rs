@@ -294,3 +294,39 @@ fn default_config_file_is_valid_and_scans_the_seeds() {
     assert_eq!(r["summary"]["documents"]["scanned"], 5);
     assert_eq!(r["config"]["path"], "config.toml");
 }
+
+#[test]
+fn a_report_to_a_fifo_or_device_is_written_through_not_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("report.fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let out = archive(&[
+        "--check",
+        "--offline",
+        "--report",
+        fifo.to_str().unwrap(),
+        fixture("seeds").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = reader.join().unwrap();
+    let report: Value = serde_json::from_str(&text).expect("the report came through the FIFO");
+    assert_eq!(report["summary"]["documents"]["scanned"], 5);
+    assert!(
+        std::fs::metadata(&fifo).unwrap().file_type().is_fifo(),
+        "the FIFO is still a FIFO"
+    );
+}

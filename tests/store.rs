@@ -283,7 +283,8 @@ fn kill_dash_nine_never_leaves_a_corrupt_or_missing_object() {
     let setup = Setup::new(
         &s,
         corpus.path(),
-        "concurrency = 3\nper_host_concurrency = 3",
+        // No cache: every round downloads again, so kills land mid-write.
+        "concurrency = 3\nper_host_concurrency = 3\ncache_max_age = 0",
     );
     let mut seed: u64 = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -77,6 +77,7 @@ pub struct Checker {
     store: Option<Store>,
     use_cache: bool,
     cache_max_age: i64,
+    archive_source_pages: bool,
     started_at: i64,
     seen: Mutex<Seen>,
 }
@@ -125,6 +126,7 @@ impl Checker {
             store,
             use_cache,
             cache_max_age: check.cache_max_age as i64,
+            archive_source_pages: config.store.archive_source_pages,
             started_at: now(),
             seen: Mutex::new(HashMap::new()),
         })
@@ -213,7 +215,17 @@ impl Checker {
             .map(|body| page_images(body, verdict.http.final_url.as_deref().unwrap_or(url)));
         let mut http = verdict.http;
         http.images = images.clone();
-        let object = match (&verdict.stored, verdict.not_modified, &known) {
+        let page_copy = match (&verdict.body, store) {
+            (Some(body), Some(s)) if self.archive_source_pages && verdict.status == Status::Ok => {
+                store_page(s, body)
+            }
+            _ => None,
+        };
+        let object = match (
+            verdict.stored.as_ref().or(page_copy.as_ref()),
+            verdict.not_modified,
+            &known,
+        ) {
             (Some(o), _, _) => Some((o.sha256.clone(), o.size, o.new)),
             (None, true, Some(k)) => k.sha256.clone().zip(k.size).map(|(s, n)| (s, n, false)),
             _ => None,
@@ -421,6 +433,19 @@ fn apply(link: &mut Link, checked: &Checked) {
         (None, Some(error)) => Some(serde_json::json!({ "error": error })),
         (None, None) => None,
     };
+}
+
+/// Archives a fetched source page's HTML (`store.archive_source_pages`).
+fn store_page(store: &Store, body: &[u8]) -> Option<crate::store::objects::StoredObject> {
+    let mut pending = store.objects.begin().ok()?;
+    pending.write(body).ok()?;
+    match pending.commit(&store.objects) {
+        Ok(o) => Some(o),
+        Err(e) => {
+            tracing::warn!("cannot archive a source page: {e}");
+            None
+        }
+    }
 }
 
 /// The images of a fetched page, absolute.

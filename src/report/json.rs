@@ -136,24 +136,6 @@ impl JsonReport {
             let mut lock = BufWriter::new(stdout.lock());
             return self.finish(info, summary, &mut lock);
         }
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        {
-            let mut w = BufWriter::new(tmp.as_file_mut());
-            self.finish(info, summary, &mut w)?;
-        }
-        // Monitoring reads the report as another user: not tempfile's 0600.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            tmp.as_file()
-                .set_permissions(std::fs::Permissions::from_mode(0o644))?;
-        }
-        tmp.as_file().sync_all()?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
+        super::write_file_atomically(path, |w| self.finish(info, summary, w))
     }
 }

@@ -239,21 +239,7 @@ pub fn render(report: &Value, times: RunTimes) -> String {
 /// Writes `text` to `path` atomically (temp file in the same folder, then
 /// rename), as node_exporter's textfile collector expects.
 pub fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    super::write_file_atomically(path, |w| w.write_all(text.as_bytes()))
 }
 
 #[cfg(test)]

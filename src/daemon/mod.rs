@@ -1,0 +1,319 @@
+//! The daemon: `archive daemon` re-checks the corpus on a schedule and
+//! soon after its files change, archives new media, and serves the last
+//! report, metrics and a dashboard over HTTP ([`http`]).
+//!
+//! Layout, after mini-redis: [`run`] owns shutdown. It starts the HTTP
+//! server and the scheduler as tasks that own their state, and listens
+//! for signals: SIGHUP reloads the configuration (a bad one is refused and
+//! the old one kept), SIGTERM and SIGINT drain: the run in progress gets
+//! `daemon.grace_secs` to finish, then is abandoned; downloads in flight
+//! leave only temporaries, which are removed, never a partial object.
+//! The only state shared with the HTTP handlers is [`Shared`]: the last
+//! complete report, swapped whole.
+//!
+//! systemd integration: `Type=notify` readiness, a one-line `STATUS=`
+//! after each run, and `WATCHDOG=1` pings when `WatchdogSec` is set.
+
+pub mod dashboard;
+pub mod http;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::config::{Config, LoadedConfig};
+use crate::error::RunError;
+use crate::report::metrics::{self, RunTimes};
+use crate::run::{run_check, CheckOptions, OutputFormat};
+
+/// A finished run, as served over HTTP. Replaced whole after each run.
+pub struct LastRun {
+    /// The report file's bytes, exactly as written.
+    pub report: Vec<u8>,
+    pub value: serde_json::Value,
+    pub metrics: String,
+    pub times: RunTimes,
+}
+
+/// What the scheduler shares with the HTTP handlers.
+#[derive(Default)]
+pub struct Shared {
+    last: RwLock<Option<Arc<LastRun>>>,
+}
+
+impl Shared {
+    pub fn last(&self) -> Option<Arc<LastRun>> {
+        self.last.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set(&self, run: LastRun) {
+        *self.last.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(run));
+    }
+}
+
+fn now() -> f64 {
+    chrono::Utc::now().timestamp_millis() as f64 / 1000.0
+}
+
+fn notify(states: &[sd_notify::NotifyState]) {
+    if let Err(e) = sd_notify::notify(false, states) {
+        tracing::debug!("sd_notify: {e}");
+    }
+}
+
+/// Where the daemon writes its report: `report.path`, or the store's folder.
+fn report_path(config: &Config) -> PathBuf {
+    if config.report.path.as_os_str().is_empty() {
+        config.store.path.join("report.json")
+    } else {
+        config.report.path.clone()
+    }
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub fn run(config_path: Option<PathBuf>) -> Result<(), RunError> {
+    let loaded = Config::load(config_path.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| RunError::Internal(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(serve(loaded, config_path))
+}
+
+async fn serve(loaded: LoadedConfig, config_path: Option<PathBuf>) -> Result<(), RunError> {
+    let daemon = loaded.config.daemon.clone();
+    let shared = Arc::new(Shared::default());
+    let listener = tokio::net::TcpListener::bind(&daemon.listen)
+        .await
+        .map_err(|e| {
+            RunError::Usage(format!(
+                "cannot listen on {} (daemon.listen): {e}",
+                daemon.listen
+            ))
+        })?;
+    tracing::info!(listen = %daemon.listen, "serving /healthz, /readyz, /metrics, /report.json and the dashboard");
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let app = http::router(http::AppState {
+        shared: shared.clone(),
+        store: loaded.config.store.path.clone(),
+        token: Some(daemon.token.clone()).filter(|t| !t.is_empty()),
+    });
+    let mut http_shutdown = shutdown_rx.clone();
+    let server = tokio::spawn(async move {
+        let stop = async move {
+            let _ = http_shutdown.wait_for(|stop| *stop).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+        {
+            tracing::error!("HTTP server failed: {e}");
+        }
+    });
+    let (reload_tx, reload_rx) = mpsc::channel::<LoadedConfig>(4);
+    let scheduler = tokio::spawn(schedule(
+        loaded.clone(),
+        shared.clone(),
+        reload_rx,
+        shutdown_rx.clone(),
+    ));
+    spawn_watchdog(shutdown_rx.clone());
+    notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status("started; first run under way"),
+    ]);
+
+    let mut hup = signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut term = signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut int = signal(tokio::signal::unix::SignalKind::interrupt())?;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                notify(&[sd_notify::NotifyState::Reloading]);
+                match Config::load(config_path.as_deref()) {
+                    Ok(new) => {
+                        tracing::info!("configuration reloaded");
+                        let _ = reload_tx.send(new).await;
+                    }
+                    Err(e) => tracing::error!("configuration reload refused, keeping the previous one: {e}"),
+                }
+                notify(&[sd_notify::NotifyState::Ready]);
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    tracing::info!(grace_secs = daemon.grace_secs, "shutting down");
+    notify(&[sd_notify::NotifyState::Stopping]);
+    let _ = shutdown_tx.send(true);
+    let grace = Duration::from_secs_f64(daemon.grace_secs);
+    if tokio::time::timeout(grace, scheduler).await.is_err() {
+        tracing::warn!("the run in progress did not finish within the grace period; abandoning it");
+        // We hold the store's lock until we exit, so its tmp/ is ours.
+        remove_temporaries(&loaded.config.store.path);
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    Ok(())
+}
+
+fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal, RunError> {
+    tokio::signal::unix::signal(kind)
+        .map_err(|e| RunError::Internal(format!("cannot install a signal handler: {e}")))
+}
+
+fn remove_temporaries(store: &Path) {
+    for entry in std::fs::read_dir(store.join("tmp"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let _ = std::fs::remove_file(entry.path());
+    }
+}
+
+fn spawn_watchdog(mut shutdown: watch::Receiver<bool>) {
+    let mut usec = 0;
+    if !sd_notify::watchdog_enabled(false, &mut usec) {
+        return;
+    }
+    let every = Duration::from_micros(usec / 2);
+    tokio::spawn(async move {
+        loop {
+            notify(&[sd_notify::NotifyState::Watchdog]);
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    });
+}
+
+/// Why the scheduler woke up.
+enum Wake {
+    Timer,
+    Changed,
+    Reload(Box<LoadedConfig>),
+    Shutdown,
+}
+
+/// The scheduler task: runs, then waits for the timer, a corpus change, a
+/// reload or shutdown. Owns the configuration and the file watcher.
+async fn schedule(
+    mut loaded: LoadedConfig,
+    shared: Arc<Shared>,
+    mut reload: mpsc::Receiver<LoadedConfig>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let (changes_tx, mut changes) = mpsc::channel::<()>(64);
+    // Kept alive (not `_`): dropping the watcher stops it.
+    let mut _watcher = watch_corpus(&loaded.config, changes_tx.clone());
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let started = now();
+        let config = loaded.clone();
+        let report = report_path(&loaded.config);
+        let options = CheckOptions {
+            paths: Vec::new(),
+            offline: false,
+            no_cache: false,
+            crawl: Vec::new(),
+            report: Some(report.clone()),
+            prom_file: None,
+            format: OutputFormat::Json,
+        };
+        let result = tokio::task::spawn_blocking(move || run_check(&config, &options)).await;
+        match result {
+            Ok(Ok(outcome)) => {
+                let finished = now();
+                // A failed run keeps the previous report and its times.
+                let times = RunTimes {
+                    started,
+                    finished,
+                    last_success: finished,
+                };
+                match load_report(&report, times) {
+                    Ok(run) => shared.set(run),
+                    Err(e) => {
+                        tracing::error!("cannot read back the report {}: {e}", report.display())
+                    }
+                }
+                let line = outcome.summary.one_line();
+                tracing::info!("run finished: {line}");
+                notify(&[sd_notify::NotifyState::Status(&line)]);
+            }
+            Ok(Err(e)) => {
+                tracing::error!("run failed: {e}");
+                notify(&[sd_notify::NotifyState::Status(&format!(
+                    "last run failed: {e}"
+                ))]);
+            }
+            Err(e) => tracing::error!("run panicked: {e}"),
+        }
+        let interval = Duration::from_secs_f64(loaded.config.daemon.interval_secs);
+        let wake = tokio::select! {
+            _ = tokio::time::sleep(interval) => Wake::Timer,
+            Some(()) = changes.recv() => Wake::Changed,
+            Some(new) = reload.recv() => Wake::Reload(Box::new(new)),
+            _ = shutdown.changed() => Wake::Shutdown,
+        };
+        match wake {
+            Wake::Timer => tracing::debug!("scheduled run"),
+            Wake::Changed => {
+                // Debounce: let a burst of writes settle, then run once.
+                tokio::time::sleep(Duration::from_millis(loaded.config.daemon.debounce_ms)).await;
+                while changes.try_recv().is_ok() {}
+                tracing::info!("corpus changed; running");
+            }
+            Wake::Reload(new) => {
+                loaded = *new;
+                _watcher = watch_corpus(&loaded.config, changes_tx.clone());
+            }
+            Wake::Shutdown => return,
+        }
+    }
+}
+
+/// Reads the report a run wrote and renders its metrics.
+fn load_report(path: &Path, times: RunTimes) -> Result<LastRun, String> {
+    let report = std::fs::read(path).map_err(|e| e.to_string())?;
+    let value: serde_json::Value = serde_json::from_slice(&report).map_err(|e| e.to_string())?;
+    let metrics = metrics::render(&value, times);
+    Ok(LastRun {
+        report,
+        value,
+        metrics,
+        times,
+    })
+}
+
+/// Watches the corpus folders; every event sends a tick on `changes`.
+fn watch_corpus(config: &Config, changes: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    if !config.daemon.watch {
+        return None;
+    }
+    let handler = move |event: notify::Result<notify::Event>| {
+        if let Ok(e) = event {
+            if !matches!(e.kind, notify::EventKind::Access(_)) {
+                let _ = changes.try_send(());
+            }
+        }
+    };
+    let mut watcher = match notify::recommended_watcher(handler) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!("cannot watch the corpus for changes ({e}); relying on the schedule");
+            return None;
+        }
+    };
+    for path in &config.corpus.paths {
+        if let Err(e) = watcher.watch(path, notify::RecursiveMode::Recursive) {
+            tracing::warn!(path = %path.display(), "cannot watch: {e}");
+        }
+    }
+    Some(watcher)
+}

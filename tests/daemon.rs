@@ -1,0 +1,555 @@
+//! `archive daemon` as a child process against a local server and a temp
+//! corpus: readiness, metrics that equal the report, new articles picked
+//! up without a restart, SIGHUP with a broken config, SIGTERM during a
+//! slow download, the token, the objects endpoint, and the dashboard in
+//! headless Chromium when it is installed.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::server::{jpeg, Reply, TestServer};
+use serde_json::Value;
+
+/// A real 16×16 red PNG, so a browser can draw the thumbnail.
+const RED_PNG: [u8; 80] = [
+    137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 16, 0, 0, 0, 16, 8, 2,
+    0, 0, 0, 144, 145, 104, 54, 0, 0, 0, 23, 73, 68, 65, 84, 120, 156, 99, 248, 207, 192, 64, 18,
+    34, 77, 245, 168, 134, 81, 13, 67, 74, 3, 0, 144, 249, 255, 1, 249, 225, 250, 120, 0, 0, 0, 0,
+    73, 69, 78, 68, 174, 66, 96, 130,
+];
+
+struct Daemon {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+    corpus: PathBuf,
+    config: PathBuf,
+    token: Option<String>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Daemon {
+    fn start(server: &TestServer, extra: &str, token: Option<&str>) -> Daemon {
+        Daemon::start_with(server, "", extra, token)
+    }
+
+    /// `check` goes into `[check]`, `extra` into `[daemon]`.
+    fn start_with(server: &TestServer, check: &str, extra: &str, token: Option<&str>) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let corpus = dir.path().join("corpus");
+        std::fs::create_dir_all(&corpus).unwrap();
+        let port = free_port();
+        let config = dir.path().join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[corpus]\npaths = [\"{}\"]\n[check]\nallow_private = true\nrate_limit = 1000.0\nburst = 100\nretry_backoff = 0.05\n{check}\n[daemon]\nlisten = \"127.0.0.1:{port}\"\ndebounce_ms = 200\ntoken = \"{}\"\n{extra}\n[store]\npath = \"{}\"\nmin_free_bytes = 0\n[report]\npath = \"{}\"\n[resolve]\n\"img.test\" = \"127.0.0.1:{}\"\n",
+                corpus.display(),
+                token.unwrap_or(""),
+                dir.path().join("store").display(),
+                dir.path().join("report.json").display(),
+                server.addr.port()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_archive"))
+            .args(["daemon", "--config", config.to_str().unwrap()])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("daemon.log")).unwrap())
+            .spawn()
+            .unwrap();
+        Daemon {
+            child,
+            port,
+            dir,
+            corpus,
+            config,
+            token: token.map(str::to_string),
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
+    }
+
+    /// (status, headers, body) of a GET.
+    fn get(&self, path: &str) -> (u16, String, Vec<u8>) {
+        get(self.port, path, self.token.as_deref())
+    }
+
+    fn wait_for(&self, what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+        let started = Instant::now();
+        while started.elapsed() < timeout {
+            if ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("timed out waiting for {what}; daemon log:\n{}", self.log());
+    }
+
+    fn report(&self) -> Value {
+        let (status, _, body) = self.get("/report.json");
+        assert_eq!(status, 200);
+        serde_json::from_slice(&body).unwrap()
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn get(port: u16, path: &str, token: Option<&str>) -> (u16, String, Vec<u8>) {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new(), Vec::new());
+    };
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let _ = write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
+    );
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(buf.len());
+    let head = String::from_utf8_lossy(&buf[..split]).to_string();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = buf.get(split + 4..).unwrap_or(&[]).to_vec();
+    // Bodies may be chunked; unchunk the simple way.
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        unchunk(&body)
+    } else {
+        body
+    };
+    (status, head, body)
+}
+
+fn unchunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = data.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&data[..eol]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&data[eol + 2..eol + 2 + size]);
+        data = &data[eol + 2 + size + 2..];
+    }
+    out
+}
+
+/// The value of a metric line `name{labels} value`.
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
+        .unwrap_or_else(|| panic!("no {series} in metrics"))
+        .parse()
+        .unwrap()
+}
+
+fn article(dir: &Path, name: &str, images: &[&str]) {
+    let body: String = images
+        .iter()
+        .map(|i| format!("![图](http://img.test{i})\n\n"))
+        .collect();
+    std::fs::write(dir.join(name), format!("---\ntitle: {name}\n---\n{body}")).unwrap();
+}
+
+#[test]
+fn daemon_serves_reloads_picks_up_changes_and_drains() {
+    let s = TestServer::start();
+    s.route("/a.jpg", Reply::Ok("image/jpeg", jpeg(1)));
+    s.route("/b.png", Reply::Ok("image/png", RED_PNG.to_vec()));
+    s.route("/new.jpg", Reply::Ok("image/jpeg", jpeg(2)));
+    let mut big = jpeg(3);
+    big.truncate(big.len() - 2);
+    big.extend(std::iter::repeat_n(7u8, 4_000_000));
+    big.extend_from_slice(&[0xFF, 0xD9]);
+    s.route(
+        "/slow.jpg",
+        Reply::Slow {
+            body: Arc::new(big),
+            chunk: 16 * 1024,
+            interval: Duration::from_millis(20),
+        },
+    );
+    let d = Daemon::start(&s, "interval_secs = 30\ngrace_secs = 1.0", Some("s3cret"));
+    article(&d.corpus, "one.md", &["/a.jpg", "/b.png", "/missing.jpg"]);
+
+    d.wait_for("healthz", Duration::from_secs(20), || {
+        get(d.port, "/healthz", None).0 == 200
+    });
+    d.wait_for("readyz", Duration::from_secs(30), || {
+        d.get("/readyz").0 == 200
+    });
+
+    // Token: required everywhere but /healthz.
+    assert_eq!(get(d.port, "/metrics", None).0, 401);
+    assert_eq!(get(d.port, "/metrics", Some("wrong")).0, 401);
+
+    // Metrics parse and equal the report.
+    d.wait_for("the article in the report", Duration::from_secs(20), || {
+        d.report()["summary"]["links"]["total"].as_u64() == Some(3)
+    });
+    let report = d.report();
+    let (status, head, metrics) = d.get("/metrics");
+    assert_eq!(status, 200);
+    assert!(head.to_ascii_lowercase().contains("text/plain"));
+    let metrics = String::from_utf8(metrics).unwrap();
+    for line in metrics.lines().filter(|l| !l.starts_with('#')) {
+        let value = line.rsplit(' ').next().unwrap();
+        assert!(value.parse::<f64>().is_ok(), "not Prometheus text: {line}");
+    }
+    let count = |status: &str, kind: &str| {
+        report["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["status"] == status && l["kind"] == kind)
+            .count() as f64
+    };
+    assert_eq!(
+        metric(&metrics, "archive_links{status=\"ok\",kind=\"image\"}"),
+        count("ok", "image")
+    );
+    assert_eq!(
+        metric(&metrics, "archive_links{status=\"broken\",kind=\"image\"}"),
+        count("broken", "image")
+    );
+    assert_eq!(count("ok", "image"), 2.0);
+    assert_eq!(
+        metric(&metrics, "archive_store_objects"),
+        report["summary"]["store"]["objects_total"]
+            .as_f64()
+            .unwrap()
+    );
+    assert_eq!(metric(&metrics, "archive_documents{status=\"ok\"}"), 1.0);
+
+    // Objects are served with their type and nosniff; nothing else is.
+    let png = report["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["url"] == "http://img.test/b.png")
+        .unwrap();
+    let sha = png["store"]["sha256"].as_str().unwrap();
+    let (status, head, body) = d.get(&format!("/objects/{sha}"));
+    assert_eq!((status, body.as_slice()), (200, &RED_PNG[..]));
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: image/png"),
+        "{head}"
+    );
+    assert!(head
+        .to_ascii_lowercase()
+        .contains("x-content-type-options: nosniff"));
+    assert_eq!(d.get("/objects/..%2F..%2Fconfig.toml").0, 400);
+
+    // A new article appears in the next report without a restart.
+    article(&d.corpus, "two.md", &["/new.jpg"]);
+    d.wait_for("the new article's image", Duration::from_secs(20), || {
+        d.report()["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["url"] == "http://img.test/new.jpg" && l["status"] == "ok")
+    });
+
+    // SIGHUP with a broken config: refused, the daemon goes on.
+    let good = std::fs::read_to_string(&d.config).unwrap();
+    std::fs::write(&d.config, format!("{good}\n[bogus_key]\nx = 1\n")).unwrap();
+    d.signal("-HUP");
+    d.wait_for("the refusal in the log", Duration::from_secs(10), || {
+        d.log().contains("reload refused")
+    });
+    assert!(d.log().contains("bogus_key"), "the log names the bad key");
+    assert_eq!(get(d.port, "/healthz", None).0, 200);
+
+    // SIGTERM during a slow download: exit 0 within the grace period, no
+    // partial object, nothing left in tmp/.
+    article(&d.corpus, "three.md", &["/slow.jpg"]);
+    d.wait_for(
+        "the slow download to start",
+        Duration::from_secs(20),
+        || !s.hits_on("/slow.jpg").is_empty(),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let objects_before = walk(&d.dir.path().join("store/sha256")).len();
+    let mut d = d;
+    d.signal("-TERM");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = d.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "did not exit within the grace period"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0), "log:\n{}", d.log());
+    assert_eq!(
+        walk(&d.dir.path().join("store/sha256")).len(),
+        objects_before,
+        "no partial object"
+    );
+    assert!(walk(&d.dir.path().join("store/tmp")).is_empty());
+    std::fs::write(&d.config, good).unwrap();
+    let verify = Command::new(env!("CARGO_BIN_EXE_archive"))
+        .args(["verify", "--config", d.config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(verify.status.code(), Some(0));
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_type().unwrap().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+#[test]
+fn systemd_units_verify() {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: systemd-analyze is not installed (apt-get install systemd)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let units = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd");
+    let mut names = Vec::new();
+    for name in [
+        "archive.service",
+        "archive-check.service",
+        "archive-check.timer",
+    ] {
+        // Point ExecStart at the binary under test: verify checks it exists.
+        let text = std::fs::read_to_string(units.join(name))
+            .unwrap()
+            .replace("/usr/local/bin/archive", env!("CARGO_BIN_EXE_archive"));
+        std::fs::write(dir.path().join(name), text).unwrap();
+        names.push(dir.path().join(name));
+    }
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .args(&names)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // Warnings about our own units count as failures too.
+    assert!(!stderr.lines().any(|l| l.contains("archive")), "{stderr}");
+}
+
+#[test]
+fn dashboard_renders_in_headless_chromium() {
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    let Some(chromium) = chromium else {
+        eprintln!(
+            "SKIPPED: chromium is not installed (apt-get install chromium; .ci/run does this)"
+        );
+        return;
+    };
+    let s = TestServer::start();
+    s.route("/red.png", Reply::Ok("image/png", RED_PNG.to_vec()));
+    s.route("/gone.jpg", Reply::Status(404));
+    let d = Daemon::start(&s, "interval_secs = 30", None);
+    article(&d.corpus, "one.md", &["/red.png", "/gone.jpg"]);
+    d.wait_for("readyz", Duration::from_secs(30), || {
+        d.get("/readyz").0 == 200
+    });
+    d.wait_for("the article", Duration::from_secs(20), || {
+        d.report()["summary"]["links"]["total"].as_u64() == Some(2)
+    });
+    let url = format!("http://127.0.0.1:{}/", d.port);
+    let profile = tempfile::tempdir().unwrap();
+    let shot = d.dir.path().join("dashboard.png");
+    let flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        "--window-size=1000,800",
+    ];
+    let run = |extra: &[String]| {
+        Command::new(chromium)
+            .args(flags)
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .arg(&url)
+            .output()
+            .unwrap()
+    };
+    let dom = run(&["--dump-dom".to_string()]);
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("id=\"summary\""), "{dom}");
+    assert!(dom.contains("/objects/"), "a thumbnail: {dom}");
+    assert!(
+        dom.contains("http://img.test/gone.jpg"),
+        "the broken link is listed"
+    );
+    run(&[format!("--screenshot={}", shot.display())]);
+    // Count the thumbnail's red pixels in the screenshot (decoded by a
+    // small Python PNG reader: the machine has CPython, not an image crate).
+    let script = r#"
+import sys, zlib, struct
+data = open(sys.argv[1], 'rb').read()
+pos, idat, w, h, ct = 8, b'', 0, 0, 0
+while pos < len(data):
+    n, t = struct.unpack('>I4s', data[pos:pos+8]); body = data[pos+8:pos+8+n]; pos += 12 + n
+    if t == b'IHDR': w, h, depth, ct = struct.unpack('>IIBB', body[:10])
+    if t == b'IDAT': idat += body
+bpp = 4 if ct == 6 else 3
+raw, stride, prev, red = zlib.decompress(idat), w * bpp, bytearray(w * bpp), 0
+for y in range(h):
+    f, line = raw[y*(stride+1)], bytearray(raw[y*(stride+1)+1:(y+1)*(stride+1)])
+    for i in range(stride):
+        a = line[i-bpp] if i >= bpp else 0; b = prev[i]; c = prev[i-bpp] if i >= bpp else 0
+        if f == 1: line[i] = (line[i] + a) & 255
+        elif f == 2: line[i] = (line[i] + b) & 255
+        elif f == 3: line[i] = (line[i] + (a + b) // 2) & 255
+        elif f == 4:
+            p = a + b - c; pa, pb, pc = abs(p-a), abs(p-b), abs(p-c)
+            line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+    red += sum(1 for x in range(0, stride, bpp) if line[x] > 200 and line[x+1] < 60 and line[x+2] < 60)
+    prev = line
+print(red)
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&shot)
+        .output()
+        .unwrap();
+    let red: usize = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert!(red > 1000, "the red thumbnail is drawn ({red} red pixels)");
+}
+
+#[test]
+fn soak_fifty_cycles_without_growth() {
+    let s = TestServer::start();
+    let mut images = Vec::new();
+    for i in 0..20 {
+        let path = format!("/soak/{i}.jpg");
+        let reply = match i % 4 {
+            0 => Reply::Ok("image/jpeg", jpeg(i as u8)),
+            1 => Reply::Status(404),
+            2 => Reply::FailFirst {
+                n: 1_000_000,
+                status: 503,
+                retry_after: None,
+                then: Box::new(Reply::Status(200)),
+            },
+            _ => Reply::Short {
+                declared: 9000,
+                body: jpeg(i as u8)[..500].to_vec(),
+            },
+        };
+        s.route(&path, reply);
+        images.push(path);
+    }
+    // Re-check every cycle (no cache), one try each, short timeouts.
+    let d = Daemon::start_with(
+        &s,
+        "cache_max_age = 0\nmax_tries = 1\ntimeout = 1.0",
+        "interval_secs = 0.05\nwatch = false",
+        None,
+    );
+    let refs: Vec<&str> = images.iter().map(String::as_str).collect();
+    article(&d.corpus, "soak.md", &refs);
+    d.wait_for("readyz", Duration::from_secs(30), || {
+        d.get("/readyz").0 == 200
+    });
+    let pid = d.child.id();
+    let sample = || {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let rss: u64 = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .count();
+        (rss, fds)
+    };
+    let cycles = || s.hits_on("/soak/0.jpg").len();
+    d.wait_for("10 cycles", Duration::from_secs(120), || cycles() >= 10);
+    let (rss10, fds10) = sample();
+    d.wait_for("50 cycles", Duration::from_secs(300), || cycles() >= 50);
+    let (rss50, fds50) = sample();
+    eprintln!("after 10 cycles: {rss10} kB, {fds10} fds; after 50: {rss50} kB, {fds50} fds");
+    assert!(
+        fds50 <= fds10 + 4,
+        "file descriptors grew: {fds10} -> {fds50}"
+    );
+    assert!(
+        rss50 <= rss10 + rss10 / 4 + 4096,
+        "memory grew: {rss10} kB -> {rss50} kB"
+    );
+    assert_eq!(get(d.port, "/healthz", None).0, 200);
+}
