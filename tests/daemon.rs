@@ -521,21 +521,28 @@ fn soak_fifty_cycles_without_growth() {
         d.get("/readyz").0 == 200
     });
     let pid = d.child.id();
+    // A cycle opens sockets and the database; sample over two cycles and
+    // keep the minimum, which is what the daemon holds between runs.
     let sample = || {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        let rss: u64 = status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .unwrap()
-            .split_whitespace()
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
-            .unwrap()
-            .count();
-        (rss, fds)
+        let mut best = (u64::MAX, usize::MAX);
+        for _ in 0..40 {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+            let rss: u64 = status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .unwrap()
+                .split_whitespace()
+                .nth(1)
+                .unwrap()
+                .parse()
+                .unwrap();
+            let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+                .unwrap()
+                .count();
+            best = (best.0.min(rss), best.1.min(fds));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        best
     };
     let cycles = || s.hits_on("/soak/0.jpg").len();
     d.wait_for("10 cycles", Duration::from_secs(120), || cycles() >= 10);
