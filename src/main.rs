@@ -74,6 +74,10 @@ enum Command {
         /// Write here instead of stdout.
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Also copy the corpus into DIR with media links pointing at the
+        /// archived objects and repaired links replaced, for offline browsing.
+        #[arg(long, value_name = "DIR")]
+        rewrite: Option<PathBuf>,
     },
     /// Objects, bytes, deduplication ratio, by host (JSON on stdout).
     Stats(StoreArgs),
@@ -223,7 +227,19 @@ fn maintain(command: Command) -> Result<ExitCode, RunError> {
             store,
             format,
             output,
+            rewrite,
         } => {
+            if let Some(dir) = rewrite {
+                let full = Config::load(store.config.as_deref())?.config;
+                let out = maintenance::rewrite(&full, &dir).map_err(RunError::Store)?;
+                eprintln!(
+                    "rewrote {} documents into {}: {} links point at archived objects",
+                    out.documents,
+                    dir.display(),
+                    out.rewritten
+                );
+                return Ok(ExitCode::Clean);
+            }
             let config = store_config(&store)?;
             let csv = matches!(format, ManifestFormat::Csv);
             let count = match output {

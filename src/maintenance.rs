@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -240,4 +240,152 @@ pub fn export(config: &StoreConfig, csv: bool, out: &mut dyn Write) -> Result<us
         }
     }
     Ok(count)
+}
+
+/// What `archive export --rewrite` wrote.
+#[derive(Debug, Default, Serialize)]
+pub struct RewriteOutcome {
+    pub documents: usize,
+    /// Links now pointing at archived objects.
+    pub rewritten: usize,
+    /// Lines of exploded-URL runs removed (their repair replaced the run).
+    pub removed_lines: usize,
+}
+
+/// Copies the corpus to `out_dir` with media links pointing at the archived
+/// objects (relative paths) and repaired links replaced by their working,
+/// archived URL, so the archive can be browsed offline. Documents are
+/// written as UTF-8 whatever their original encoding.
+pub fn rewrite(config: &crate::config::Config, out_dir: &Path) -> Result<RewriteOutcome, String> {
+    use crate::pipeline::scan_corpus;
+    use crate::source::corpus::CorpusSource;
+
+    let store = Store::open(&config.store)?;
+    let store_root = std::fs::canonicalize(store.root()).map_err(|e| e.to_string())?;
+    let object_of = |url: &str| -> Option<PathBuf> {
+        let state = store.db.url_state(url)?;
+        let (sha, size) = state.sha256.zip(state.size)?;
+        if !store.objects.contains(&sha, size) {
+            return None;
+        }
+        let inside = store
+            .objects
+            .object_path(&sha)?
+            .strip_prefix(store.root())
+            .ok()?
+            .to_path_buf();
+        Some(store_root.join(inside))
+    };
+    let mut outcome = RewriteOutcome::default();
+    let mut failure = None;
+    let roots = config.corpus.paths.clone();
+    let mut source = CorpusSource::new(&roots, &config.corpus);
+    scan_corpus(&mut source, config, |scanned| {
+        if failure.is_some() || scanned.document.status != crate::source::DocumentStatus::Ok {
+            return;
+        }
+        let doc_path = PathBuf::from(&scanned.document.path);
+        let Ok(bytes) = std::fs::read(&doc_path) else {
+            return;
+        };
+        let text = crate::source::decode::decode(&bytes).text;
+        let relative = roots
+            .iter()
+            .find_map(|r| {
+                doc_path
+                    .strip_prefix(r)
+                    .ok()
+                    .map(Path::to_path_buf)
+                    .filter(|p| !p.as_os_str().is_empty())
+            })
+            .unwrap_or_else(|| PathBuf::from(doc_path.file_name().unwrap_or_default()));
+        let target = out_dir.join(relative);
+        let target_dir = target.parent().unwrap_or(out_dir).to_path_buf();
+        // (line, column, text as written, replacement)
+        let mut edits: Vec<(usize, usize, &str, String)> = Vec::new();
+        let mut drop_lines: Vec<usize> = Vec::new();
+        for link in &scanned.links {
+            // A repair that was archived wins over the link as written
+            // (being in the store means it was checked good).
+            let via_run = link.finding.is_some() && link.reason == Some("exploded_url");
+            let candidates = link
+                .suggestions
+                .iter()
+                .map(|s| s.url.as_str())
+                .chain(link.resolved.as_deref());
+            let Some(object) = candidates.filter_map(object_of).next() else {
+                continue;
+            };
+            if via_run
+                && scanned
+                    .links
+                    .iter()
+                    .any(|l| l.finding == link.finding && l.id < link.id)
+            {
+                // Later characters of an exploded run: the first carries the repair.
+                drop_lines.push(link.line);
+                continue;
+            }
+            let local = relative_path(&target_dir, &object);
+            edits.push((
+                link.line,
+                link.column,
+                &link.url,
+                local.display().to_string(),
+            ));
+        }
+        let mut out = String::with_capacity(text.len());
+        for (i, line) in text.split_inclusive('\n').enumerate() {
+            let number = i + 1;
+            if drop_lines.contains(&number)
+                && line.trim_start().starts_with("![")
+                && line.trim_end().ends_with(')')
+            {
+                outcome.removed_lines += 1;
+                continue;
+            }
+            let mut line = line.to_string();
+            // Apply this line's edits right to left so columns stay valid.
+            let mut here: Vec<_> = edits.iter().filter(|e| e.0 == number).collect();
+            here.sort_by_key(|e| std::cmp::Reverse(e.1));
+            for (_, column, from, to) in here {
+                let at = line.char_indices().nth(column - 1).map(|(b, _)| b);
+                if let Some(at) = at.filter(|&b| line[b..].starts_with(from)) {
+                    line.replace_range(at..at + from.len(), to);
+                    outcome.rewritten += 1;
+                }
+            }
+            out.push_str(&line);
+        }
+        let written =
+            std::fs::create_dir_all(&target_dir).and_then(|_| std::fs::write(&target, out));
+        match written {
+            Ok(()) => outcome.documents += 1,
+            Err(e) => failure = Some(format!("cannot write {}: {e}", target.display())),
+        }
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(outcome),
+    }
+}
+
+/// `to` relative to the folder `from` (both absolute or both relative).
+fn relative_path(from: &Path, to: &Path) -> PathBuf {
+    let from = std::fs::canonicalize(from).unwrap_or_else(|_| from.to_path_buf());
+    let from: Vec<_> = from.components().collect();
+    let to_parts: Vec<_> = to.components().collect();
+    let common = from
+        .iter()
+        .zip(&to_parts)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut out = PathBuf::new();
+    for _ in common..from.len() {
+        out.push("..");
+    }
+    for part in &to_parts[common..] {
+        out.push(part);
+    }
+    out
 }

@@ -373,3 +373,42 @@ fn gc_keeps_what_documents_need_and_collects_the_rest() {
     assert_eq!(left.len(), 1, "the rebuilt image 000 still needs is kept");
     assert_eq!(setup.run(&["verify"]).0, 0);
 }
+
+#[test]
+fn export_rewrite_points_links_at_the_archive() {
+    let s = nankai();
+    let setup = Setup::new(&s, &fixture("seeds"), "");
+    setup.check();
+    let out = setup.dir.path().join("offline");
+    let (code, _) = setup.run(&["export", "--rewrite", out.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let doc1 = std::fs::read_to_string(out.join("001_2f62085cd5636d82.txt")).unwrap();
+    let local: Vec<&str> = doc1
+        .lines()
+        .filter_map(|l| l.strip_prefix("![图](").and_then(|r| r.strip_suffix(')')))
+        .collect();
+    assert_eq!(local.len(), 3);
+    for rel in &local {
+        assert!(rel.contains("sha256/"), "{rel}");
+        let file = out.join(rel);
+        assert!(
+            file.exists(),
+            "{} resolves to a stored object",
+            file.display()
+        );
+        assert_eq!(sha256sum(&file), rel.rsplit('/').next().unwrap());
+    }
+    assert!(doc1.contains(
+        "[转入文章首发地址](http://news.nankai.edu.cn/ywsd/system/2019/11/13/030036368.shtml)"
+    ));
+    // The 66-link exploded run became one image: the repaired, archived one.
+    let doc0 = std::fs::read_to_string(out.join("000_9f14297dde64cb40.txt")).unwrap();
+    let images: Vec<&str> = doc0.lines().filter(|l| l.starts_with("![图](")).collect();
+    assert_eq!(images.len(), 1, "{images:?}");
+    assert!(images[0].contains("sha256/"));
+    // Documents without archived links are copied unchanged.
+    assert_eq!(
+        std::fs::read_to_string(out.join("004_6dbe0efcfa5c5b23.txt")).unwrap(),
+        std::fs::read_to_string(fixture("seeds/004_6dbe0efcfa5c5b23.txt")).unwrap()
+    );
+}
