@@ -186,53 +186,70 @@ fn new_link(
     }
 }
 
-/// Documents read and scanned per batch; bounds memory, keeps cores busy.
-const BATCH: usize = 64;
+/// Documents queued per worker thread; bounds memory, keeps cores busy.
+const IN_FLIGHT_PER_WORKER: usize = 8;
 
 /// Streams every input of `source` through [`scan_document`], calling
 /// `sink` once per document in source order with global ids.
+///
+/// One thread walks the source, one worker per core scans, and the calling
+/// thread reorders results and runs `sink`, so reading, scanning and
+/// reporting overlap. The channels are bounded: at most a few documents
+/// per core are in memory at once, however large the corpus.
 pub fn scan_corpus(
-    source: &mut dyn Source,
+    source: &mut (dyn Source + Send),
     config: &Config,
     mut sink: impl FnMut(Scanned),
 ) -> CorpusTotals {
     let filter = UrlFilter::new(&config.links);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let max_size = config.corpus.max_file_size;
     let mut totals = CorpusTotals::default();
-    loop {
-        let inputs: Vec<_> = std::iter::from_fn(|| source.next_input())
-            .take(BATCH)
-            .collect();
-        if inputs.is_empty() {
-            break;
-        }
-        let chunk = inputs.len().div_ceil(threads);
-        let max_size = config.corpus.max_file_size;
-        let results: Vec<Scanned> = std::thread::scope(|scope| {
-            let handles: Vec<_> = inputs
-                .chunks(chunk)
-                .map(|part| {
-                    let filter = &filter;
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|input| scan_guarded(input, max_size, config, filter))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|_| Vec::new()))
-                .collect()
+    let (input_tx, input_rx) =
+        std::sync::mpsc::sync_channel::<(usize, Input)>(IN_FLIGHT_PER_WORKER * workers);
+    let (output_tx, output_rx) =
+        std::sync::mpsc::sync_channel::<(usize, Scanned)>(IN_FLIGHT_PER_WORKER * workers);
+    // Workers take turns at the one receiver.
+    let input_rx = std::sync::Mutex::new(input_rx);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut seq = 0;
+            while let Some(input) = source.next_input() {
+                if input_tx.send((seq, input)).is_err() {
+                    return;
+                }
+                seq += 1;
+            }
         });
-        for mut scanned in results {
-            scanned.renumber(totals.documents, totals.links, totals.findings);
-            totals.documents += 1;
-            totals.links += scanned.links.len();
-            totals.findings += scanned.findings.len();
-            sink(scanned);
+        for _ in 0..workers {
+            let (input_rx, output_tx, filter) = (&input_rx, output_tx.clone(), &filter);
+            scope.spawn(move || loop {
+                let next = input_rx.lock().map(|rx| rx.recv());
+                let Ok(Ok((seq, input))) = next else { return };
+                if output_tx
+                    .send((seq, scan_guarded(&input, max_size, config, filter)))
+                    .is_err()
+                {
+                    return;
+                }
+            });
         }
-    }
+        drop(output_tx);
+        // Results arrive out of order; emit them in source order.
+        let mut pending = std::collections::BTreeMap::new();
+        let mut next = 0;
+        for (seq, scanned) in output_rx {
+            pending.insert(seq, scanned);
+            while let Some(mut scanned) = pending.remove(&next) {
+                scanned.renumber(totals.documents, totals.links, totals.findings);
+                totals.documents += 1;
+                totals.links += scanned.links.len();
+                totals.findings += scanned.findings.len();
+                sink(scanned);
+                next += 1;
+            }
+        }
+    });
     totals
 }
 
