@@ -412,3 +412,35 @@ fn export_rewrite_points_links_at_the_archive() {
         std::fs::read_to_string(fixture("seeds/004_6dbe0efcfa5c5b23.txt")).unwrap()
     );
 }
+
+#[test]
+fn low_disk_space_stops_downloads_but_not_checks() {
+    let s = nankai();
+    let setup = Setup::new(&s, &fixture("seeds/001_2f62085cd5636d82.txt"), "");
+    // Ask for more free space than any disk has.
+    let cfg = std::fs::read_to_string(&setup.config).unwrap().replace(
+        "min_free_bytes = 0",
+        "min_free_bytes = 18446744073709551615",
+    );
+    std::fs::write(&setup.config, cfg).unwrap();
+    let report = setup.check();
+    assert!(setup.objects().is_empty(), "nothing stored");
+    let images: Vec<_> = report["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["kind"] == "image")
+        .collect();
+    assert_eq!(images.len(), 3);
+    for l in images {
+        assert_eq!(l["status"], "ok", "checks go on");
+        assert!(
+            l["store"]["error"].as_str().unwrap().contains("free"),
+            "{l}"
+        );
+    }
+    assert!(report["summary"]["store"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("min_free_bytes"));
+}
