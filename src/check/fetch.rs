@@ -15,12 +15,15 @@ use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, RETRY_AFTER};
 use reqwest::{Client, Method, StatusCode};
-use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::hosts::Hosts;
 use super::net::{refuse_ip_literal, Remap};
 use super::sniff::{sniff, truncation, Sniffed, Tail, SNIFF_LEN};
+use super::verdict::{
+    classify_error, error_chain, parse_retry_after, transient, verdict, verdict_ok, HttpInfo,
+    Transient, Verdict,
+};
 use crate::config::CheckConfig;
 use crate::model::Status;
 use crate::store::objects::{ObjectStore, PendingObject, StoredObject};
@@ -36,48 +39,6 @@ pub enum Want {
     Html,
 }
 
-/// What the report's `http` object says about a check.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct HttpInfo {
-    pub status_code: Option<u16>,
-    pub method: String,
-    /// The URL fetched after remapping, and where redirects led.
-    pub url: String,
-    pub final_url: Option<String>,
-    pub redirects: Vec<String>,
-    pub content_type: Option<String>,
-    pub content_length: Option<u64>,
-    /// The type read from the body's magic bytes.
-    pub sniffed_type: Option<String>,
-    pub bytes_read: u64,
-    pub tries: u32,
-    pub elapsed_ms: u64,
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
-    pub error: Option<String>,
-    pub from_cache: bool,
-    /// For source pages: the images found on the page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub images: Option<Vec<String>>,
-}
-
-/// The verdict on one URL.
-#[derive(Debug, Clone)]
-pub struct Verdict {
-    pub status: Status,
-    pub reason: Option<&'static str>,
-    pub message: Option<String>,
-    pub http: HttpInfo,
-    /// The body, for [`Want::Html`] only.
-    pub body: Option<Vec<u8>>,
-    /// The media body, stored while it streamed (valid bodies only).
-    pub stored: Option<StoredObject>,
-    /// Why a valid body was not stored (disk full, write error).
-    pub store_error: Option<String>,
-    /// The server answered 304 to a conditional request.
-    pub not_modified: bool,
-}
-
 /// What a fetch may do beyond checking.
 #[derive(Default, Clone, Copy)]
 pub struct FetchOptions<'a> {
@@ -85,13 +46,6 @@ pub struct FetchOptions<'a> {
     pub conditional: Option<(&'a Option<String>, &'a Option<String>)>,
     /// Stream a media body into this store as it is read.
     pub store: Option<&'a ObjectStore>,
-}
-
-/// An attempt that failed in a way worth retrying, and how long the server
-/// asked us to wait.
-struct Transient {
-    verdict: Verdict,
-    retry_after: Option<Duration>,
 }
 
 /// Largest source page read for image extraction.
@@ -561,119 +515,10 @@ impl Fetcher {
     }
 }
 
-fn verdict(status: Status, reason: &'static str, message: String, http: HttpInfo) -> Verdict {
-    Verdict {
-        status,
-        reason: Some(reason),
-        message: Some(message),
-        http,
-        body: None,
-        stored: None,
-        store_error: None,
-        not_modified: false,
-    }
-}
-
-fn verdict_ok(http: HttpInfo) -> Verdict {
-    Verdict {
-        status: Status::Ok,
-        reason: None,
-        message: None,
-        http,
-        body: None,
-        stored: None,
-        store_error: None,
-        not_modified: false,
-    }
-}
-
 /// Commits a fully validated body to the store.
 fn commit(pending: PendingObject, store: Option<&ObjectStore>) -> Result<StoredObject, String> {
     let store = store.ok_or("no store")?;
     pending
         .commit(store)
         .map_err(|e| format!("cannot commit the object to the store: {e}"))
-}
-
-fn transient(verdict: Verdict, retry_after: Option<Duration>) -> Box<Transient> {
-    Box::new(Transient {
-        verdict,
-        retry_after,
-    })
-}
-
-/// The whole chain of an error, which is where reqwest keeps the cause.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(s) = source {
-        parts.push(s.to_string());
-        source = s.source();
-    }
-    parts.dedup();
-    parts.join(": ")
-}
-
-/// Sorts a request error into permanent and transient failures.
-fn classify_error(e: &reqwest::Error, mut info: HttpInfo) -> Result<Verdict, Box<Transient>> {
-    let chain = error_chain(e);
-    info.error = Some(chain.clone());
-    let lower = chain.to_ascii_lowercase();
-    if lower.contains("refused: ") {
-        return Ok(verdict(Status::Skipped, "private_address", chain, info));
-    }
-    if lower.contains("dns error")
-        || lower.contains("failed to lookup")
-        || lower.contains("name or service not known")
-    {
-        return Ok(verdict(Status::Broken, "dns_error", chain, info));
-    }
-    if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
-        return Ok(verdict(Status::Broken, "tls_error", chain, info));
-    }
-    if e.is_timeout() {
-        return Err(transient(
-            verdict(Status::Broken, "timeout", chain, info),
-            None,
-        ));
-    }
-    if lower.contains("connection refused") {
-        return Err(transient(
-            verdict(Status::Broken, "connection_refused", chain, info),
-            None,
-        ));
-    }
-    Err(transient(
-        verdict(Status::Broken, "network_error", chain, info),
-        None,
-    ))
-}
-
-/// `Retry-After` as seconds or an HTTP date, capped at ten minutes.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    let d = match value.parse::<u64>() {
-        Ok(secs) => Duration::from_secs(secs),
-        Err(_) => httpdate::parse_http_date(value)
-            .ok()?
-            .duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    };
-    Some(d.min(Duration::from_secs(600)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_forms() {
-        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after("99999"), Some(Duration::from_secs(600)));
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon"), None);
-    }
 }

@@ -18,6 +18,7 @@ pub mod fetch;
 pub mod hosts;
 pub mod net;
 pub mod sniff;
+pub mod verdict;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -32,9 +33,10 @@ use crate::model::{Link, Status, Suggestion};
 use crate::pipeline::Scanned;
 use crate::store::db::{CheckRecord, UrlState};
 use crate::store::Store;
-use fetch::{FetchOptions, Fetcher, HttpInfo, Want};
+use fetch::{FetchOptions, Fetcher, Want};
 use hosts::Hosts;
 use net::{parse_overrides, GuardedResolver, Remap};
+use verdict::HttpInfo;
 
 /// A URL's result, shared by every link that names it.
 #[derive(Debug, Clone)]
