@@ -443,7 +443,9 @@ impl Fetcher {
             return Ok(verdict(Status::Truncated, reason, msg, info));
         }
         let mut v = verdict_ok(info);
-        match sink.map(|s| s.and_then(|p: PendingObject| commit(p, store))) {
+        // fsync and rename block: let the runtime move other tasks away.
+        let committed = sink.map(|s| s.and_then(|p: PendingObject| blocking(|| commit(p, store))));
+        match committed {
             Some(Ok(stored)) => v.stored = Some(stored),
             Some(Err(e)) => v.store_error = Some(e),
             None => {}
@@ -512,6 +514,15 @@ impl Fetcher {
         let mut v = verdict_ok(info);
         v.body = Some(body);
         Ok(v)
+    }
+}
+
+/// Runs blocking file-system work without stalling the async workers
+/// (on a multi-threaded runtime; directly otherwise).
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }
 
