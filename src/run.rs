@@ -61,7 +61,9 @@ pub struct CheckOutcome {
     pub exit_code: ExitCode,
 }
 
-/// Documents checked at once; each may have many links in flight.
+/// Documents checked at once, at least; each may have many links in
+/// flight. With `check.concurrency` above it, that many documents are in
+/// flight, so one-link documents still keep every request slot busy.
 const DOCUMENTS_IN_FLIGHT: usize = 16;
 
 /// The reports being built, fed one document at a time.
@@ -233,7 +235,8 @@ fn check_online(
         return Ok(());
     }
     runtime.block_on(async {
-        let (tx, rx) = tokio::sync::mpsc::channel::<Scanned>(DOCUMENTS_IN_FLIGHT);
+        let in_flight = DOCUMENTS_IN_FLIGHT.max(config.check.concurrency);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Scanned>(in_flight);
         let producer = tokio::task::spawn_blocking(move || {
             let mut source = CorpusSource::new(&paths, &config.corpus);
             scan_corpus(&mut source, &config, |scanned| {
@@ -248,7 +251,7 @@ fn check_online(
             );
         documents
             .map(|scanned| checker.check_document(scanned))
-            .buffer_unordered(DOCUMENTS_IN_FLIGHT)
+            .buffer_unordered(in_flight)
             .for_each(|checked| {
                 reports.add(&checked);
                 std::future::ready(())

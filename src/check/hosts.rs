@@ -75,7 +75,6 @@ impl Hosts {
 
     /// Waits until a request to `host` may be sent.
     pub async fn acquire(&self, host: &str) -> Permit {
-        let started = Instant::now();
         let gate = self.gate(host);
         let global = self
             .global
@@ -89,6 +88,9 @@ impl Hosts {
             .acquire_owned()
             .await
             .expect("semaphore never closed");
+        // Only pauses and rate tokens count as rate-limit waits, not
+        // queueing for a concurrency slot.
+        let started = Instant::now();
         loop {
             let until = *gate.paused_until.lock().unwrap_or_else(|e| e.into_inner());
             match until {

@@ -148,7 +148,12 @@ pub fn find_runs(candidates: &[Candidate], min_run: usize) -> Vec<Run> {
         if members.len() >= min_run && chars * 2 >= members.len() {
             let run_pieces: Vec<&Piece> =
                 members.iter().filter_map(|&k| pieces[k].as_ref()).collect();
-            runs.push(rebuild(members, &run_pieces, &frame));
+            let run = rebuild(members, &run_pieces, &frame);
+            // Numbered links (`/notes/1` … `/notes/9`) also end in one
+            // character; only a run that spells a URL is an exploded one.
+            if score(&run.spelled) >= MIN_URL_SCORE {
+                runs.push(run);
+            }
         }
         i = j.max(i + 1);
     }
@@ -245,6 +250,10 @@ fn ends_host(written: &str, rest: &[Option<char>]) -> bool {
     written.contains('.') && is_tld(previous) && !is_tld(&next)
 }
 
+/// The [`score`] a spelled run needs: a scheme, or a path with a media
+/// extension, or a host name with a path.
+const MIN_URL_SCORE: i32 = 3;
+
 /// How much a string looks like a URL to a file.
 fn score(s: &str) -> i32 {
     let mut score = 0;
@@ -325,6 +334,17 @@ mod tests {
             .map(|i| format!("http://h.cn/img/{i}{i}.jpg"))
             .collect();
         assert!(find_runs(&candidates(&links), 6).is_empty());
+    }
+
+    #[test]
+    fn numbered_links_are_not_an_exploded_url() {
+        let links: Vec<String> = (0..10).map(|i| format!("http://h.cn/notes/{i}")).collect();
+        assert!(find_runs(&candidates(&links), 6).is_empty());
+        let letters: Vec<String> = "abcdefgh"
+            .chars()
+            .map(|c| format!("http://h.cn/p/{c}"))
+            .collect();
+        assert!(find_runs(&candidates(&letters), 6).is_empty());
     }
 
     #[test]
