@@ -186,8 +186,10 @@ fn new_link(
     }
 }
 
-/// Documents queued per worker thread; bounds memory, keeps cores busy.
-const IN_FLIGHT_PER_WORKER: usize = 8;
+/// Documents handed to a worker at once.
+const CHUNK: usize = 16;
+/// Chunks queued per worker thread; bounds memory, keeps cores busy.
+const QUEUED_PER_WORKER: usize = 2;
 
 /// Streams every input of `source` through [`scan_document`], calling
 /// `sink` once per document in source order with global ids.
@@ -205,47 +207,53 @@ pub fn scan_corpus(
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let max_size = config.corpus.max_file_size;
     let mut totals = CorpusTotals::default();
+    // Documents travel in chunks: one hand-off per chunk, not per document,
+    // keeps the threads from spending their time waking each other.
     let (input_tx, input_rx) =
-        std::sync::mpsc::sync_channel::<(usize, Input)>(IN_FLIGHT_PER_WORKER * workers);
+        std::sync::mpsc::sync_channel::<(usize, Vec<Input>)>(QUEUED_PER_WORKER * workers);
     let (output_tx, output_rx) =
-        std::sync::mpsc::sync_channel::<(usize, Scanned)>(IN_FLIGHT_PER_WORKER * workers);
+        std::sync::mpsc::sync_channel::<(usize, Vec<Scanned>)>(QUEUED_PER_WORKER * workers);
     // Workers take turns at the one receiver.
     let input_rx = std::sync::Mutex::new(input_rx);
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            let mut seq = 0;
-            while let Some(input) = source.next_input() {
-                if input_tx.send((seq, input)).is_err() {
+            for seq in 0.. {
+                let chunk: Vec<Input> = std::iter::from_fn(|| source.next_input())
+                    .take(CHUNK)
+                    .collect();
+                if chunk.is_empty() || input_tx.send((seq, chunk)).is_err() {
                     return;
                 }
-                seq += 1;
             }
         });
         for _ in 0..workers {
             let (input_rx, output_tx, filter) = (&input_rx, output_tx.clone(), &filter);
             scope.spawn(move || loop {
                 let next = input_rx.lock().map(|rx| rx.recv());
-                let Ok(Ok((seq, input))) = next else { return };
-                if output_tx
-                    .send((seq, scan_guarded(&input, max_size, config, filter)))
-                    .is_err()
-                {
+                let Ok(Ok((seq, chunk))) = next else { return };
+                let scanned = chunk
+                    .iter()
+                    .map(|input| scan_guarded(input, max_size, config, filter))
+                    .collect();
+                if output_tx.send((seq, scanned)).is_err() {
                     return;
                 }
             });
         }
         drop(output_tx);
-        // Results arrive out of order; emit them in source order.
+        // Chunks arrive out of order; emit documents in source order.
         let mut pending = std::collections::BTreeMap::new();
         let mut next = 0;
-        for (seq, scanned) in output_rx {
-            pending.insert(seq, scanned);
-            while let Some(mut scanned) = pending.remove(&next) {
-                scanned.renumber(totals.documents, totals.links, totals.findings);
-                totals.documents += 1;
-                totals.links += scanned.links.len();
-                totals.findings += scanned.findings.len();
-                sink(scanned);
+        for (seq, chunk) in output_rx {
+            pending.insert(seq, chunk);
+            while let Some(chunk) = pending.remove(&next) {
+                for mut scanned in chunk {
+                    scanned.renumber(totals.documents, totals.links, totals.findings);
+                    totals.documents += 1;
+                    totals.links += scanned.links.len();
+                    totals.findings += scanned.findings.len();
+                    sink(scanned);
+                }
                 next += 1;
             }
         }
