@@ -280,7 +280,7 @@ pub fn rewrite(config: &crate::config::Config, out_dir: &Path) -> Result<Rewrite
     let mut failure = None;
     let roots = config.corpus.paths.clone();
     let mut source = CorpusSource::new(&roots, &config.corpus);
-    scan_corpus(&mut source, config, |scanned| {
+    scan_corpus(&mut source, config, None, |scanned| {
         if failure.is_some() || scanned.document.status != crate::source::DocumentStatus::Ok {
             return;
         }

@@ -51,6 +51,8 @@ pub struct CheckOptions {
     pub report: Option<PathBuf>,
     /// Also write Prometheus metrics here (textfile-collector format).
     pub prom_file: Option<PathBuf>,
+    /// Scanned documents kept from earlier runs (the daemon's).
+    pub documents: Option<std::sync::Arc<crate::pipeline::DocumentCache>>,
     pub format: OutputFormat,
 }
 
@@ -117,7 +119,12 @@ pub fn run_check(loaded: &LoadedConfig, options: &CheckOptions) -> Result<CheckO
     }
     if offline {
         let mut source = CorpusSource::new(&paths, &config.corpus);
-        scan_corpus(&mut source, config, |scanned| reports.add(&scanned));
+        scan_corpus(
+            &mut source,
+            config,
+            options.documents.as_deref(),
+            |scanned| reports.add(&scanned),
+        );
     } else {
         let store = Store::open(&config.store).map_err(RunError::Store)?;
         let checker =
@@ -126,6 +133,7 @@ pub fn run_check(loaded: &LoadedConfig, options: &CheckOptions) -> Result<CheckO
             config.clone(),
             paths,
             &options.crawl,
+            options.documents.clone(),
             &checker,
             &mut reports,
         )?;
@@ -221,6 +229,7 @@ fn check_online(
     config: Config,
     paths: Vec<PathBuf>,
     crawl_seeds: &[url::Url],
+    documents: Option<std::sync::Arc<crate::pipeline::DocumentCache>>,
     checker: &Checker,
     reports: &mut Reports,
 ) -> Result<(), RunError> {
@@ -239,7 +248,7 @@ fn check_online(
         let (tx, rx) = tokio::sync::mpsc::channel::<Scanned>(in_flight);
         let producer = tokio::task::spawn_blocking(move || {
             let mut source = CorpusSource::new(&paths, &config.corpus);
-            scan_corpus(&mut source, &config, |scanned| {
+            scan_corpus(&mut source, &config, documents.as_deref(), |scanned| {
                 // The receiver only goes away if the run is abandoned.
                 let _ = tx.blocking_send(scanned);
             });

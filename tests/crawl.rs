@@ -39,6 +39,7 @@ fn crawl(s: &TestServer, dir: &Path, extra: &str) -> Value {
         crawl: vec![url::Url::parse("http://site.test/").unwrap()],
         report: Some(report.clone()),
         prom_file: None,
+        documents: None,
         format: OutputFormat::Json,
     };
     run_check(&loaded, &options).expect("crawl");

@@ -285,8 +285,14 @@ fn daemon_serves_reloads_picks_up_changes_and_drains() {
         .contains("x-content-type-options: nosniff"));
     assert_eq!(d.get("/objects/..%2F..%2Fconfig.toml").0, 400);
 
-    // A new article appears in the next report without a restart.
+    // A new article appears in the next report without a restart, and
+    // only it is read again: the unchanged one comes from memory.
     article(&d.corpus, "two.md", &["/new.jpg"]);
+    d.wait_for(
+        "a run that read only the new article",
+        Duration::from_secs(20),
+        || d.log().contains("documents: 1 read, 1 unchanged"),
+    );
     d.wait_for("the new article's image", Duration::from_secs(20), || {
         d.report()["links"]
             .as_array()

@@ -63,6 +63,7 @@ fn run(s: &TestServer, dir: &Path, no_cache: bool) -> (i32, Value) {
         crawl: Vec::new(),
         report: Some(report.clone()),
         prom_file: None,
+        documents: None,
         format: OutputFormat::Json,
     };
     let outcome = run_check(&loaded, &options).expect("run");

@@ -209,6 +209,8 @@ async fn schedule(
     let (changes_tx, mut changes) = mpsc::channel::<()>(64);
     // Kept alive (not `_`): dropping the watcher stops it.
     let mut _watcher = watch_corpus(&loaded.config, changes_tx.clone());
+    // Unchanged documents are not extracted again from one run to the next.
+    let documents = Arc::new(crate::pipeline::DocumentCache::default());
     loop {
         if *shutdown.borrow() {
             return;
@@ -223,9 +225,13 @@ async fn schedule(
             crawl: Vec::new(),
             report: Some(report.clone()),
             prom_file: None,
+            documents: Some(documents.clone()),
             format: OutputFormat::Json,
         };
+        documents.begin_run();
         let result = tokio::task::spawn_blocking(move || run_check(&config, &options)).await;
+        let (read, unchanged) = documents.end_run();
+        tracing::info!("documents: {read} read, {unchanged} unchanged since the last run");
         match result {
             Ok(Ok(outcome)) => {
                 let finished = now();
@@ -270,6 +276,7 @@ async fn schedule(
             }
             Wake::Reload(new) => {
                 loaded = *new;
+                documents.clear();
                 _watcher = watch_corpus(&loaded.config, changes_tx.clone());
             }
             Wake::Shutdown => return,
