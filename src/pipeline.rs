@@ -62,7 +62,7 @@ impl Scanned {
     }
 
     /// Moves local ids (0-based within the document) to global ones.
-    pub(crate) fn renumber(&mut self, document: usize, link_base: usize, finding_base: usize) {
+    fn renumber(&mut self, document: usize, link_base: usize, finding_base: usize) {
         self.document.id = document;
         for l in &mut self.links {
             l.document = document;
@@ -256,10 +256,7 @@ pub fn scan_corpus(
             pending.insert(seq, chunk);
             while let Some(chunk) = pending.remove(&next) {
                 for mut scanned in chunk {
-                    scanned.renumber(totals.documents, totals.links, totals.findings);
-                    totals.documents += 1;
-                    totals.links += scanned.links.len();
-                    totals.findings += scanned.findings.len();
+                    totals.number(&mut scanned);
                     sink(scanned);
                 }
                 next += 1;
@@ -375,6 +372,16 @@ pub struct CorpusTotals {
     pub documents: usize,
     pub links: usize,
     pub findings: usize,
+}
+
+impl CorpusTotals {
+    /// Gives the next document its global ids and counts it.
+    pub fn number(&mut self, scanned: &mut Scanned) {
+        scanned.renumber(self.documents, self.links, self.findings);
+        self.documents += 1;
+        self.links += scanned.links.len();
+        self.findings += scanned.findings.len();
+    }
 }
 
 /// The paths to scan: those given, or the configured ones.

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::server::{jpeg, Reply, TestServer};
+use common::walk;
 use serde_json::Value;
 
 /// A real 16×16 red PNG, so a browser can draw the thumbnail.
@@ -347,18 +348,6 @@ fn daemon_serves_reloads_picks_up_changes_and_drains() {
         .output()
         .unwrap();
     assert_eq!(verify.status.code(), Some(0));
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if e.file_type().unwrap().is_dir() {
-            out.extend(walk(&e.path()));
-        } else {
-            out.push(e.path());
-        }
-    }
-    out
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::server::{jpeg, Reply, TestServer};
-use common::{fixture, links_of};
+use common::{fixture, links_of, walk};
 use serde_json::Value;
 
 /// A temp folder with a config pointing at `corpus`, the store and the
@@ -72,18 +72,6 @@ impl Setup {
         v.sort();
         v
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if e.file_type().unwrap().is_dir() {
-            out.extend(walk(&e.path()));
-        } else {
-            out.push(e.path());
-        }
-    }
-    out
 }
 
 fn sha256sum(path: &Path) -> String {

@@ -108,10 +108,7 @@ pub async fn crawl(
         }
         let checked = join_all(scanned_pages.into_iter().map(|s| checker.check_document(s))).await;
         for mut page in checked {
-            page.renumber(totals.documents, totals.links, totals.findings);
-            totals.documents += 1;
-            totals.links += page.links.len();
-            totals.findings += page.findings.len();
+            totals.number(&mut page);
             emit(page);
         }
     }

@@ -43,6 +43,19 @@ pub fn check_json(paths: &[&Path]) -> (i32, Value) {
     (out.status.code().expect("exit code"), report)
 }
 
+/// Every file under `dir`, recursively (none if it does not exist).
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_type().unwrap().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
 /// The report's document whose path ends with `name`.
 pub fn document<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["documents"]
