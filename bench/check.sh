@@ -61,6 +61,8 @@
 #
 # Installs nginx, jq and GNU time with apt-get if they are missing.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -76,7 +78,6 @@ ARCHIVE=${ARCHIVE:-}
 LYCHEE=${LYCHEE:-$(command -v lychee || true)}
 [[ "$LYCHEE" == none ]] && LYCHEE=""
 
-log() { printf '%s\n' "$*" >&2; }
 
 # need CMD PACKAGE: installs PACKAGE with apt-get unless CMD is there.
 APT_UPDATED=""
@@ -221,35 +222,9 @@ make_corpus() {
 
 # --- timing -----------------------------------------------------------------
 
-# cpu_busy_pct: share of all CPUs busy over the next second, in %.
-cpu_busy_pct() {
-    local a b
-    a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat)
-    sleep 1
-    b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat)
-    awk -v a="$a" -v b="$b" 'BEGIN {
-        split(a, x, " "); split(b, y, " ")
-        busy = y[1] - x[1]; idle = y[2] - x[2]
-        printf "%d", (busy + idle > 0) ? 100 * busy / (busy + idle) : 0 }'
-}
 
 # wait_idle: waits (up to IDLE_WAIT s) until other work on the machine
 # calms down, so that a compile next door does not count against a tool.
-BUSY_RUNS=0
-wait_idle() {
-    local waited=0 busy
-    ((IDLE_WAIT > 0)) || return 0
-    while busy=$(cpu_busy_pct) && ((busy >= 10)); do
-        if ((waited >= IDLE_WAIT)); then
-            log "  machine still ${busy}% busy after ${waited}s; measuring anyway"
-            BUSY_RUNS=$((BUSY_RUNS + 1))
-            return 0
-        fi
-        ((waited == 0)) && log "  machine ${busy}% busy; waiting for it to calm down"
-        sleep 2
-        waited=$((waited + 3))
-    done
-}
 
 # nginx_counters: "CONNECTIONS REQUESTS" nginx has accepted and served so
 # far (stub_status; the request that asks counts too).

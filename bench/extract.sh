@@ -31,6 +31,8 @@
 #   LYCHEE     lychee binary               (default: lychee on PATH; set
 #              LYCHEE=none to skip it)
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -42,7 +44,6 @@ IDLE_WAIT=${IDLE_WAIT:-120}
 LYCHEE=${LYCHEE:-$(command -v lychee || true)}
 [[ "$LYCHEE" == none ]] && LYCHEE=""
 
-log() { printf '%s\n' "$*" >&2; }
 
 if [[ ! -x /usr/bin/time ]]; then
     log "installing GNU time (/usr/bin/time)"
@@ -64,76 +65,9 @@ corpus_bytes() {
         awk '{ s += $1 } END { printf "%d\n", s }'
 }
 
-# cpu_busy_pct: share of all CPUs busy over the next second, in %.
-cpu_busy_pct() {
-    local a b
-    a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat)
-    sleep 1
-    b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat)
-    awk -v a="$a" -v b="$b" 'BEGIN {
-        split(a, x, " "); split(b, y, " ")
-        busy = y[1] - x[1]; idle = y[2] - x[2]
-        printf "%d", (busy + idle > 0) ? 100 * busy / (busy + idle) : 0 }'
-}
 
-# wait_idle: waits (up to IDLE_WAIT s) until other work on the machine
-# calms down, so that a compile next door does not count against a tool.
-wait_idle() {
-    local waited=0 busy
-    ((IDLE_WAIT > 0)) || return 0
-    while busy=$(cpu_busy_pct) && ((busy >= 10)); do
-        if ((waited >= IDLE_WAIT)); then
-            log "  machine still ${busy}% busy after ${waited}s; measuring anyway"
-            BUSY_RUNS=$((BUSY_RUNS + 1))
-            return 0
-        fi
-        ((waited == 0)) && log "  machine ${busy}% busy; waiting for it to calm down"
-        sleep 2
-        waited=$((waited + 3))
-    done
-}
-BUSY_RUNS=0
 
-# run_init PREFIX: resets the accumulators of run_once.
-run_init() {
-    printf -v "${1}_secs" '%s' ""
-    printf -v "${1}_rss_kb" '%s' 0
-    printf -v "${1}_cpu" '%s' NA
-    printf -v "${1}_failed" '%s' ""
-}
 
-# run_once PREFIX LABEL CMD...: runs CMD once under GNU time, stdout to
-# /dev/null. Exit codes 0 and 1 are accepted (1 is archive's "broken links
-# found"); anything else marks PREFIX failed. Keeps ${PREFIX}_secs (fastest
-# run), ${PREFIX}_cpu (CPU use of that run, in %; 200 = both cores busy)
-# and ${PREFIX}_rss_kb (largest peak RSS).
-run_once() {
-    local prefix=$1 label=$2
-    shift 2
-    local rc=0 t0 t1 t r c best_var=${prefix}_secs rss_var=${prefix}_rss_kb
-    wait_idle
-    t0=$(date +%s%N)
-    /usr/bin/time -v -o "$WORK/time" "$@" >/dev/null 2>"$WORK/stderr" || rc=$?
-    t1=$(date +%s%N)
-    if ((rc != 0 && rc != 1)); then
-        log "  $label: FAILED (exit $rc): $*"
-        sed 's/^/    /' "$WORK/stderr" | tail -n 20 >&2
-        printf -v "${prefix}_failed" '%s' "exit $rc"
-        return 0
-    fi
-    # Wall time from the clock (GNU time's own is in 10 ms steps).
-    t=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-    r=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/time")
-    c=$(awk -F': ' '/Percent of CPU this job got/ { print $2 }' "$WORK/time")
-    if [[ -z "${!best_var}" ]] || awk -v a="$t" -v b="${!best_var}" 'BEGIN { exit !(a < b) }'; then
-        printf -v "$best_var" '%s' "$t"
-        printf -v "${prefix}_cpu" '%s' "${c%\%}"
-    fi
-    if ((r > ${!rss_var})); then
-        printf -v "$rss_var" '%s' "$r"
-    fi
-    log "  $label: ${t}s, peak RSS $((r / 1024)) MB, CPU $c, exit $rc"
-}
 
 # lychee: extract only (`--dump` prints the links it would check and checks
 # nothing, so it never touches the network), over the same file types
@@ -178,10 +112,10 @@ for n in $SIZES; do
     run_init L
     [[ -n "$LYCHEE" ]] && mapfile -d '' lcmd < <(lychee_cmd "$dir")
     for ((i = 1; i <= REPEAT; i++)); do
-        run_once A "archive $i/$REPEAT" "$ARCHIVE" --check --offline --format json \
+        run_once A "archive $i/$REPEAT" "0 1" "$ARCHIVE" --check --offline --format json \
             --report /dev/null --config /dev/null "$dir"
         if [[ -n "$LYCHEE" ]]; then
-            run_once L "lychee  $i/$REPEAT" "${lcmd[@]}"
+            run_once L "lychee  $i/$REPEAT" "0" "${lcmd[@]}"
         fi
     done
     [[ -n "$A_failed" ]] && A_secs=NA A_rss_kb=NA A_cpu="$A_failed"
