@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::config::StoreConfig;
+use crate::store::objects::relative_object_path;
 use crate::store::Store;
 
 /// What `archive verify` found.
@@ -204,10 +205,7 @@ pub fn export(config: &StoreConfig, csv: bool, out: &mut dyn Write) -> Result<us
     }
     let count = rows.len();
     for (url, sha256, size, content_type, stored_at) in rows {
-        let path = store
-            .objects
-            .object_path(&sha256)
-            .and_then(|p| p.strip_prefix(store.root()).ok().map(Path::to_path_buf))
+        let path = relative_object_path(&sha256)
             .map(|p| p.display().to_string())
             .unwrap_or_default();
         let row = ManifestRow {
@@ -268,13 +266,7 @@ pub fn rewrite(config: &crate::config::Config, out_dir: &Path) -> Result<Rewrite
         if !store.objects.contains(&sha, size) {
             return None;
         }
-        let inside = store
-            .objects
-            .object_path(&sha)?
-            .strip_prefix(store.root())
-            .ok()?
-            .to_path_buf();
-        Some(store_root.join(inside))
+        Some(store_root.join(relative_object_path(&sha)?))
     };
     let mut outcome = RewriteOutcome::default();
     let mut failure = None;

@@ -32,6 +32,7 @@ use crate::extract::{html::extract_html_fragment, LinkKind};
 use crate::model::{Link, Status, Suggestion};
 use crate::pipeline::Scanned;
 use crate::store::db::{CheckRecord, UrlState};
+use crate::store::objects::relative_object_path;
 use crate::store::Store;
 use fetch::{FetchOptions, Fetcher, Want};
 use hosts::Hosts;
@@ -251,13 +252,7 @@ impl Checker {
                 size: *size,
                 content_type: http.content_type.clone(),
                 stored_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                path: s
-                    .objects
-                    .object_path(sha)?
-                    .strip_prefix(s.root())
-                    .ok()?
-                    .display()
-                    .to_string(),
+                path: relative_object_path(sha)?.display().to_string(),
                 new: *new,
                 not_modified: verdict.not_modified,
             })
@@ -302,7 +297,6 @@ impl Checker {
             return None;
         }
         http.from_cache = true;
-        let store = self.store.as_ref()?;
         let stored = k.sha256.as_ref().zip(k.size).and_then(|(sha, size)| {
             Some(StoredRef {
                 sha256: sha.clone(),
@@ -310,13 +304,7 @@ impl Checker {
                 content_type: http.content_type.clone(),
                 stored_at: chrono::DateTime::from_timestamp(k.checked_at?, 0)?
                     .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                path: store
-                    .objects
-                    .object_path(sha)?
-                    .strip_prefix(store.root())
-                    .ok()?
-                    .display()
-                    .to_string(),
+                path: relative_object_path(sha)?.display().to_string(),
                 new: false,
                 not_modified: false,
             })

@@ -24,7 +24,7 @@ use axum::Router;
 
 use super::{dashboard, Shared};
 use crate::check::sniff::{sniff, SNIFF_LEN};
-use crate::store::objects::is_hex_digest;
+use crate::store::objects::relative_object_path;
 
 /// What the handlers need: the last run, where the store is, the token.
 #[derive(Clone)]
@@ -124,15 +124,10 @@ async fn index(State(state): State<AppState>) -> Html<String> {
 
 async fn object(State(state): State<AppState>, Path(sha256): Path<String>) -> Response {
     // Only a digest can name a file: no path is built from the request.
-    if !is_hex_digest(&sha256) {
+    let Some(relative) = relative_object_path(&sha256) else {
         return (StatusCode::BAD_REQUEST, "not a sha256 digest\n").into_response();
-    }
-    let path = state
-        .store
-        .join("sha256")
-        .join(&sha256[0..2])
-        .join(&sha256[2..4])
-        .join(&sha256);
+    };
+    let path = state.store.join(relative);
     let bytes = match tokio::fs::read(&path).await {
         Ok(b) => b,
         Err(_) => return (StatusCode::NOT_FOUND, "no such object\n").into_response(),

@@ -41,6 +41,17 @@ pub fn is_hex_digest(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// The store's layout, relative to its folder:
+/// `sha256/<h[0..2]>/<h[2..4]>/<hex>`. `None` for anything but a digest.
+pub fn relative_object_path(sha256: &str) -> Option<PathBuf> {
+    is_hex_digest(sha256).then(|| {
+        Path::new("sha256")
+            .join(&sha256[0..2])
+            .join(&sha256[2..4])
+            .join(sha256)
+    })
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -112,13 +123,7 @@ impl ObjectStore {
     /// Where the object with digest `sha256` lives. `None` for anything that
     /// is not a digest, so no caller can build a path from other input.
     pub fn object_path(&self, sha256: &str) -> Option<PathBuf> {
-        is_hex_digest(sha256).then(|| {
-            self.root
-                .join("sha256")
-                .join(&sha256[0..2])
-                .join(&sha256[2..4])
-                .join(sha256)
-        })
+        relative_object_path(sha256).map(|p| self.root.join(p))
     }
 
     /// True when the object is present with the expected size.
