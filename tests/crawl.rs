@@ -5,10 +5,8 @@ mod common;
 
 use std::path::Path;
 
-use archive::config::{Config, LoadedConfig};
-use archive::run::{run_check, CheckOptions, OutputFormat};
-use common::document;
 use common::server::{jpeg, Reply, TestServer};
+use common::{document, run_online};
 use serde_json::Value;
 
 fn html(body: &str) -> Reply {
@@ -26,24 +24,13 @@ fn crawl(s: &TestServer, dir: &Path, extra: &str) -> Value {
         s.addr.port(),
         s.addr.port()
     );
-    let loaded = LoadedConfig {
-        config: Config::parse(&text, Path::new("t.toml")).unwrap(),
-        path: None,
-        digest: "0".repeat(64),
-    };
-    let report = dir.join("r.json");
-    let options = CheckOptions {
-        paths: Vec::new(),
-        offline: false,
-        no_cache: true,
-        crawl: vec![url::Url::parse("http://site.test/").unwrap()],
-        report: Some(report.clone()),
-        prom_file: None,
-        documents: None,
-        format: OutputFormat::Json,
-    };
-    run_check(&loaded, &options).expect("crawl");
-    serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap()
+    run_online(
+        &text,
+        dir,
+        true,
+        vec![url::Url::parse("http://site.test/").unwrap()],
+    )
+    .1
 }
 
 fn site() -> TestServer {

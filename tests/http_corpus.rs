@@ -6,10 +6,8 @@ mod common;
 
 use std::path::Path;
 
-use archive::config::{Config, LoadedConfig};
-use archive::run::{run_check, CheckOptions, OutputFormat};
 use common::server::{jpeg, Reply, TestServer};
-use common::{document, fixture, links_of};
+use common::{document, fixture, links_of, run_online};
 use serde_json::Value;
 
 const REBUILT: &str = "/pic/003/000/452/00300045245_41d76565.jpg";
@@ -50,25 +48,7 @@ fn run(s: &TestServer, dir: &Path, no_cache: bool) -> (i32, Value) {
         dir.join("store").display(),
         s.addr.port()
     );
-    let loaded = LoadedConfig {
-        config: Config::parse(&text, Path::new("t.toml")).unwrap(),
-        path: None,
-        digest: "0".repeat(64),
-    };
-    let report = dir.join("report.json");
-    let options = CheckOptions {
-        paths: Vec::new(),
-        offline: false,
-        no_cache,
-        crawl: Vec::new(),
-        report: Some(report.clone()),
-        prom_file: None,
-        documents: None,
-        format: OutputFormat::Json,
-    };
-    let outcome = run_check(&loaded, &options).expect("run");
-    let json = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
-    (outcome.exit_code as i32, json)
+    run_online(&text, dir, no_cache, Vec::new())
 }
 
 #[test]

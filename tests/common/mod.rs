@@ -43,6 +43,32 @@ pub fn check_json(paths: &[&Path]) -> (i32, Value) {
     (out.status.code().expect("exit code"), report)
 }
 
+/// Runs an online `run_check` in-process with the configuration `toml`,
+/// writing the report to `dir/report.json`; returns (exit code, report).
+pub fn run_online(toml: &str, dir: &Path, no_cache: bool, crawl: Vec<url::Url>) -> (i32, Value) {
+    use archive::config::{Config, LoadedConfig};
+    use archive::run::{run_check, CheckOptions, OutputFormat};
+    let loaded = LoadedConfig {
+        config: Config::parse(toml, Path::new("test.toml")).expect("test config"),
+        path: None,
+        digest: "0".repeat(64),
+    };
+    let report = dir.join("report.json");
+    let options = CheckOptions {
+        paths: Vec::new(),
+        offline: false,
+        no_cache,
+        crawl,
+        report: Some(report.clone()),
+        prom_file: None,
+        documents: None,
+        format: OutputFormat::Json,
+    };
+    let outcome = run_check(&loaded, &options).expect("run_check");
+    let json = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    (outcome.exit_code as i32, json)
+}
+
 /// Every file under `dir`, recursively (none if it does not exist).
 pub fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
