@@ -100,7 +100,7 @@ impl Reports {
 /// Runs the check pipeline over the corpus and writes the reports.
 pub fn run_check(loaded: &LoadedConfig, options: &CheckOptions) -> Result<CheckOutcome, RunError> {
     let started = Instant::now();
-    let started_unix = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+    let started_unix = crate::report::metrics::unix_now();
     let config = &loaded.config;
     let offline = options.offline || config.check.offline;
     let paths = corpus_paths(&options.paths, config);
@@ -210,7 +210,7 @@ fn write_prom_file(
         .map_err(|e| RunError::Internal(format!("cannot read back the report: {e}")))?;
     let value: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| RunError::Internal(format!("cannot parse the report: {e}")))?;
-    let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+    let now = crate::report::metrics::unix_now();
     let times = crate::report::metrics::RunTimes {
         started,
         finished: now,

@@ -53,10 +53,6 @@ impl Shared {
     }
 }
 
-fn now() -> f64 {
-    chrono::Utc::now().timestamp_millis() as f64 / 1000.0
-}
-
 fn notify(states: &[sd_notify::NotifyState]) {
     if let Err(e) = sd_notify::notify(false, states) {
         tracing::debug!("sd_notify: {e}");
@@ -215,7 +211,7 @@ async fn schedule(
         if *shutdown.borrow() {
             return;
         }
-        let started = now();
+        let started = metrics::unix_now();
         let config = loaded.clone();
         let report = report_path(&loaded.config);
         let options = CheckOptions {
@@ -234,7 +230,7 @@ async fn schedule(
         tracing::info!("documents: {read} read, {unchanged} unchanged since the last run");
         match result {
             Ok(Ok(outcome)) => {
-                let finished = now();
+                let finished = metrics::unix_now();
                 // A failed run keeps the previous report and its times.
                 let times = RunTimes {
                     started,

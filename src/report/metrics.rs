@@ -19,6 +19,11 @@ pub struct RunTimes {
     pub last_success: f64,
 }
 
+/// The time now, as Unix seconds with milliseconds, as metrics want it.
+pub fn unix_now() -> f64 {
+    chrono::Utc::now().timestamp_millis() as f64 / 1000.0
+}
+
 /// Request latency buckets, in seconds.
 const BUCKETS: [f64; 10] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
