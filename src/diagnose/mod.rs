@@ -113,6 +113,7 @@ pub fn document_findings(links: &mut [Link], config: &LinksConfig, next_id: usiz
         .map(|l| exploded::Candidate {
             raw: &l.url,
             resolved: l.resolved.as_deref(),
+            is_source: l.kind == crate::extract::LinkKind::Source,
         })
         .collect();
     let runs = exploded::find_runs(&candidates, config.min_exploded_run);

@@ -1,26 +1,35 @@
 //! Exploded URLs: a scraper that walked a URL string one character at a
-//! time and resolved each character against the page leaves a run of
-//! links like `…/25/g`, `…/25/p`, `…/25/j`, `…/25/` (the `.`), and
-//! `http://host/` (the `/`). Read in order, or backwards, the characters
-//! spell the URL the scraper should have kept.
+//! time and resolved each character against the page (`urljoin(page, c)`)
+//! leaves a run of links like `…/25/g`, `…/25/p`, `…/25/j`, `…/25/` (the
+//! `.`), `http://host/` (the `/`) and the page itself (a `?`, `#` or
+//! space). Read in order, or backwards, the characters spell the URL the
+//! scraper should have kept.
 //!
-//! This module finds such runs among a document's links and rebuilds the
-//! URL. Each link becomes a [`Piece`]:
+//! This module finds such runs among a document's links; [`spell`] reads
+//! them. Each link becomes a [`Piece`]:
 //!
 //! * a one-character last path segment is that character,
 //! * the page's folder (a path ending in `/`) is `.`,
-//! * the site root is `/` (or `.`, when the folder *is* the root, in which
-//!   case the position is decided by the characters around it),
+//! * the site root is `/` (or either, when the folder *is* the root),
+//! * `page?` and `page#` (WHATWG `urljoin`) are `?` and `#`; any other
+//!   link in the run's folder with a longer name is taken for the page
+//!   itself (Python's `urljoin` of `?`, `#` and ` `), provided every such
+//!   link in the run is the same URL,
 //! * a link written as one character (not yet resolved) is that character.
 //!
 //! Consecutive pieces resolved against the same folder form a run; a run
-//! of at least `links.min_exploded_run` is one finding. Both reading
-//! directions are scored (a scheme at the start, a media extension at the
-//! end, a plausible host) and the better one wins.
+//! neither starts nor ends with a page link (those are the ordinary links
+//! around it, such as the article's source link). [`spell::read`] cuts the
+//! run where a second URL starts and picks the reading direction; each URL
+//! of at least `links.min_exploded_run` links that spells something
+//! URL-like is one finding. The source link of a document is never a
+//! piece.
+
+pub mod spell;
 
 use url::Url;
 
-use crate::extract::is_media_extension;
+use spell::{PageHint, Token, MIN_URL_SCORE};
 
 /// One link seen as a possible character of an exploded URL.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,15 +40,23 @@ enum Piece {
     Folder(String),
     /// The site root: the character `/`; the origin it belongs to.
     Root(String),
+    /// The page itself (`?`, `#` or a space), its URL and folder.
+    Page {
+        url: String,
+        folder: String,
+        hint: PageHint,
+    },
 }
 
 /// What a link offers to the detector: how it was written and resolved.
 pub struct Candidate<'a> {
     pub raw: &'a str,
     pub resolved: Option<&'a str>,
+    /// The document's source link: never a character of a run.
+    pub is_source: bool,
 }
 
-/// A run found, with the rebuilt URL.
+/// A URL found spelled by a run of links.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Run {
     /// Indices into the candidate slice, in document order.
@@ -52,17 +69,30 @@ pub struct Run {
 }
 
 fn piece(c: &Candidate) -> Option<Piece> {
+    if c.is_source {
+        return None;
+    }
     let raw = c.raw.trim();
     let mut chars = raw.chars();
     if let (Some(ch), None) = (chars.next(), chars.next()) {
         return Some(Piece::Char(ch, None));
     }
-    let url = Url::parse(c.resolved?).ok()?;
-    if !matches!(url.scheme(), "http" | "https")
-        || url.fragment().is_some()
-        || url.query().is_some()
-    {
+    let mut url = Url::parse(c.resolved?).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
         return None;
+    }
+    let hint = match (url.query(), url.fragment()) {
+        (_, Some("")) => PageHint::Fragment,
+        (Some(""), None) => PageHint::Query,
+        (None, None) => PageHint::Any,
+        _ => return None,
+    };
+    if hint != PageHint::Any {
+        url.set_fragment(None);
+        if hint == PageHint::Query {
+            url.set_query(None);
+        }
+        return Some(page_piece(url.as_str(), hint));
     }
     let origin = url.origin().ascii_serialization();
     let path = url.path();
@@ -77,7 +107,19 @@ fn piece(c: &Candidate) -> Option<Piece> {
     let mut chars = decoded.chars();
     match (chars.next(), chars.next()) {
         (Some(ch), None) => Some(Piece::Char(ch, Some(format!("{folder}/")))),
-        _ => None,
+        _ => Some(page_piece(url.as_str(), PageHint::Any)),
+    }
+}
+
+fn page_piece(url: &str, hint: PageHint) -> Piece {
+    let folder = match url.rsplit_once('/') {
+        Some((folder, _)) => format!("{folder}/"),
+        None => url.to_string(),
+    };
+    Piece::Page {
+        url: url.to_string(),
+        folder,
+        hint,
     }
 }
 
@@ -88,11 +130,12 @@ fn percent_decode(s: &str) -> String {
         .unwrap_or_else(|| s.to_string())
 }
 
-/// The folder and origin every piece of a run must share.
+/// The folder, origin and page every piece of a run must share.
 #[derive(Default, Clone)]
 struct Frame {
     folder: Option<String>,
     origin: Option<String>,
+    page: Option<String>,
 }
 
 impl Frame {
@@ -102,6 +145,12 @@ impl Frame {
             Piece::Char(_, None) => return true,
             Piece::Char(_, Some(f)) | Piece::Folder(f) => (Some(f), None),
             Piece::Root(o) => (None, Some(o)),
+            Piece::Page { url, folder, .. } => {
+                if self.page.as_ref().is_some_and(|cur| cur != url) {
+                    return false;
+                }
+                (Some(folder), None)
+            }
         };
         if let Some(f) = folder {
             if self.folder.as_ref().is_some_and(|cur| cur != f)
@@ -125,157 +174,92 @@ impl Frame {
             }
             self.origin = Some(o.clone());
         }
+        if let Piece::Page { url, .. } = p {
+            self.page = Some(url.clone());
+        }
         true
+    }
+
+    /// True when the root and the folder are the same link.
+    fn root_is_folder(&self) -> bool {
+        match (&self.folder, &self.origin) {
+            (Some(f), Some(o)) => f.trim_end_matches('/') == o,
+            _ => false,
+        }
     }
 }
 
-/// Finds exploded-URL runs of at least `min_run` links.
+/// Finds exploded-URL runs of at least `min_run` links. Linear in the
+/// number of candidates.
 pub fn find_runs(candidates: &[Candidate], min_run: usize) -> Vec<Run> {
     let pieces: Vec<Option<Piece>> = candidates.iter().map(piece).collect();
+    let is_page = |k: usize| matches!(pieces[k], Some(Piece::Page { .. }));
     let mut runs = Vec::new();
     let mut i = 0;
     while i < pieces.len() {
+        if pieces[i].is_none() || is_page(i) {
+            i += 1;
+            continue;
+        }
         let mut frame = Frame::default();
         let mut j = i;
         while j < pieces.len() && pieces[j].as_ref().is_some_and(|p| frame.admit(p)) {
             j += 1;
         }
-        let members: Vec<usize> = (i..j).collect();
-        let chars = members
-            .iter()
-            .filter(|&&k| matches!(pieces[k], Some(Piece::Char(..))))
+        let chars = (i..j)
+            .filter(|&k| matches!(pieces[k], Some(Piece::Char(..))))
             .count();
-        if members.len() >= min_run && chars * 2 >= members.len() {
-            let run_pieces: Vec<&Piece> =
-                members.iter().filter_map(|&k| pieces[k].as_ref()).collect();
-            let run = rebuild(members, &run_pieces, &frame);
-            // Numbered links (`/notes/1` … `/notes/9`) also end in one
-            // character; only a run that spells a URL is an exploded one.
-            if score(&run.spelled) >= MIN_URL_SCORE {
-                runs.push(run);
-            }
+        if j - i >= min_run && chars * 2 >= j - i {
+            let tokens: Vec<Token> = pieces[i..j]
+                .iter()
+                .flatten()
+                .map(|p| token(p, frame.root_is_folder()))
+                .collect();
+            runs.extend(rebuild(i, &tokens, &frame, min_run));
         }
-        i = j.max(i + 1);
+        i = j;
     }
     runs
 }
 
-/// Spells the run both ways and keeps the more URL-like reading.
-fn rebuild(members: Vec<usize>, pieces: &[&Piece], frame: &Frame) -> Run {
-    // The root and the folder are the same place when the page sits at the
-    // root: such a position is `/` or `.`, decided after the direction.
-    let root_is_folder = match (&frame.folder, &frame.origin) {
-        (Some(f), Some(o)) => f.trim_end_matches('/') == o,
-        _ => false,
-    };
-    let forward: Vec<Option<char>> = pieces
-        .iter()
-        .map(|p| match p {
-            Piece::Char(c, _) => Some(*c),
-            Piece::Folder(_) | Piece::Root(_) if root_is_folder => None,
-            Piece::Folder(_) => Some('.'),
-            Piece::Root(_) => Some('/'),
-        })
-        .collect();
-    let backward: Vec<Option<char>> = forward.iter().rev().copied().collect();
-    let (f, b) = (settle(&forward), settle(&backward));
-    let backwards = score(&b) > score(&f);
-    let spelled = if backwards { b } else { f };
+fn token(p: &Piece, root_is_folder: bool) -> Token {
+    match p {
+        Piece::Char(c, _) => Token::Char(*c),
+        Piece::Folder(_) | Piece::Root(_) if root_is_folder => Token::DotOrSlash,
+        Piece::Folder(_) => Token::Dot,
+        Piece::Root(_) => Token::Slash,
+        Piece::Page { hint, .. } => Token::Page(*hint),
+    }
+}
+
+/// Reads the run's tokens and makes each URL they spell absolute.
+fn rebuild(first: usize, tokens: &[Token], frame: &Frame, min_run: usize) -> Vec<Run> {
+    let (urls, backwards) = spell::read(tokens);
     let base = frame
         .folder
         .as_deref()
         .or(frame.origin.as_deref())
         .and_then(|s| Url::parse(s).ok());
-    let rebuilt = match (Url::parse(&spelled), &base) {
-        (Ok(u), _) => u.to_string(),
-        (Err(_), Some(base)) => base
-            .join(&spelled)
-            .map_or(spelled.clone(), |u| u.to_string()),
-        _ => spelled.clone(),
-    };
-    Run {
-        members,
-        spelled,
-        rebuilt,
-        backwards,
-    }
-}
-
-/// Fills undecided positions: `.` between letters of a host name or before
-/// a file extension, `/` elsewhere.
-fn settle(chars: &[Option<char>]) -> String {
-    let mut out = String::with_capacity(chars.len());
-    for (i, c) in chars.iter().enumerate() {
-        let ch = c.unwrap_or_else(|| {
-            let prev = out.chars().last();
-            let next = chars.get(i + 1).copied().flatten();
-            let in_host = out.contains("//")
-                && !out
-                    .split_once("//")
-                    .is_some_and(|(_, rest)| rest.contains('/'));
-            let rest: String = chars[i + 1..].iter().map(|c| c.unwrap_or('/')).collect();
-            let extension_follows = !rest.is_empty()
-                && rest.len() <= 5
-                && rest.chars().all(|c| c.is_ascii_alphanumeric());
-            let between_words = prev.is_some_and(|p| p.is_alphanumeric())
-                && next.is_some_and(|n| n.is_alphanumeric());
-            let host_dot = in_host && between_words && !ends_host(&out, &chars[i + 1..]);
-            if host_dot || extension_follows {
-                '.'
-            } else {
-                '/'
+    urls.into_iter()
+        // Numbered links (`/notes/1` … `/notes/9`) also end in one
+        // character; only a run that spells a URL is an exploded one.
+        .filter(|s| s.positions.len() >= min_run && s.score >= MIN_URL_SCORE)
+        .map(|s| {
+            let rebuilt = match (Url::parse(&s.text), &base) {
+                (Ok(u), _) => u.to_string(),
+                (Err(_), Some(base)) => {
+                    base.join(&s.text).map_or(s.text.clone(), |u| u.to_string())
+                }
+                _ => s.text.clone(),
+            };
+            Run {
+                members: s.positions.iter().map(|p| first + p).collect(),
+                spelled: s.text,
+                rebuilt,
+                backwards,
             }
-        });
-        out.push(ch);
-    }
-    out
-}
-
-/// True when the label just written is a top-level domain and the label
-/// that follows is not: the host ends here (`x.org` then `/p`, not `.p`).
-fn ends_host(written: &str, rest: &[Option<char>]) -> bool {
-    let is_tld = |label: &str| {
-        let label = label.to_ascii_lowercase();
-        (label.len() == 2 && label.chars().all(|c| c.is_ascii_alphabetic()))
-            || [
-                "com", "org", "net", "edu", "gov", "info", "io", "biz", "mil", "int",
-            ]
-            .contains(&label.as_str())
-    };
-    let previous = written.rsplit(['.', '/']).next().unwrap_or("");
-    let next: String = rest
-        .iter()
-        .map_while(|c| c.filter(|c| *c != '.' && *c != '/'))
-        .collect();
-    written.contains('.') && is_tld(previous) && !is_tld(&next)
-}
-
-/// The [`score`] a spelled run needs: a scheme, or a path with a media
-/// extension, or a host name with a path.
-const MIN_URL_SCORE: i32 = 3;
-
-/// How much a string looks like a URL to a file.
-fn score(s: &str) -> i32 {
-    let mut score = 0;
-    let lower = s.to_ascii_lowercase();
-    if lower.starts_with("http://") || lower.starts_with("https://") {
-        score += 4;
-    } else if lower.starts_with("//") {
-        score += 2;
-    } else if lower.starts_with('/') {
-        score += 1;
-    }
-    if let Some((_, ext)) = lower.rsplit_once('.') {
-        if is_media_extension(ext) {
-            score += 3;
-        } else if (2..=5).contains(&ext.len()) && ext.chars().all(|c| c.is_ascii_alphanumeric()) {
-            score += 1;
-        }
-    }
-    if Url::parse(s).is_ok_and(|u| u.host_str().is_some_and(|h| h.contains('.'))) {
-        score += 2;
-    }
-    score
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -297,6 +281,7 @@ mod tests {
             .map(|s| Candidate {
                 raw: s,
                 resolved: Some(s),
+                is_source: false,
             })
             .collect()
     }
