@@ -313,9 +313,8 @@ fn settle(chars: &[Option<char>]) -> String {
                 .collect();
             let ends_host = (host_dots > 0 && is_tld(&label) && !is_tld(&next_label))
                 || (host_numeric && host_dots == 3);
-            if in_host && between_words && !ends_host {
-                '.'
-            } else if !in_host && extension_follows {
+            let host_dot = in_host && between_words && !ends_host;
+            if host_dot || (!in_host && extension_follows) {
                 '.'
             } else {
                 '/'
