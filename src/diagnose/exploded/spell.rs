@@ -136,7 +136,11 @@ fn url_starts(seq: &[Token]) -> Vec<usize> {
         } else if seq[k].slashy() && !seq[k - 1].slashy() && media_name_ends_at(seq, k) {
             let protocol_relative = seq.get(k + 1).is_some_and(|t| t.slashy())
                 && seq.get(k + 2).is_some_and(|t| t.alnum());
-            let root_relative = seq.get(k + 1).is_some_and(|t| t.alnum()) && media_later[k + 1];
+            let segment_char = |t: &Token| {
+                t.char()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || "%_-~".contains(c))
+            };
+            let root_relative = seq.get(k + 1).is_some_and(segment_char) && media_later[k + 1];
             protocol_relative || root_relative
         } else {
             false
@@ -165,7 +169,8 @@ fn scheme_at(seq: &[Token], k: usize) -> bool {
     (letters("https") && tail_at(k + 5)) || (letters("http") && tail_at(k + 4))
 }
 
-/// The length of a media extension written as `.ext` at `k`, if any.
+/// The length of a media extension written as `.ext` at `k`, if any: the
+/// extension ends at a non-alphanumeric token or where a scheme starts.
 fn media_ext_after(seq: &[Token], k: usize) -> Option<usize> {
     if !seq[k].dotty() {
         return None;
@@ -175,8 +180,10 @@ fn media_ext_after(seq: &[Token], k: usize) -> Option<usize> {
         .take(6)
         .map_while(|t| t.char().filter(char::is_ascii_alphanumeric))
         .collect();
-    let ended = seq.get(k + 1 + ext.len()).is_none_or(|t| !t.alnum());
-    (ended && is_media_extension(&ext)).then_some(ext.len())
+    (2..=ext.len()).rev().find(|&len| {
+        let ended = seq.get(k + 1 + len).is_none_or(|t| !t.alnum()) || scheme_at(seq, k + 1 + len);
+        ended && is_media_extension(&ext[..len])
+    })
 }
 
 /// True when the tokens before `k` end in `.ext`, a media extension.
@@ -308,11 +315,12 @@ fn settle(chars: &[Option<char>]) -> String {
                 && next.is_some_and(|n| n.is_alphanumeric());
             let next_label: String = chars[i + 1..]
                 .iter()
-                .map_while(|c| c.filter(|c| *c != '.' && *c != '/'))
+                .map_while(|c| c.filter(|c| !matches!(c, '.' | '/' | ':')))
                 .take(64)
                 .collect();
             let ends_host = (host_dots > 0 && is_tld(&label) && !is_tld(&next_label))
-                || (host_numeric && host_dots == 3);
+                || (host_numeric && host_dots == 3)
+                || label.contains(':');
             let host_dot = in_host && between_words && !ends_host;
             if host_dot || (!in_host && extension_follows) {
                 '.'
@@ -364,7 +372,12 @@ pub fn score(s: &str) -> i32 {
             score += 1;
         }
     }
-    if url::Url::parse(s).is_ok_and(|u| u.host_str().is_some_and(|h| h.contains('.'))) {
+    let absolute = if lower.starts_with("//") {
+        format!("http:{s}")
+    } else {
+        s.to_string()
+    };
+    if url::Url::parse(&absolute).is_ok_and(|u| u.host_str().is_some_and(|h| h.contains('.'))) {
         score += 2;
     }
     score
