@@ -12,30 +12,36 @@
 //! - A URL starts at `scheme://` with an ASCII scheme; the character before
 //!   the scheme may be anything that is not a scheme character, CJK text
 //!   included (`详情见https://…`). A scheme ending in `http`/`https` glued
-//!   to a longer ASCII word (`URLhttps://`) starts at the `http`.
-//! - The host part is ASCII: the first non-ASCII character there ends the
-//!   URL (`https://a.cn了解` is `https://a.cn`).
+//!   to a longer ASCII word (`URLhttps://`) starts at the `http`; any other
+//!   scheme longer than 32 characters is not one.
 //! - A URL ends at whitespace (U+3000 ideographic space included), at
 //!   control characters, at ASCII `<`, `>`, `"`, `` ` ``, `|`, at CJK and
-//!   full-width punctuation and symbols (U+3000–U+303F, U+FF00–U+FFEF and
-//!   any other non-ASCII character that is not a letter or digit: `·`,
-//!   `—`, `…`, `“”‘’`), and at a closing `)`, `]` or `}` with no opener in
-//!   the URL (`(see https://a.cn/x.jpg)`); balanced ones are kept
+//!   full-width punctuation and symbols (all of U+3000–U+303F and
+//!   U+FF00–U+FFEF, full-width letters and digits too, and any other
+//!   non-ASCII character that is not a letter or digit: `·`, `—`, `…`,
+//!   `“”‘’`, zero-width space), and at a closing `)`, `]` or `}` with no
+//!   opener in the URL (`(see https://a.cn/x.jpg)`); balanced ones are kept
 //!   (`File:Name_(2019).jpg`).
-//! - Raw non-ASCII letters (IRIs such as `https://zh.wikipedia.org/wiki/南开大学`)
-//!   are kept in the path, query and fragment only when the run of them
-//!   starts right after one of `/ = _ - : # ( + ~`, i.e. at the start of a
-//!   path segment, a query value or a name part. Glued after any other
-//!   character (`…/y.html了解更多`, `…/x.jpg摄影`, `…/2019年`) they are the
-//!   sentence going on. Exception: a run that is the whole first path
-//!   segment and ends the URL (`https://a.cn/了解更多`) is prose too — a
-//!   site's root rarely holds a page named in raw CJK, while "visit
-//!   https://a.cn/ then…" without a space is common; such a segment is kept
-//!   when more URL follows it (`https://a.cn/校园风光.jpg`). A run after
-//!   `/` deeper in the path is kept even at the end: `…/wiki/南开大学。`
-//!   and `…/news/了解更多` cannot be told apart, and the first is a real
-//!   link while the second is a sloppy sentence.
-//! - Trailing ASCII `.,;:!?'"*` is trimmed, as linkify-style extractors do.
+//! - Letters of scripts written without spaces (CJK ideographs, kana,
+//!   bopomofo, hangul) never belong to the host (`https://a.cn了解` is
+//!   `https://a.cn`). In the path, query and fragment a run of them is kept
+//!   only when it starts right after one of `/ = _ - : # ( + ~`, i.e. at the
+//!   start of a segment, a query value or a name part: raw IRIs such as
+//!   `https://zh.wikipedia.org/wiki/南开大学` or `…/微信图片_2023.png`. Glued
+//!   after any other character (`…/y.html了解更多`, `…/x.jpg摄影`,
+//!   `…/2019年`) they are the sentence going on.
+//! - Exception: such a run that is the whole first path segment and ends
+//!   the URL (`https://a.cn/了解更多`) is prose too: a site's root rarely
+//!   holds a page named in raw CJK, while "visit https://a.cn/ then…"
+//!   without a space is common. It is kept when more URL follows
+//!   (`https://a.cn/校园风光.jpg`). Deeper in the path a run after `/` is
+//!   kept even at the end: `…/wiki/南开大学。` and `…/news/了解更多` cannot be
+//!   told apart, and the first is a real link, the second sloppy prose.
+//! - Other non-ASCII letters and digits (Latin with accents, Cyrillic,
+//!   Greek, …) belong to the URL wherever they stand (`…/wiki/Köln`): those
+//!   scripts separate words with spaces.
+//! - Trailing ASCII `.,;:!?'"*` and unclosed `([{` are trimmed, as
+//!   linkify-style extractors do.
 
 use std::sync::OnceLock;
 
@@ -456,6 +462,42 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(bare(text), [want], "in {text:?}");
         }
+    }
+
+    #[test]
+    fn schemes() {
+        assert_eq!(bare("seehttps://a.cn/x"), ["https://a.cn/x"]);
+        assert_eq!(bare("-HTTP://a.cn/x"), ["HTTP://a.cn/x"]);
+        assert_eq!(bare("git+ssh://a.cn/r"), ["git+ssh://a.cn/r"]);
+        let long = format!("{}://a.cn/x", "a".repeat(40));
+        assert!(bare(&long).is_empty());
+        // A `://` inside a URL starts no second one.
+        assert_eq!(
+            bare("https://a.cn/r?to=http://b.cn/y 和 http://c.cn"),
+            ["https://a.cn/r?to=http://b.cn/y", "http://c.cn"]
+        );
+        assert_eq!(bare("https://bücher.de/ü"), ["https://bücher.de/ü"]);
+    }
+
+    #[test]
+    fn later_calls_keep_the_list_sorted() {
+        let text = "https://a.cn/1\nhttps://a.cn/2 x.png";
+        let index = LineIndex::new(text, 1);
+        let mut out = Vec::new();
+        scan_text(&text[15..], 15, &index, &mut out);
+        scan_text(&text[..14], 0, &index, &mut out);
+        let got: Vec<_> = out
+            .iter()
+            .map(|l| (l.url.as_str(), l.line, l.column))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("https://a.cn/1", 1, 1),
+                ("https://a.cn/2", 2, 1),
+                ("x.png", 2, 16)
+            ]
+        );
     }
 
     #[test]
