@@ -3,7 +3,8 @@
 //!
 //! Each body format has an [`Extractor`]: Markdown ([`markdown`], on
 //! `pulldown-cmark`), HTML ([`html`], on the `html5ever` tokenizer) and
-//! plain text ([`text`], on `linkify` plus a media-file-name scanner).
+//! plain text ([`text`], a bare-URL scanner of its own plus a media-file-name
+//! scanner).
 //! Markdown hands its inline HTML to the HTML extractor and its text to the
 //! text extractor, so a URL is found the same way wherever it hides.
 //!
