@@ -80,6 +80,13 @@ pub struct Link {
     pub reason: Option<&'static str>,
     /// The same, for people.
     pub message: Option<String>,
+    /// Online only: the static pass's reason for a link it suspected
+    /// (`truncated`, not part of an exploded run) and that was fetched
+    /// anyway, e.g. `cut_extension`. When the server decided (a valid
+    /// body: `ok`; 404 or 410: `broken`), `reason` is the network's and
+    /// this keeps the suspicion; when it could not, the link stays
+    /// `truncated` and both are the same. `null` otherwise.
+    pub static_reason: Option<&'static str>,
     pub line: usize,
     pub column: usize,
     /// The syntax it was written in, e.g. `markdown_image`, `html_srcset`.

@@ -176,6 +176,7 @@ fn new_link(
         status: Status::Unchecked,
         reason: None,
         message: None,
+        static_reason: None,
         line,
         column,
         syntax,

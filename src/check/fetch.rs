@@ -76,6 +76,12 @@ impl Fetcher {
         &self.hosts
     }
 
+    /// `url` (one the server answered with) as the documents write it:
+    /// `[remap]` undone.
+    pub fn as_written(&self, url: &str) -> String {
+        self.remap.unapply(url)
+    }
+
     /// Checks `url`, retrying transient failures within the configured
     /// bounds. Never panics, never fails: every outcome is a verdict.
     pub async fn check(&self, url: &str, want: Want, options: FetchOptions<'_>) -> Verdict {

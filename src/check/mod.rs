@@ -5,7 +5,18 @@
 //! gives it back with its `unchecked` links judged ([`fetch`]), each
 //! suggestion checked too, and, when the document names its source page,
 //! the images of that page recorded as `found_on_source` and offered as
-//! repairs for the document's broken images.
+//! repairs for the document's broken images ([`source_page`]).
+//!
+//! Online, the network has the last word: links the static pass suspected
+//! (`truncated`) are fetched too, except the characters of an exploded
+//! URL, whose rebuilt URL is checked as a suggestion instead. A valid body
+//! makes such a link `ok` (and archived), a 404 or 410 `broken`; the
+//! static reason stays in `static_reason`. When the check cannot decide,
+//! the link stays `truncated` with the `http` object attached.
+//!
+//! Statuses and suggestions are about URLs as documents write them:
+//! `[remap]` and `[resolve]` only change how a URL is reached, so URLs the
+//! server answers with are mapped back before they reach the report.
 //!
 //! Politeness lives in [`hosts`], the address guard in [`net`], body
 //! sniffing in [`sniff`]. With a [`Store`], a valid media body is archived
@@ -18,6 +29,7 @@ pub mod fetch;
 pub mod hosts;
 pub mod net;
 pub mod sniff;
+pub mod source_page;
 pub mod verdict;
 
 use std::collections::HashMap;
@@ -25,10 +37,9 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::future::join_all;
 use tokio::sync::OnceCell;
-use url::Url;
 
 use crate::config::Config;
-use crate::extract::{html::extract_html_fragment, LinkKind};
+use crate::extract::LinkKind;
 use crate::model::{Link, Status, Suggestion};
 use crate::pipeline::Scanned;
 use crate::store::db::{CheckRecord, UrlState};
@@ -37,6 +48,7 @@ use crate::store::Store;
 use fetch::{FetchOptions, Fetcher, Want};
 use hosts::Hosts;
 use net::{parse_overrides, GuardedResolver, Remap};
+use source_page::{page_images, suggest_from_source};
 use verdict::HttpInfo;
 
 /// A URL's result, shared by every link that names it.
@@ -158,7 +170,10 @@ impl Checker {
             .await;
         match (v.status, v.body) {
             (Status::Ok, Some(body)) => Ok((
-                v.http.final_url.clone().unwrap_or_else(|| url.to_string()),
+                v.http
+                    .final_url
+                    .as_deref()
+                    .map_or_else(|| url.to_string(), |u| self.fetcher.as_written(u)),
                 body,
             )),
             (status, _) => Err(Checked {
@@ -212,10 +227,17 @@ impl Checker {
                 .map(|s| &s.objects),
         };
         let verdict = self.fetcher.check(url, want, options).await;
+        // Resolve the page's images against its URL as documents write it:
+        // `[remap]` is how we reach the page, not where it is.
+        let page_url = verdict
+            .http
+            .final_url
+            .as_deref()
+            .map_or_else(|| url.to_string(), |u| self.fetcher.as_written(u));
         let images = verdict
             .body
             .as_deref()
-            .map(|body| page_images(body, verdict.http.final_url.as_deref().unwrap_or(url)));
+            .map(|body| page_images(body, verdict.http.content_type.as_deref(), &page_url));
         let mut http = verdict.http;
         http.images = images.clone();
         let page_copy = match (&verdict.body, store) {
@@ -337,9 +359,21 @@ impl Checker {
                 .db
                 .record_refs(&scanned.document.path, self.started_at, refs);
         }
+        // The network has the last word on static suspicions too, except
+        // for the characters of an exploded URL: their rebuilt URL is
+        // checked as a suggestion, and each alone is known broken.
+        let exploded: Vec<usize> = scanned
+            .findings
+            .iter()
+            .filter(|f| f.kind == "exploded_url")
+            .map(|f| f.id)
+            .collect();
         let jobs: Vec<usize> = (0..scanned.links.len())
             .filter(|&i| {
-                scanned.links[i].status == Status::Unchecked && scanned.links[i].resolved.is_some()
+                let l = &scanned.links[i];
+                let suspected = l.status == Status::Truncated
+                    && !l.finding.is_some_and(|f| exploded.contains(&f));
+                (l.status == Status::Unchecked || suspected) && l.resolved.is_some()
             })
             .collect();
         let results = join_all(jobs.iter().map(|&i| {
@@ -350,7 +384,11 @@ impl Checker {
         let mut found_on_source: Vec<String> = Vec::new();
         for (&i, checked) in jobs.iter().zip(results) {
             let link = &mut scanned.links[i];
-            apply(link, &checked);
+            if link.status == Status::Truncated {
+                apply_to_suspect(link, &checked);
+            } else {
+                apply(link, &checked);
+            }
             if link.kind == LinkKind::Source {
                 for img in checked.images.unwrap_or_default() {
                     if !found_on_source.contains(&img) {
@@ -425,6 +463,41 @@ fn apply(link: &mut Link, checked: &Checked) {
     };
 }
 
+/// Applies the network's verdict to a link the static pass marked
+/// `truncated`. A valid body (`ok`) or a server that says the file is not
+/// there (404, 410: `broken`) decides; anything else (a network error, the
+/// address guard, a body over the size limit, another HTTP error, an HTML
+/// page where an image should be) leaves the static verdict standing, with
+/// the check's `http` object attached and its outcome in the message.
+fn apply_to_suspect(link: &mut Link, checked: &Checked) {
+    let static_reason = link.reason;
+    let static_message = link.message.clone().unwrap_or_default();
+    let why = static_reason.unwrap_or("truncated");
+    let decided = checked.status == Status::Ok
+        || (checked.status == Status::Broken
+            && matches!(checked.reason, Some("not_found" | "gone")));
+    if decided {
+        apply(link, checked);
+        link.message = Some(match checked.status {
+            Status::Ok => format!(
+                "statically suspected ({why}: {static_message}), but the server serves it whole"
+            ),
+            _ => format!(
+                "{}; statically suspected too ({why}: {static_message})",
+                checked.message.as_deref().unwrap_or("not found")
+            ),
+        });
+    } else {
+        link.http = serde_json::to_value(&checked.http).ok();
+        link.message = Some(format!(
+            "{static_message}; the online check could not decide ({}: {})",
+            checked.reason.unwrap_or("no verdict"),
+            checked.message.as_deref().unwrap_or("")
+        ));
+    }
+    link.static_reason = static_reason;
+}
+
 /// Archives a fetched source page's HTML (`store.archive_source_pages`).
 fn store_page(store: &Store, body: &[u8]) -> Option<crate::store::objects::StoredObject> {
     let mut pending = store.objects.begin().ok()?;
@@ -434,108 +507,6 @@ fn store_page(store: &Store, body: &[u8]) -> Option<crate::store::objects::Store
         Err(e) => {
             tracing::warn!("cannot archive a source page: {e}");
             None
-        }
-    }
-}
-
-/// The images of a fetched page, absolute.
-fn page_images(body: &[u8], page_url: &str) -> Vec<String> {
-    let text = crate::source::decode::decode(body).text;
-    let extracted = extract_html_fragment(&text, 1, 1);
-    let page = Url::parse(page_url).ok();
-    let base = extracted
-        .base_href
-        .as_deref()
-        .and_then(|b| page.as_ref().map_or(Url::parse(b).ok(), |p| p.join(b).ok()))
-        .or(page);
-    let mut images: Vec<String> = Vec::new();
-    for link in extracted
-        .links
-        .iter()
-        .filter(|l| l.kind == LinkKind::Image && l.syntax != "html_meta")
-    {
-        let resolved = match &base {
-            Some(b) => b.join(&link.url).ok(),
-            None => Url::parse(&link.url).ok(),
-        };
-        if let Some(u) = resolved.filter(|u| matches!(u.scheme(), "http" | "https")) {
-            if !images.contains(&u.to_string()) {
-                images.push(u.to_string());
-            }
-        }
-    }
-    images
-}
-
-fn last_segment(url: &str) -> &str {
-    url.split(['?', '#'])
-        .next()
-        .unwrap_or(url)
-        .rsplit('/')
-        .next()
-        .unwrap_or("")
-}
-
-/// Offers images of the source page as repairs for the document's broken
-/// or truncated images: by file name first, then by position when the
-/// document and the page have as many images (an exploded run counts once).
-fn suggest_from_source(scanned: &mut Scanned, candidates: &[String]) {
-    let mut units: Vec<Vec<usize>> = Vec::new();
-    let mut runs: HashMap<usize, usize> = HashMap::new();
-    for (i, l) in scanned
-        .links
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.kind == LinkKind::Image)
-    {
-        match l.finding {
-            Some(f)
-                if scanned
-                    .findings
-                    .iter()
-                    .any(|x| x.id == f && x.kind == "exploded_url") =>
-            {
-                match runs.get(&f) {
-                    Some(&u) => units[u].push(i),
-                    None => {
-                        runs.insert(f, units.len());
-                        units.push(vec![i]);
-                    }
-                }
-            }
-            _ => units.push(vec![i]),
-        }
-    }
-    let by_position = units.len() == candidates.len();
-    for (u, members) in units.iter().enumerate() {
-        let first = &scanned.links[members[0]];
-        if !matches!(first.status, Status::Broken | Status::Truncated) {
-            continue;
-        }
-        let name = first.resolved.as_deref().map(last_segment).unwrap_or("");
-        let pick = candidates
-            .iter()
-            .find(|c| name.len() > 1 && last_segment(c) == name)
-            .or_else(|| by_position.then(|| &candidates[u]));
-        let Some(pick) = pick else { continue };
-        let finding = first.finding;
-        let suggestion = Suggestion {
-            url: pick.clone(),
-            reason: "found_on_source",
-            status: None,
-        };
-        for &m in members {
-            let link = &mut scanned.links[m];
-            if !link.suggestions.iter().any(|s| s.url == *pick) {
-                link.suggestions.push(suggestion.clone());
-            }
-        }
-        if let Some(f) = finding {
-            if let Some(finding) = scanned.findings.iter_mut().find(|x| x.id == f) {
-                if !finding.suggestions.iter().any(|s| s.url == *pick) {
-                    finding.suggestions.push(suggestion.clone());
-                }
-            }
         }
     }
 }

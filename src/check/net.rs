@@ -145,6 +145,21 @@ impl Remap {
         }
         url.to_string()
     }
+
+    /// The URL as documents write it for a URL the mirror answered with
+    /// (a final URL after redirects, a page's base): the inverse of
+    /// [`Remap::apply`], longest mirror prefix first. Remapping is a
+    /// transport detail; the report speaks of the documents' URLs.
+    pub fn unapply(&self, url: &str) -> String {
+        self.rules
+            .iter()
+            .filter(|(_, to)| url.starts_with(to.as_str()))
+            .max_by_key(|(_, to)| to.len())
+            .map_or_else(
+                || url.to_string(),
+                |(from, to)| format!("{from}{}", &url[to.len()..]),
+            )
+    }
 }
 
 #[cfg(test)]
@@ -191,5 +206,8 @@ mod tests {
         assert_eq!(r.apply("http://a.cn/pic/1.jpg"), "http://p/1.jpg");
         assert_eq!(r.apply("http://a.cn/x"), "http://m/x");
         assert_eq!(r.apply("http://b.cn/x"), "http://b.cn/x");
+        assert_eq!(r.unapply("http://p/1.jpg"), "http://a.cn/pic/1.jpg");
+        assert_eq!(r.unapply("http://m/x"), "http://a.cn/x");
+        assert_eq!(r.unapply("http://b.cn/x"), "http://b.cn/x");
     }
 }

@@ -23,7 +23,7 @@ use crate::source::DocumentStatus;
 
 /// Version of the JSON report's schema (semver: a new optional field is a
 /// minor bump, anything that breaks a reader is a major one).
-pub const SCHEMA_VERSION: &str = "1.2.0";
+pub const SCHEMA_VERSION: &str = "1.3.0";
 
 /// Counters over a whole run.
 #[derive(Debug, Clone, Serialize)]
