@@ -29,7 +29,9 @@
 //!   start of a segment, a query value or a name part: raw IRIs such as
 //!   `https://zh.wikipedia.org/wiki/南开大学` or `…/微信图片_2023.png`. Glued
 //!   after any other character (`…/y.html了解更多`, `…/x.jpg摄影`,
-//!   `…/2019年`) they are the sentence going on.
+//!   `…/2019年`) they are the sentence going on, unless the name goes on
+//!   to a known file extension (`…/附件/2021年工作要点.html`): then it is a
+//!   raw IRI whose CJK part follows a digit.
 //! - Exception: such a run that is the whole first path segment and ends
 //!   the URL (`https://a.cn/了解更多`) is prose too: a site's root rarely
 //!   holds a page named in raw CJK, while "visit https://a.cn/ then…"
@@ -282,7 +284,7 @@ fn url_end(text: &str, body: usize) -> Option<usize> {
         } else if is_wide_letter(c) {
             let Some(path) = path_start else { break };
             if !is_wide_letter(prev) {
-                if !RUN_OPENERS.contains(&prev) {
+                if !RUN_OPENERS.contains(&prev) && !name_reaches_extension(&text[i..]) {
                     break;
                 }
                 if i == path + 1 && text.as_bytes()[path] == b'/' {
@@ -305,6 +307,35 @@ fn url_end(text: &str, body: usize) -> Option<usize> {
         }
     }
     (end > body).then_some(end)
+}
+
+/// True when `rest` (starting at a CJK letter glued to a URL) is a file
+/// name that goes on to a known extension before the URL could end:
+/// `2021年工作要点.html` is a raw IRI, `2019年的工作` is prose. Bounded
+/// lookahead, so the scan stays linear.
+fn name_reaches_extension(rest: &str) -> bool {
+    const DOCUMENTS: &[&str] = &[
+        "html", "htm", "shtml", "php", "asp", "aspx", "jsp", "doc", "docx", "xls", "xlsx", "ppt",
+        "pptx", "txt", "zip", "rar",
+    ];
+    let name_len = rest
+        .char_indices()
+        .take(256)
+        .find(|&(_, c)| !(is_wide_letter(c) || c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .map(|(i, _)| i);
+    let Some(dot) = name_len.filter(|&i| rest[i..].starts_with('.')) else {
+        return false;
+    };
+    let after = &rest[dot + 1..];
+    let ext_len = after
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(after.len());
+    let ext = after[..ext_len].to_ascii_lowercase();
+    let ends = after[ext_len..]
+        .chars()
+        .next()
+        .is_none_or(|c| !(c.is_ascii_alphanumeric() || is_wide_letter(c) || c == '.'));
+    ends && (is_media_extension(&ext) || DOCUMENTS.contains(&ext.as_str()))
 }
 
 fn bracket(c: char) -> usize {
@@ -441,6 +472,12 @@ mod tests {
                 "https://zh.wikipedia.org/wiki/File:南开.jpg",
                 "https://zh.wikipedia.org/wiki/File:南开.jpg",
             ),
+            // After a digit, a name that reaches an extension: an IRI.
+            (
+                "见https://www.example.cn/附件/2021年工作要点.html。",
+                "https://www.example.cn/附件/2021年工作要点.html",
+            ),
+            ("https://a.cn/n/2019年的报告", "https://a.cn/n/2019"),
             // Glued after other characters: the sentence.
             ("https://a.cn/y.html了解更多", "https://a.cn/y.html"),
             ("https://a.cn/news/2019年", "https://a.cn/news/2019"),
