@@ -7,8 +7,54 @@
 //! Whatever survives is `unchecked` until the HTTP checker sees it.
 //!
 //! Then, over the document as a whole: runs of one-character links are
-//! folded into one exploded-URL finding with the rebuilt URL as a repair
-//! ([`exploded`]), and repeated URLs are marked as duplicates.
+//! folded into one exploded-URL finding per URL they spell, with the
+//! rebuilt URL as a repair ([`exploded`]), and repeated URLs are marked as
+//! duplicates.
+//!
+//! # The rules, where real corpora left a choice
+//!
+//! Each is written in full where it is applied; this is the index.
+//!
+//! Truncation ([`truncation`]):
+//! - A query or fragment after the path means the path was written whole:
+//!   `…/0?wx_fmt=jpeg` is not cut, however short its last segment.
+//! - A one-character last segment is a cut only when it is not an ASCII
+//!   digit: one digit is a numeric id (WeChat `…/0`, `/p/3`), left to the
+//!   network. The segment is percent-decoded first, so `…/%E6%A0%A1` (one
+//!   CJK character) is a cut.
+//! - `cut_percent_escape` also covers escapes that decode to UTF-8 except
+//!   for an incomplete last character (`…/%E6%A0%A1%E5`); escapes that are
+//!   not UTF-8 before the end are GBK, an encoding, not a cut; `%` before a
+//!   non-hex character is a percent sign.
+//! - `!style` suffixes (`a.jpg!thumb`) are not cut extensions.
+//!
+//! Exploded URLs ([`exploded`], [`exploded::spell`]):
+//! - A link equal to the page (Python `urljoin` of `?`, `#`, ` `) or to
+//!   `page?` / `page#` (WHATWG) is one character of the run. `page?` and
+//!   `page#` say which; the page itself is `?` before `key=value` (or a
+//!   keyless CDN directive such as `imageView2/…`), a space inside a file
+//!   name that goes on to a media extension, `#` otherwise.
+//! - A run neither starts nor ends with a page link: those are the
+//!   ordinary links around it. The document's source link is never part of
+//!   a run. Every page link inside one run must be the same URL.
+//! - A run is cut where a second URL starts: `http://`/`https://` (unless
+//!   right after `=`, a URL in a query value), or `//` or `/` right after a
+//!   media file name (for `/`, only when another media name follows).
+//!   Each URL is rebuilt on its own; the reading direction is chosen for
+//!   the whole run.
+//! - When the page is at the site root, `.` and `/` are one link: `.`
+//!   between labels of a host (until a top-level domain is followed by a
+//!   label that is not one, a dotted quad is complete, or a port starts)
+//!   and before a known file extension, `/` elsewhere.
+//! - A spelled URL needs a URL-like score (a scheme, `//` and a host, or a
+//!   media extension) and `links.min_exploded_run` links; numbered links
+//!   (`/notes/1` … `/notes/9`) spell nothing and stay as they are.
+//! - Every pass is linear in the run's length.
+//!
+//! Online, the network has the last word (`check`): a statically
+//! suspected link that is not part of an exploded run is fetched; a valid
+//! body makes it `ok`, a 404/410 `broken`, with the static reason kept in
+//! `static_reason`; when the check cannot decide, it stays `truncated`.
 
 pub mod exploded;
 pub mod truncation;

@@ -6,7 +6,7 @@
 //! scraper should have kept.
 //!
 //! This module finds such runs among a document's links; [`spell`] reads
-//! them. Each link becomes a [`Piece`]:
+//! them. Each link becomes a `Piece`:
 //!
 //! * a one-character last path segment is that character,
 //! * the page's folder (a path ending in `/`) is `.`,
