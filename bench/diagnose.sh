@@ -14,8 +14,10 @@
 # same run. The shapes:
 #
 #   ordinary   N distinct images `…/img/photo_<i>.jpg` (the baseline)
-#   url        one exploded URL N characters long, forwards
+#   images     exploded images (~70 characters each) back to back, forwards
 #   backwards  the same, read backwards
+#   long       one exploded URL N characters long (N <= 10000 only: each
+#              member link repeats the URL in the report, issue 11)
 #   noise      N one-character links that spell nothing URL-like
 #   pages      one-character links whose folder changes every 7 links
 #              (many short runs from different pages)
@@ -63,16 +65,22 @@ def join(c, folder=folder):
     return {"/": root, ".": folder}.get(c, folder + c)
 if shape == "ordinary":
     links = [f"{folder}img/photo_{i}.jpg" for i in range(n)]
-elif shape in ("url", "backwards"):
-    # A long but real URL: a path of dated folders, then a file name.
-    head = "http://news.nankai.edu.cn/pic/"
-    body = ""
-    while len(head) + len(body) + 10 < n:
-        body += f"{rnd.randrange(10**7):07d}/"
-    url = (head + body + "x" * n)[: n - 4] + ".jpg"
-    links = [join(c) for c in url]
+elif shape in ("images", "backwards"):
+    # An article with many images, each exploded, back to back.
+    links = []
+    while len(links) < n:
+        url = f"http://news.nankai.edu.cn/pic/003/{rnd.randrange(10**3):03d}/{rnd.randrange(10**11):011d}_{rnd.randrange(16**8):08x}.jpg"
+        links += [join(c) for c in url]
+    links = links[:n]
     if shape == "backwards":
         links.reverse()
+elif shape == "long":
+    # One URL n characters long: dated folders, then a file name.
+    url = "http://news.nankai.edu.cn/pic/"
+    while len(url) < n - 20:
+        url += f"{rnd.randrange(10**7):07d}/"
+    url = (url + "x" * n)[: n - 4] + ".jpg"
+    links = [join(c) for c in url]
 elif shape == "noise":
     links = [join(rnd.choice("bcdfgkmqvwxz")) for _ in range(n)]
 else:
@@ -85,10 +93,12 @@ with open(path, "w") as f:
 EOF
 }
 
-SHAPES="ordinary url backwards noise pages"
+SHAPES_ALL="ordinary images backwards long noise pages"
 printf '| links | shape | wall (s) | µs per link | vs ordinary | peak RSS (MiB) |\n'
 printf '|---:|---|---:|---:|---:|---:|\n'
 for n in $SIZES; do
+    SHAPES=$SHAPES_ALL
+    ((n > 10000)) && SHAPES=${SHAPES_ALL/ long/}
     for shape in $SHAPES; do
         mkdir -p "$WORK/$shape-$n"
         article "$shape" "$n" "$WORK/$shape-$n/article.md"
