@@ -110,8 +110,9 @@ for n in $SIZES; do
         log "N=$n $shape"
         for ((r = 0; r < REPEAT; r++)); do
             # The default command: text summary, report to its default file.
-            (cd "$WORK/$shape-$n" && run_once X "$shape" "0 1" \
-                "$ARCHIVE" --check --offline --config /dev/null article.md)
+            cd "$WORK/$shape-$n"
+            run_once X "$shape" "0 1" "$ARCHIVE" --check --offline --config /dev/null article.md
+            cd - >/dev/null
         done
         secs[$shape]=$X_secs
         rss[$shape]=$X_rss_kb

@@ -149,7 +149,7 @@ pub fn scan_document(doc: Document, config: &Config, filter: &UrlFilter) -> Scan
             .find(|l| l.kind == crate::extract::LinkKind::Source)
             .and_then(|l| l.resolved.clone());
     }
-    let findings = document_findings(&mut links, &config.links, 0);
+    let findings = document_findings(&mut links, &config.links, record.source_url.as_deref(), 0);
     record.links = links.len();
     Scanned {
         document: record,

@@ -37,6 +37,14 @@
 //! 6. A relative or root-relative original names a media file (has a media
 //!    extension): without a scheme, a host or an extension, nothing tells
 //!    a spelled path from numbered links such as `/notes/1` … `/notes/9`.
+//! 8. Navigation links (`[首页](/)`, `[返回列表](./)`, `[返回顶部](#)`)
+//!    stand after the images in reading order, and before them only when
+//!    the first URL starts with a scheme: `/` right before `/img/a.jpg`
+//!    could be the URL's own first character.
+//! 9. An ordinary link between two exploded images is in another folder
+//!    unless the document names its page (a source link): an unnamed page
+//!    is inferred as the longer-named link of the run's folder, and a
+//!    neighbour in that folder could be taken for it.
 //! 7. An original has at least `links.min_exploded_run` characters (6 by
 //!    default; `1.JPG` is five links, below what the setting calls a run).
 
@@ -148,6 +156,10 @@ enum PageShape {
     DeepFile,
     DeepFolder,
     NoExtension,
+    /// `content.jsp?urltype=…` at the site root (VSB-style CMS).
+    RootQuery,
+    /// `info/1002.htm?id=…` in a folder.
+    DeepQuery,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -165,6 +177,8 @@ fn page_url(rng: &mut Rng) -> (Url, PageShape) {
         PageShape::DeepFile,
         PageShape::DeepFolder,
         PageShape::NoExtension,
+        PageShape::RootQuery,
+        PageShape::DeepQuery,
     ];
     let shape = shapes[rng.below(shapes.len())];
     let dated = format!(
@@ -182,13 +196,21 @@ fn page_url(rng: &mut Rng) -> (Url, PageShape) {
         ),
         PageShape::DeepFolder => format!("{dated}/"),
         PageShape::NoExtension => format!("news/article{}", rng.id(4, "0123456789")),
+        PageShape::RootQuery => format!(
+            "content.jsp?urltype=news.NewsContentUrl&wbtreeid=1001&wbnewsid={}",
+            rng.id(4, "0123456789")
+        ),
+        PageShape::DeepQuery => format!("info/1002.htm?id={}", rng.id(5, "0123456789")),
     };
     let url = Url::parse(&format!("{scheme}://{host}/{path}")).unwrap();
     (url, shape)
 }
 
 fn at_root(shape: PageShape) -> bool {
-    matches!(shape, PageShape::RootFile | PageShape::RootFolder)
+    matches!(
+        shape,
+        PageShape::RootFile | PageShape::RootFolder | PageShape::RootQuery
+    )
 }
 
 fn is_folder(shape: PageShape) -> bool {
@@ -210,14 +232,14 @@ fn image_url(rng: &mut Rng, shape: PageShape, sem: Semantics, start: Start) -> (
     let root = at_root(shape);
     let no_delimiters = is_folder(shape) && sem == Semantics::Python;
     let mut path = Vec::new();
-    for i in 0..rng.below(5) {
+    for _ in 0..rng.below(5) {
         let seg = match rng.below(4) {
             0 => rng.word(1, 12, "abcdefghijkmnopqrstuvwxyzABCDEFGH0123456789_-"),
             1 => format!("%E6%A0%A1%E5%9B%AD{}", rng.id(2, "0123456789")),
             _ => rng.pick(FOLDERS).to_string(),
         };
         let tld_like = seg.len() == 2 && seg.chars().all(|c| c.is_ascii_alphabetic());
-        if root && i == 0 && tld_like {
+        if root && path.is_empty() && tld_like {
             continue;
         }
         path.push(seg);
@@ -346,36 +368,88 @@ fn case(rng: &mut Rng) -> Case {
         .iter()
         .map(|u| u.chars().map(|c| join(&page, c, sem)).collect())
         .collect();
+    let with_source = rng.chance(60);
+    let folder = page.join(".").unwrap();
+    // Rule 9: an ordinary link between two images is in another folder
+    // unless the document names its page.
+    let between = |rng: &mut Rng| -> (String, bool) {
+        match rng.below(3) {
+            0 if with_source => (
+                format!("{folder}0300{}.shtml", rng.id(5, "0123456789")),
+                false,
+            ),
+            1 if with_source => (
+                format!("{folder}photo_{}.jpg", rng.id(3, "0123456789")),
+                true,
+            ),
+            _ => (
+                format!(
+                    "http://other.example.com/banner_{}.png",
+                    rng.id(2, "0123456789")
+                ),
+                true,
+            ),
+        }
+    };
+    // Rule 8: navigation links (`/`, `./`, `#`) stand after the images in
+    // reading order, and before them only when the first URL has a scheme.
+    let navigation = |rng: &mut Rng| -> Vec<(String, bool)> {
+        (0..rng.below(3))
+            .map(|_| (rng.pick(&["/", "./", "#"]).to_string(), false))
+            .collect()
+    };
+    let nav_end = navigation(rng);
+    let nav_start = if originals[0].starts_with("http") {
+        navigation(rng)
+    } else {
+        Vec::new()
+    };
+    let mut reading: Vec<(String, bool)> = nav_start;
+    let group_count = groups.len();
+    for (i, g) in groups.iter_mut().enumerate() {
+        reading.extend(g.drain(..).map(|u| (u, true)));
+        if i + 1 < group_count && rng.chance(25) {
+            reading.push(between(rng));
+        }
+    }
+    reading.extend(nav_end);
+    let exploded_links: usize = originals.iter().map(|o| o.chars().count()).sum();
     // Backwards, the scraper's list is reversed as a whole: read from the
     // end, the images come in the order rule 5 was applied to.
     let backwards = rng.chance(50);
     if backwards {
-        groups.reverse();
-        groups.iter_mut().for_each(|g| g.reverse());
+        reading.reverse();
     }
-    let exploded: Vec<String> = groups.into_iter().flatten().collect();
-    let folder = page.join(".").unwrap();
-    let ordinary = |rng: &mut Rng| -> String {
+    let ordinary = |rng: &mut Rng| -> (String, bool) {
         match rng.below(3) {
-            0 => format!("{folder}photo_{}.jpg", rng.id(3, "0123456789")),
-            1 => format!(
-                "http://other.example.com/banner_{}.png",
-                rng.id(2, "0123456789")
+            0 => (
+                format!("{folder}photo_{}.jpg", rng.id(3, "0123456789")),
+                true,
             ),
-            _ => format!("https://www.example.org/p/{}.html", rng.id(3, "0123456789")),
+            1 => (
+                format!(
+                    "http://other.example.com/banner_{}.png",
+                    rng.id(2, "0123456789")
+                ),
+                true,
+            ),
+            _ => (
+                format!("https://www.example.org/p/{}.html", rng.id(3, "0123456789")),
+                false,
+            ),
         }
     };
-    let before: Vec<String> = (0..rng.below(3)).map(|_| ordinary(rng)).collect();
-    let after: Vec<String> = (0..rng.below(3)).map(|_| ordinary(rng)).collect();
-    let with_source = rng.chance(60);
+    let before: Vec<(String, bool)> = (0..rng.below(3)).map(|_| ordinary(rng)).collect();
+    let after: Vec<(String, bool)> = (0..rng.below(3)).map(|_| ordinary(rng)).collect();
     let mut text = String::new();
     if html {
         text.push_str("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>南开新闻</title></head><body>\n<p>校党委常务副书记主持会议并讲话。</p>\n");
-        for u in before.iter().chain(&exploded).chain(&after) {
-            text.push_str(&format!(
-                "<p><img src=\"{}\" alt=\"图\"></p>\n",
-                html_escape(u)
-            ));
+        for (u, image) in before.iter().chain(&reading).chain(&after) {
+            text.push_str(&if *image {
+                format!("<p><img src=\"{}\" alt=\"图\"></p>\n", html_escape(u))
+            } else {
+                format!("<p><a href=\"{}\">返回</a></p>\n", html_escape(u))
+            });
         }
         if with_source {
             text.push_str(&format!(
@@ -386,9 +460,10 @@ fn case(rng: &mut Rng) -> Case {
         text.push_str("</body></html>\n");
     } else {
         text.push_str("---\ntitle: 学校召开专题推动视频会\ndate: 2022-04-01 01:22:33\n---\n**南开新闻网讯** 会议并讲话。\n\n");
-        for u in before.iter().chain(&exploded).chain(&after) {
+        for (u, image) in before.iter().chain(&reading).chain(&after) {
             let sep = if rng.chance(50) { "\n\n" } else { "\n" };
-            text.push_str(&format!("![图]({}){sep}", markdown_escape(u)));
+            let bang = if *image { "!" } else { "" };
+            text.push_str(&format!("{bang}[图]({}){sep}", markdown_escape(u)));
         }
         if with_source {
             text.push_str(&format!("\n[转入文章首发地址]({})\n", page));
@@ -402,7 +477,7 @@ fn case(rng: &mut Rng) -> Case {
         name: if html { "a.html" } else { "a.md" },
         text,
         expected,
-        exploded_links: exploded.len(),
+        exploded_links,
         describe: format!(
             "page {page} ({shape:?}, {sem:?}), {} image(s), backwards {backwards}, source link {with_source}, {} before / {} after",
             originals.len(),

@@ -152,7 +152,13 @@ pub fn classify(link: &mut Link, resolution: &Resolution, filter: &UrlFilter, ba
 
 /// Folds exploded-URL runs and marks duplicates among one document's
 /// links. Finding ids start at `next_id`.
-pub fn document_findings(links: &mut [Link], config: &LinksConfig, next_id: usize) -> Vec<Finding> {
+/// `page` is the document's page URL (its source), when known.
+pub fn document_findings(
+    links: &mut [Link],
+    config: &LinksConfig,
+    page: Option<&str>,
+    next_id: usize,
+) -> Vec<Finding> {
     let mut findings = Vec::new();
     let candidates: Vec<exploded::Candidate> = links
         .iter()
@@ -162,7 +168,7 @@ pub fn document_findings(links: &mut [Link], config: &LinksConfig, next_id: usiz
             is_source: l.kind == crate::extract::LinkKind::Source,
         })
         .collect();
-    let runs = exploded::find_runs(&candidates, config.min_exploded_run);
+    let runs = exploded::find_runs(&candidates, config.min_exploded_run, page);
     for run in runs {
         let id = next_id + findings.len();
         let suggestion = Suggestion {

@@ -68,31 +68,53 @@ pub struct Run {
     pub backwards: bool,
 }
 
-fn piece(c: &Candidate) -> Option<Piece> {
+/// The folder of a URL (everything up to its last `/`).
+fn folder_of(url: &str) -> &str {
+    url.rfind('/').map_or(url, |i| &url[..=i])
+}
+
+/// The page as a key: without its query and fragment.
+fn page_key(url: &Url) -> String {
+    let mut key = url.clone();
+    key.set_query(None);
+    key.set_fragment(None);
+    key.to_string()
+}
+
+fn piece(c: &Candidate, page: Option<&str>) -> Option<Piece> {
     if c.is_source {
         return None;
     }
-    let raw = c.raw.trim();
-    let mut chars = raw.chars();
-    if let (Some(ch), None) = (chars.next(), chars.next()) {
-        return Some(Piece::Char(ch, None));
-    }
-    let mut url = Url::parse(c.resolved?).ok()?;
+    let Some(resolved) = c.resolved else {
+        // No base to resolve against: a link written as one character is
+        // that character, but `#` and `?` alone are "top of this page".
+        let mut chars = c.raw.trim().chars();
+        return match (chars.next(), chars.next()) {
+            (Some(ch), None) if ch != '#' && ch != '?' => Some(Piece::Char(ch, None)),
+            _ => None,
+        };
+    };
+    let url = Url::parse(resolved).ok()?;
     if !matches!(url.scheme(), "http" | "https") {
         return None;
     }
     let hint = match (url.query(), url.fragment()) {
         (_, Some("")) => PageHint::Fragment,
         (Some(""), None) => PageHint::Query,
-        (None, None) => PageHint::Any,
+        (_, None) => PageHint::Any,
         _ => return None,
     };
-    if hint != PageHint::Any {
-        url.set_fragment(None);
-        if hint == PageHint::Query {
-            url.set_query(None);
+    let as_page = |hint| {
+        let key = page_key(&url);
+        // A known page decides which links of its folder are the page; in
+        // another folder the scraper's page was another one, inferred.
+        match page {
+            Some(p) if folder_of(p) == folder_of(&key) && p != key => None,
+            _ => Some(page_piece(&key, hint)),
         }
-        return Some(page_piece(url.as_str(), hint));
+    };
+    if hint != PageHint::Any || url.query().is_some() {
+        return as_page(hint);
     }
     let origin = url.origin().ascii_serialization();
     let path = url.path();
@@ -107,7 +129,7 @@ fn piece(c: &Candidate) -> Option<Piece> {
     let mut chars = decoded.chars();
     match (chars.next(), chars.next()) {
         (Some(ch), None) => Some(Piece::Char(ch, Some(format!("{folder}/")))),
-        _ => Some(page_piece(url.as_str(), PageHint::Any)),
+        _ => as_page(PageHint::Any),
     }
 }
 
@@ -205,8 +227,13 @@ impl Frame {
 
 /// Finds exploded-URL runs of at least `min_run` links. Linear in the
 /// number of candidates.
-pub fn find_runs(candidates: &[Candidate], min_run: usize) -> Vec<Run> {
-    let pieces: Vec<Option<Piece>> = candidates.iter().map(piece).collect();
+/// `page` is the document's page URL (its source), when known.
+pub fn find_runs(candidates: &[Candidate], min_run: usize, page: Option<&str>) -> Vec<Run> {
+    let page = page.and_then(|p| Url::parse(p).ok()).map(|p| page_key(&p));
+    let pieces: Vec<Option<Piece>> = candidates
+        .iter()
+        .map(|c| piece(c, page.as_deref()))
+        .collect();
     let is_page = |k: usize| matches!(pieces[k], Some(Piece::Page { .. }));
     let mut runs = Vec::new();
     let mut i = 0;
@@ -220,10 +247,7 @@ pub fn find_runs(candidates: &[Candidate], min_run: usize) -> Vec<Run> {
         while j < pieces.len() && pieces[j].as_ref().is_some_and(|p| frame.admit(p)) {
             j += 1;
         }
-        let chars = (i..j)
-            .filter(|&k| matches!(pieces[k], Some(Piece::Char(..))))
-            .count();
-        if j - i >= min_run && chars * 2 >= j - i {
+        if j - i >= min_run {
             let tokens: Vec<Token> = pieces[i..j]
                 .iter()
                 .flatten()
@@ -257,7 +281,11 @@ fn rebuild(first: usize, tokens: &[Token], frame: &Frame, min_run: usize) -> Vec
     urls.into_iter()
         // Numbered links (`/notes/1` … `/notes/9`) also end in one
         // character; only a run that spells a URL is an exploded one.
-        .filter(|s| s.positions.len() >= min_run && s.score >= MIN_URL_SCORE)
+        .filter(|s| {
+            s.positions.len() >= min_run
+                && s.chars * 2 >= s.positions.len()
+                && s.score >= MIN_URL_SCORE
+        })
         .map(|s| {
             let rebuilt = match (Url::parse(&s.text), &base) {
                 (Ok(u), _) => u.to_string(),
@@ -305,7 +333,7 @@ mod tests {
         let target = "http://news.nankai.edu.cn/pic/003/a_1.jpg";
         let mut links = exploded(target, "http://h.cn/a/b/", "http://h.cn/");
         links.reverse();
-        let runs = find_runs(&candidates(&links), 6);
+        let runs = find_runs(&candidates(&links), 6, None);
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].rebuilt, target);
         assert!(runs[0].backwards);
@@ -315,7 +343,7 @@ mod tests {
     #[test]
     fn forward_relative_run_resolves_against_folder() {
         let links = exploded("/img/photo.png", "https://h.cn/news/", "https://h.cn/");
-        let runs = find_runs(&candidates(&links), 6);
+        let runs = find_runs(&candidates(&links), 6, None);
         assert_eq!(runs[0].rebuilt, "https://h.cn/img/photo.png");
         assert!(!runs[0].backwards);
     }
@@ -323,7 +351,7 @@ mod tests {
     #[test]
     fn page_at_root_decides_dots_and_slashes() {
         let links = exploded("http://x.org/p/q.gif", "http://h.cn/", "http://h.cn/");
-        let runs = find_runs(&candidates(&links), 6);
+        let runs = find_runs(&candidates(&links), 6, None);
         assert_eq!(runs[0].rebuilt, "http://x.org/p/q.gif");
     }
 
@@ -332,25 +360,25 @@ mod tests {
         let links: Vec<String> = (0..10)
             .map(|i| format!("http://h.cn/img/{i}{i}.jpg"))
             .collect();
-        assert!(find_runs(&candidates(&links), 6).is_empty());
+        assert!(find_runs(&candidates(&links), 6, None).is_empty());
     }
 
     #[test]
     fn numbered_links_are_not_an_exploded_url() {
         let links: Vec<String> = (0..10).map(|i| format!("http://h.cn/notes/{i}")).collect();
-        assert!(find_runs(&candidates(&links), 6).is_empty());
+        assert!(find_runs(&candidates(&links), 6, None).is_empty());
         let letters: Vec<String> = "abcdefgh"
             .chars()
             .map(|c| format!("http://h.cn/p/{c}"))
             .collect();
-        assert!(find_runs(&candidates(&letters), 6).is_empty());
+        assert!(find_runs(&candidates(&letters), 6, None).is_empty());
     }
 
     #[test]
     fn other_pages_break_the_run() {
         let mut links = exploded("http://a.cn/b.jpg", "http://h.cn/a/", "http://h.cn/");
         links.insert(5, "http://other.cn/z/q".into());
-        let runs = find_runs(&candidates(&links), 6);
+        let runs = find_runs(&candidates(&links), 6, None);
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].members.len(), links.len() - 6);
     }

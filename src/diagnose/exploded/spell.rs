@@ -63,6 +63,9 @@ pub struct Spelled {
     pub positions: Vec<usize>,
     pub text: String,
     pub score: i32,
+    /// How many of its links were characters (not the folder, the root
+    /// or the page).
+    pub chars: usize,
 }
 
 /// The [`score`] a spelled URL needs: a scheme, or a path with a media
@@ -96,12 +99,14 @@ fn read_in_order(tokens: &[Token], order: &[usize]) -> Vec<Spelled> {
     let cuts = url_starts(&seq);
     for end in cuts.into_iter().chain(std::iter::once(seq.len())) {
         let (mut a, mut b) = (start, end);
-        // A URL neither starts nor ends with `?`, `#` or a space: a page
-        // link at either end is an ordinary link beside the run.
+        // A URL neither starts nor ends with `?`, `#` or a space, and ends
+        // in a character, not `/` or `.`: such a link at an end is an
+        // ordinary link beside the run (the page, `[首页](/)`, a folder).
         while a < b && matches!(seq[a], Token::Page(_)) {
             a += 1;
         }
-        while b > a && matches!(seq[b - 1], Token::Page(_)) {
+        while b > a && !matches!(seq[b - 1], Token::Char(c) if !matches!(c, '/' | '.' | '?' | '#'))
+        {
             b -= 1;
         }
         if a < b {
@@ -111,6 +116,7 @@ fn read_in_order(tokens: &[Token], order: &[usize]) -> Vec<Spelled> {
             out.push(Spelled {
                 positions,
                 score: score(&text),
+                chars: seq[a..b].iter().filter(|t| t.char().is_some()).count(),
                 text,
             });
         }
@@ -133,7 +139,10 @@ fn url_starts(seq: &[Token]) -> Vec<usize> {
     for k in 1..n {
         let starts = if scheme_at(seq, k) {
             seq[k - 1].char() != Some('=')
-        } else if seq[k].slashy() && !seq[k - 1].slashy() && media_name_ends_at(seq, k) {
+        } else if seq[k].slashy()
+            && !seq[k - 1].slashy()
+            && media_name_ends_at(seq, name_end(seq, k))
+        {
             let protocol_relative = seq.get(k + 1).is_some_and(|t| t.slashy())
                 && seq.get(k + 2).is_some_and(|t| t.alnum());
             let segment_char = |t: &Token| {
@@ -150,6 +159,18 @@ fn url_starts(seq: &[Token]) -> Vec<usize> {
         }
     }
     cuts
+}
+
+/// Where the name before `k` ends: page links right before `k` (an
+/// ordinary link between two exploded images) are skipped.
+fn name_end(seq: &[Token], k: usize) -> usize {
+    let pages = seq[..k]
+        .iter()
+        .rev()
+        .take(2)
+        .take_while(|t| matches!(t, Token::Page(_)))
+        .count();
+    k - pages
 }
 
 /// `http://` or `https://` spelled from `k`.
@@ -360,7 +381,7 @@ pub fn score(s: &str) -> i32 {
     if lower.starts_with("http://") || lower.starts_with("https://") {
         score += 4;
     } else if lower.starts_with("//") {
-        score += 2;
+        // Only with a real host, below.
     } else if lower.starts_with('/') {
         score += 1;
     }
@@ -377,8 +398,16 @@ pub fn score(s: &str) -> i32 {
     } else {
         s.to_string()
     };
-    if url::Url::parse(&absolute).is_ok_and(|u| u.host_str().is_some_and(|h| h.contains('.'))) {
-        score += 2;
+    // A host counts when it ends in a top-level domain or is an address:
+    // read the wrong way round, `//gepj.x_1/` is no host.
+    let real_host = |u: url::Url| match u.host() {
+        Some(url::Host::Domain(h)) => h.rsplit_once('.').is_some_and(|(_, tld)| is_tld(tld)),
+        // An address counts as written: `https://38` parses as 0.0.0.38.
+        Some(_) => u.host_str().is_some_and(|h| s.contains(h)),
+        None => false,
+    };
+    if url::Url::parse(&absolute).is_ok_and(real_host) {
+        score += if lower.starts_with("//") { 4 } else { 2 };
     }
     score
 }
