@@ -366,3 +366,42 @@ fn declared_charset_beats_valid_utf8() {
         );
     }
 }
+
+/// An exploded image whose rebuilt URL is itself cut (`…/summary.pn`) is
+/// matched by its rebuilt name, not by one of its one-character links.
+#[test]
+fn exploded_run_with_a_cut_name_is_repaired_from_the_source_page() {
+    let page = "http://news.example.cn/a/2020/page.shtml";
+    let folder = "http://news.example.cn/a/2020/";
+    let mut doc = String::from("# 校园\n\n");
+    for c in "http://news.example.cn/pic/2020/summary.pn".chars() {
+        let link = match c {
+            '/' => "http://news.example.cn/".to_string(),
+            '.' => folder.to_string(),
+            c => format!("{folder}{c}"),
+        };
+        doc.push_str(&format!("![图]({link})\n"));
+    }
+    doc.push_str(&format!("\n[原文链接]({page})\n"));
+    let (r, _s) = repair_run(&doc, cut_page(""), "text/html; charset=gbk");
+    let finding = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "exploded_url")
+        .expect("the run is found");
+    let urls: Vec<&str> = finding["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["url"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "http://news.example.cn/pic/2020/summary.pn",
+            "http://news.example.cn/pic/2020/summary.png"
+        ],
+        "the rebuilt URL, then the same folder's file on the source page"
+    );
+}

@@ -362,7 +362,7 @@ impl Checker {
         // The network has the last word on static suspicions too, except
         // for the characters of an exploded URL: their rebuilt URL is
         // checked as a suggestion, and each alone is known broken.
-        let exploded: Vec<usize> = scanned
+        let exploded: std::collections::HashSet<usize> = scanned
             .findings
             .iter()
             .filter(|f| f.kind == "exploded_url")

@@ -122,6 +122,7 @@ pub fn page_images(body: &[u8], content_type: Option<&str>, page_url: &str) -> V
         .and_then(|b| page.as_ref().map_or(Url::parse(b).ok(), |p| p.join(b).ok()))
         .or(page);
     let mut images: Vec<String> = Vec::new();
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     for link in extracted
         .links
         .iter()
@@ -132,7 +133,7 @@ pub fn page_images(body: &[u8], content_type: Option<&str>, page_url: &str) -> V
             None => Url::parse(&link.url).ok(),
         };
         if let Some(u) = resolved.filter(|u| matches!(u.scheme(), "http" | "https")) {
-            if !images.contains(&u.to_string()) {
+            if seen.insert(u.to_string()) {
                 images.push(u.to_string());
             }
         }
@@ -236,6 +237,13 @@ fn by_name<'a>(own: &Named, candidates: &'a [(String, Option<Named>)]) -> Vec<&'
 pub fn suggest_from_source(scanned: &mut Scanned, candidates: &[String]) {
     let mut units: Vec<Vec<usize>> = Vec::new();
     let mut runs: HashMap<usize, usize> = HashMap::new();
+    // Each exploded finding's rebuilt URL: the name its unit is matched by.
+    let rebuilt: HashMap<usize, String> = scanned
+        .findings
+        .iter()
+        .filter(|f| f.kind == "exploded_url")
+        .filter_map(|f| f.suggestions.first().map(|s| (f.id, s.url.clone())))
+        .collect();
     for (i, l) in scanned
         .links
         .iter()
@@ -243,20 +251,13 @@ pub fn suggest_from_source(scanned: &mut Scanned, candidates: &[String]) {
         .filter(|(_, l)| l.kind == LinkKind::Image)
     {
         match l.finding {
-            Some(f)
-                if scanned
-                    .findings
-                    .iter()
-                    .any(|x| x.id == f && x.kind == "exploded_url") =>
-            {
-                match runs.get(&f) {
-                    Some(&u) => units[u].push(i),
-                    None => {
-                        runs.insert(f, units.len());
-                        units.push(vec![i]);
-                    }
+            Some(f) if rebuilt.contains_key(&f) => match runs.get(&f) {
+                Some(&u) => units[u].push(i),
+                None => {
+                    runs.insert(f, units.len());
+                    units.push(vec![i]);
                 }
-            }
+            },
             _ => units.push(vec![i]),
         }
     }
@@ -270,7 +271,10 @@ pub fn suggest_from_source(scanned: &mut Scanned, candidates: &[String]) {
         if !matches!(first.status, Status::Broken | Status::Truncated) {
             continue;
         }
-        let own = first.resolved.clone();
+        let own = match first.finding.and_then(|f| rebuilt.get(&f)) {
+            Some(url) => Some(url.clone()),
+            None => first.resolved.clone(),
+        };
         let mut picks: Vec<String> = own
             .as_deref()
             .and_then(Named::of)
