@@ -29,7 +29,8 @@
 //!   start of a segment, a query value or a name part: raw IRIs such as
 //!   `https://zh.wikipedia.org/wiki/南开大学` or `…/微信图片_2023.png`. Glued
 //!   after any other character (`…/y.html了解更多`, `…/x.jpg摄影`,
-//!   `…/2019年`) they are the sentence going on, unless the name goes on
+//!   `…/2019年`, and after a finished file name even `index.html:欢迎` or
+//!   `x.jpg(来源`) they are the sentence going on, unless the name goes on
 //!   to a known file extension (`…/附件/2021年工作要点.html`): then it is a
 //!   raw IRI whose CJK part follows a digit.
 //! - Exception: such a run that is the whole first path segment and ends
@@ -261,10 +262,17 @@ fn url_end(text: &str, body: usize) -> Option<usize> {
     // A CJK run that opens the first path segment: (start, end).
     let mut first_run: Option<(usize, usize)> = None;
     let mut prev = '/';
+    // The current path segment has a `.` (a file name with an extension).
+    let mut segment_has_dot = false;
     let mut end = body;
     for (off, c) in text[body..].char_indices() {
         let i = body + off;
         if c.is_ascii() {
+            match c {
+                '/' => segment_has_dot = false,
+                '.' => segment_has_dot = true,
+                _ => {}
+            }
             match c {
                 c if c.is_ascii_whitespace() || c.is_ascii_control() => break,
                 '<' | '>' | '"' | '`' | '|' => break,
@@ -284,7 +292,11 @@ fn url_end(text: &str, body: usize) -> Option<usize> {
         } else if is_wide_letter(c) {
             let Some(path) = path_start else { break };
             if !is_wide_letter(prev) {
-                if !RUN_OPENERS.contains(&prev) && !name_reaches_extension(&text[i..]) {
+                let opens = RUN_OPENERS.contains(&prev)
+                    // After a finished file name (`index.html:欢迎`,
+                    // `x.jpg(来源`) only `/`, `=` and `#` open a new part.
+                    && !(segment_has_dot && !matches!(prev, '/' | '=' | '#'));
+                if !opens && !name_reaches_extension(&text[i..]) {
                     break;
                 }
                 if i == path + 1 && text.as_bytes()[path] == b'/' {
@@ -478,6 +490,12 @@ mod tests {
                 "https://www.example.cn/附件/2021年工作要点.html",
             ),
             ("https://a.cn/n/2019年的报告", "https://a.cn/n/2019"),
+            // After a finished file name, `:` and `(` do not open a part.
+            (
+                "网址https://a.cn/index.html:欢迎访问",
+                "https://a.cn/index.html",
+            ),
+            ("图片https://a.cn/x.jpg(来源:新华社)", "https://a.cn/x.jpg"),
             // Glued after other characters: the sentence.
             ("https://a.cn/y.html了解更多", "https://a.cn/y.html"),
             ("https://a.cn/news/2019年", "https://a.cn/news/2019"),
