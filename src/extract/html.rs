@@ -11,7 +11,9 @@
 //!
 //! The tokenizer reports a line per token; the column is found by looking
 //! for the value in the source from that line, so positions are exact for
-//! values written without entities and line-exact otherwise.
+//! values written without entities (or whose only entities come after an
+//! `&`, as in `?a=1&amp;b=2`: the part before it is looked for) and
+//! line-exact otherwise.
 
 use std::cell::RefCell;
 
@@ -22,6 +24,7 @@ use html5ever::tokenizer::{
 };
 
 use super::css::{css_urls, srcset_urls};
+use super::position::floor_char_boundary;
 use super::source_date_key;
 use super::text::scan_text;
 use super::{
@@ -47,6 +50,7 @@ pub fn extract_html_fragment(html: &str, line: usize, column: usize) -> Extracte
             first_line: line,
             first_column: column,
             cursor: 0,
+            miss_budget: 2 * html.len() + EXHAUSTED_WINDOW,
             out: Extracted::default(),
             picture_depth: 0,
             media_depth: 0,
@@ -64,6 +68,39 @@ pub fn extract_html_fragment(html: &str, line: usize, column: usize) -> Extracte
     let mut out = tokenizer.sink.state.into_inner().finish();
     out.links.sort_by_key(|l| (l.line, l.column));
     out
+}
+
+/// How far past the cursor a value is looked for once the miss budget is
+/// spent. A value spelled with entities the prefix search cannot see
+/// (`&#47;`) is not found and its search reads the rest of the line: on a
+/// line of many thousand such values that was quadratic. After misses have
+/// read twice the document, searches stop this far past the cursor; values
+/// further on are placed at the start of their line.
+const EXHAUSTED_WINDOW: usize = 4096;
+
+/// Where `value` is written in `window`: (offset, length of the match).
+/// Values come decoded, so one with an `&` is looked for by its part
+/// before the first `&`: written as `&amp;` it is found all the same, and
+/// the part cannot lie past the value's real position, so the cursor never
+/// skips one. (Looking for the whole value first would read the rest of
+/// the line each time it is written with entities.)
+fn find_value(window: &str, value: &str) -> Option<(usize, usize)> {
+    let prefix = &value[..value
+        .find(['&', '<', '>', '"', '\''])
+        .unwrap_or(value.len())];
+    if prefix.is_empty() {
+        return window
+            .find(value)
+            .filter(|_| !value.is_empty())
+            .map(|i| (i, value.len()));
+    }
+    let i = window.find(prefix)?;
+    let len = if window[i..].starts_with(value) {
+        value.len()
+    } else {
+        prefix.len()
+    };
+    Some((i, len))
 }
 
 struct Sink<'a> {
@@ -88,6 +125,9 @@ struct State<'a> {
     /// Byte offset past the last value located, so repeated values map to
     /// successive occurrences.
     cursor: usize,
+    /// Bytes that searches for values not written as decoded may still
+    /// read; see [`EXHAUSTED_WINDOW`].
+    miss_budget: usize,
     out: Extracted,
     picture_depth: usize,
     media_depth: usize,
@@ -120,19 +160,25 @@ impl State<'_> {
     /// to the end of `line`; falls back to the start of `line`.
     fn locate(&mut self, value: &str, line: usize) -> (usize, usize) {
         let end = self.index.line_start(line + 1).max(self.cursor);
-        let end = if end <= self.cursor {
+        let mut end = if end <= self.cursor {
             self.src.len()
         } else {
             end
         };
+        if self.miss_budget == 0 {
+            end = floor_char_boundary(self.src, end.min(self.cursor + EXHAUSTED_WINDOW));
+        }
         let window = self.src.get(self.cursor..end).unwrap_or("");
-        let (line_found, column) = match window.find(value).filter(|_| !value.is_empty()) {
-            Some(i) => {
+        let (line_found, column) = match find_value(window, value) {
+            Some((i, len)) => {
                 let at = self.cursor + i;
-                self.cursor = at + value.len();
+                self.cursor = at + len;
                 self.index.locate(at)
             }
-            None => (line, 1),
+            None => {
+                self.miss_budget = self.miss_budget.saturating_sub(window.len());
+                (line, 1)
+            }
         };
         if line_found == self.first_line {
             (line_found, column + self.first_column - 1)

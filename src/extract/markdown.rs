@@ -3,6 +3,16 @@
 //! inline and block HTML (handed to the HTML extractor) and bare URLs and
 //! file names in text (handed to the text scanner). Code spans and code
 //! blocks are skipped: a URL in a code sample is not a link.
+//!
+//! Text is scanned a run at a time, not an event at a time: pulldown-cmark
+//! cuts text wherever inline syntax could start (`File:Name_(2019).jpg`
+//! arrives as `File:Name`, `_`, `(2019).jpg`), so adjacent text events are
+//! joined first. Any other event ends a run: emphasis, a code span, a
+//! link, inline HTML, a line break. Escapes and entities are decoded in the
+//! scanned text (`a\_b.jpg` is `a_b.jpg`); a URL is placed at its first
+//! character in the source.
+
+use std::ops::Range;
 
 use pulldown_cmark::{Event, LinkType, Options, Parser, Tag, TagEnd};
 
@@ -36,7 +46,11 @@ impl Extractor for MarkdownExtractor {
         let mut html_anchor: Option<(usize, String)> = None;
         let options =
             Options::ENABLE_TABLES | Options::ENABLE_FOOTNOTES | Options::ENABLE_STRIKETHROUGH;
+        let mut run = TextRun::default();
         for (event, range) in Parser::new_ext(body, options).into_offset_iter() {
+            if !matches!(event, Event::Text(_)) || in_code_block || !open.is_empty() {
+                run.flush(body, &index, &mut out.links);
+            }
             match event {
                 Event::Start(Tag::Image {
                     link_type,
@@ -81,11 +95,9 @@ impl Extractor for MarkdownExtractor {
                     }
                     if let Some(o) = open.last_mut() {
                         o.text.push_str(&text);
-                    } else if body.get(range.clone()) == Some(text.as_ref()) {
-                        scan_text(&text, range.start, &index, &mut out.links);
-                    } else {
-                        // Text with escapes: scan the raw source so positions hold.
-                        scan_text(&body[range.clone()], range.start, &index, &mut out.links);
+                    } else if !run.push(body, &text, range.clone()) {
+                        run.flush(body, &index, &mut out.links);
+                        run.push(body, &text, range);
                     }
                 }
                 Event::Code(code) => {
@@ -114,8 +126,90 @@ impl Extractor for MarkdownExtractor {
                 _ => {}
             }
         }
+        run.flush(body, &index, &mut out.links);
         out.links.sort_by_key(|l| (l.line, l.column));
         out
+    }
+}
+
+/// Text events that follow each other with no other event between, joined:
+/// pulldown-cmark splits a text run wherever inline syntax could start
+/// (`_`, `*`, `[`, `~`, an escape, an entity), and a bare URL such as
+/// `…/File:Name_(2019).jpg` must be scanned whole.
+#[derive(Default)]
+struct TextRun {
+    /// The decoded text of the events.
+    text: String,
+    /// Each event's start in `text`, length there and source range.
+    pieces: Vec<(usize, usize, Range<usize>)>,
+}
+
+impl TextRun {
+    /// Appends an event's text if it continues the run: it starts where the
+    /// last one ended, or one backslash later (the `\` of an escape has no
+    /// event of its own). False if it does not.
+    fn push(&mut self, body: &str, text: &str, range: Range<usize>) -> bool {
+        if let Some((_, _, last)) = self.pieces.last() {
+            if !matches!(body.get(last.end..range.start), Some("" | "\\")) {
+                return false;
+            }
+        }
+        self.pieces.push((self.text.len(), text.len(), range));
+        self.text.push_str(text);
+        true
+    }
+
+    /// Scans the run for bare URLs and file names, with positions in the
+    /// source, and empties it.
+    fn flush(&mut self, body: &str, index: &LineIndex, out: &mut Vec<RawLink>) {
+        let (Some(first), Some(last)) = (self.pieces.first(), self.pieces.last()) else {
+            return;
+        };
+        let source = &body[first.2.start..last.2.end];
+        if source == self.text {
+            scan_text(source, first.2.start, index, out);
+        } else {
+            self.scan_decoded(body, index, out);
+        }
+        self.text.clear();
+        self.pieces.clear();
+    }
+
+    /// Scans a run whose text differs from its source (escapes, entities):
+    /// the decoded text is scanned, so `a\_b` reads `a_b`, and each find is
+    /// placed at its source offset, or at the start of the escape or
+    /// entity it begins in.
+    fn scan_decoded(&self, body: &str, index: &LineIndex, out: &mut Vec<RawLink>) {
+        let local = LineIndex::new(&self.text, 1);
+        let mut found = Vec::new();
+        scan_text(&self.text, 0, &local, &mut found);
+        // `found` is in text order: walk the text and the pieces once.
+        let (mut at, mut line, mut column, mut piece) = (0, 1, 1, 0);
+        for mut link in found {
+            while (line, column) < (link.line, link.column) {
+                let Some(c) = self.text[at..].chars().next() else {
+                    break;
+                };
+                at += c.len_utf8();
+                (line, column) = if c == '\n' {
+                    (line + 1, 1)
+                } else {
+                    (line, column + 1)
+                };
+            }
+            while self.pieces.get(piece + 1).is_some_and(|p| p.0 <= at) {
+                piece += 1;
+            }
+            let (start, len, range) = &self.pieces[piece];
+            let verbatim = body.get(range.clone()) == self.text.get(*start..start + len);
+            let offset = if verbatim {
+                range.start + (at - start)
+            } else {
+                range.start
+            };
+            (link.line, link.column) = index.locate(offset);
+            out.push(link);
+        }
     }
 }
 
