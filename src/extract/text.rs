@@ -295,7 +295,7 @@ fn url_end(text: &str, body: usize) -> Option<usize> {
                 let opens = RUN_OPENERS.contains(&prev)
                     // After a finished file name (`index.html:欢迎`,
                     // `x.jpg(来源`) only `/`, `=` and `#` open a new part.
-                    && !(segment_has_dot && !matches!(prev, '/' | '=' | '#'));
+                    && (!segment_has_dot || matches!(prev, '/' | '=' | '#'));
                 if !opens && !name_reaches_extension(&text[i..]) {
                     break;
                 }
