@@ -79,7 +79,8 @@ impl Scanned {
 }
 
 /// Runs extract, resolve and diagnose on one document. Ids are local to
-/// the document; [`scan_corpus`] makes them global.
+/// the document; [`CorpusTotals::number`] makes them global when the
+/// document is emitted.
 pub fn scan_document(doc: Document, config: &Config, filter: &UrlFilter) -> Scanned {
     let mut record = DocumentRecord {
         id: 0,
@@ -196,21 +197,38 @@ const QUEUED_PER_WORKER: usize = 2;
 
 /// Streams every input of `source` through [`scan_document`], calling
 /// `sink` once per document in source order with global ids.
-///
-/// One thread walks the source, one worker per core scans, and the calling
-/// thread reorders results and runs `sink`, so reading, scanning and
-/// reporting overlap. The channels are bounded: at most a few documents
-/// per core are in memory at once, however large the corpus.
 pub fn scan_corpus(
     source: &mut (dyn Source + Send),
     config: &Config,
     cache: Option<&DocumentCache>,
     mut sink: impl FnMut(Scanned),
 ) -> CorpusTotals {
+    let mut totals = CorpusTotals::default();
+    scan_inputs(source, config, cache, |mut scanned| {
+        totals.number(&mut scanned);
+        sink(scanned);
+    });
+    totals
+}
+
+/// Streams every input of `source` through [`scan_document`], calling
+/// `sink` once per document in source order with ids still local to the
+/// document: a caller that reorders documents again (the online checker)
+/// numbers them with [`CorpusTotals::number`] as it emits them.
+///
+/// One thread walks the source, one worker per core scans, and the calling
+/// thread reorders results and runs `sink`, so reading, scanning and
+/// reporting overlap. The channels are bounded: at most a few documents
+/// per core are in memory at once, however large the corpus.
+pub fn scan_inputs(
+    source: &mut (dyn Source + Send),
+    config: &Config,
+    cache: Option<&DocumentCache>,
+    mut sink: impl FnMut(Scanned),
+) {
     let filter = UrlFilter::new(&config.links);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let max_size = config.corpus.max_file_size;
-    let mut totals = CorpusTotals::default();
     // Documents travel in chunks: one hand-off per chunk, not per document,
     // keeps the threads from spending their time waking each other.
     let (input_tx, input_rx) =
@@ -256,15 +274,11 @@ pub fn scan_corpus(
         for (seq, chunk) in output_rx {
             pending.insert(seq, chunk);
             while let Some(chunk) = pending.remove(&next) {
-                for mut scanned in chunk {
-                    totals.number(&mut scanned);
-                    sink(scanned);
-                }
+                chunk.into_iter().for_each(&mut sink);
                 next += 1;
             }
         }
     });
-    totals
 }
 
 /// [`scan_document`] with a panic turned into an `error` document, so one
@@ -367,7 +381,9 @@ impl DocumentCache {
     }
 }
 
-/// Counts of what [`scan_corpus`] produced.
+/// Counts of the documents emitted so far; the one place report ids are
+/// given, so that `documents[i].id == i` (and likewise for links and
+/// findings) whatever order documents finished in.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CorpusTotals {
     pub documents: usize,

@@ -5,9 +5,12 @@
 //! Offline, documents flow straight from the static pipeline into the
 //! reports. Online, a blocking thread runs the static pipeline and sends
 //! documents over a bounded channel to the async checker, which keeps a
-//! bounded number of documents in flight; memory stays flat however large
-//! the corpus.
+//! bounded number of documents in flight and emits them in corpus order
+//! through a bounded reorder buffer; memory stays flat however large the
+//! corpus. Report ids are given as documents are emitted, so
+//! `documents[i].id == i` in every mode (the schema's promise).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -17,7 +20,7 @@ use futures_util::StreamExt;
 use crate::check::Checker;
 use crate::config::{Config, LoadedConfig};
 use crate::error::RunError;
-use crate::pipeline::{corpus_paths, scan_corpus, Scanned};
+use crate::pipeline::{corpus_paths, scan_corpus, scan_inputs, CorpusTotals, Scanned};
 use crate::report::json::JsonReport;
 use crate::report::progress::Progress;
 use crate::report::text::TextReport;
@@ -248,26 +251,74 @@ fn check_online(
         let (tx, rx) = tokio::sync::mpsc::channel::<Scanned>(in_flight);
         let producer = tokio::task::spawn_blocking(move || {
             let mut source = CorpusSource::new(&paths, &config.corpus);
-            scan_corpus(&mut source, &config, documents.as_deref(), |scanned| {
+            scan_inputs(&mut source, &config, documents.as_deref(), |scanned| {
                 // The receiver only goes away if the run is abandoned.
                 let _ = tx.blocking_send(scanned);
             });
         });
-        let documents =
-            futures_util::stream::unfold(
-                rx,
-                |mut rx| async move { rx.recv().await.map(|s| (s, rx)) },
-            );
-        documents
-            .map(|scanned| checker.check_document(scanned))
-            .buffer_unordered(in_flight)
-            .for_each(|checked| {
+        let mut totals = CorpusTotals::default();
+        check_in_order(
+            rx,
+            checker,
+            in_flight,
+            REORDER_WINDOW * in_flight,
+            |mut checked| {
+                totals.number(&mut checked);
                 reports.add(&checked);
-                std::future::ready(())
-            })
-            .await;
+            },
+        )
+        .await;
         producer
             .await
             .map_err(|e| RunError::Internal(format!("the corpus scanner stopped: {e}")))
     })
+}
+
+/// Documents admitted but not yet emitted, as a multiple of the documents
+/// in flight: room for the ones that finish early to wait for a slow one
+/// before it, while the others keep every request slot busy.
+const REORDER_WINDOW: usize = 2;
+
+/// Checks the documents from `input` with at most `running` at once and
+/// hands them to `emit` in the order they arrived, however they finish.
+///
+/// A document that finishes before an earlier one waits in a reorder
+/// buffer. No new document is taken while `window` documents are taken
+/// and not yet emitted, so a slow document holds back at most `window`
+/// others: memory stays bounded, and the slot it blocks is one of many.
+async fn check_in_order(
+    mut input: tokio::sync::mpsc::Receiver<Scanned>,
+    checker: &Checker,
+    running: usize,
+    window: usize,
+    mut emit: impl FnMut(Scanned),
+) {
+    let mut checks = futures_util::stream::FuturesUnordered::new();
+    let mut finished: BTreeMap<usize, Scanned> = BTreeMap::new();
+    let (mut taken, mut emitted) = (0usize, 0usize);
+    let mut input_open = true;
+    loop {
+        // With nothing running, every taken document has been emitted
+        // (the buffer drains as soon as the earliest one finishes), so
+        // this is true whenever `checks` is empty: no deadlock.
+        let room = checks.len() < running.max(1) && taken - emitted < window.max(1);
+        tokio::select! {
+            next = input.recv(), if input_open && room => match next {
+                Some(scanned) => {
+                    let seq = taken;
+                    taken += 1;
+                    checks.push(async move { (seq, checker.check_document(scanned).await) });
+                }
+                None => input_open = false,
+            },
+            Some((seq, checked)) = checks.next(), if !checks.is_empty() => {
+                finished.insert(seq, checked);
+                while let Some(next) = finished.remove(&emitted) {
+                    emitted += 1;
+                    emit(next);
+                }
+            }
+            else => break,
+        }
+    }
 }

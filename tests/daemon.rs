@@ -2,7 +2,7 @@
 //! corpus: readiness, metrics that equal the report, new articles picked
 //! up without a restart, SIGHUP with a broken config, SIGTERM during a
 //! slow download, the token, the objects endpoint, and the dashboard in
-//! headless Chromium when it is installed.
+//! headless Chromium when it is installed (required when `CI=true`).
 
 mod common;
 
@@ -357,7 +357,7 @@ fn systemd_units_verify() {
         .output()
         .is_err()
     {
-        eprintln!("SKIPPED: systemd-analyze is not installed (apt-get install systemd)");
+        common::tool_missing("systemd-analyze is not installed (apt-get install systemd)");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -392,8 +392,8 @@ fn dashboard_renders_in_headless_chromium() {
         .into_iter()
         .find(|p| Path::new(p).exists());
     let Some(chromium) = chromium else {
-        eprintln!(
-            "SKIPPED: chromium is not installed (apt-get install chromium; .ci/run does this)"
+        common::tool_missing(
+            "chromium is not installed (apt-get install chromium; .ci/run does this)",
         );
         return;
     };

@@ -85,7 +85,21 @@ impl JsonReport {
     }
 
     /// Adds one document with its links and findings.
+    ///
+    /// Ids are indexes in their arrays (the schema's promise), so
+    /// documents must come numbered in the order they are added.
     pub fn add(&mut self, scanned: &Scanned) -> io::Result<()> {
+        debug_assert_eq!(scanned.document.id, self.documents.count, "document id");
+        debug_assert!(
+            (scanned.links.iter().map(|l| l.id))
+                .eq(self.links.count..self.links.count + scanned.links.len()),
+            "link ids"
+        );
+        debug_assert!(
+            (scanned.findings.iter().map(|f| f.id))
+                .eq(self.findings.count..self.findings.count + scanned.findings.len()),
+            "finding ids"
+        );
         self.documents.push(&scanned.document)?;
         for link in &scanned.links {
             self.links.push(link)?;
