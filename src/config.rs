@@ -3,7 +3,9 @@
 //!
 //! Every struct here denies unknown fields, so a typo such as `rate_limt`
 //! is an error naming the key and its line instead of a silently ignored
-//! setting. The defaults in this file are the ones documented, key by key,
+//! setting. Every numeric key has a range (see [`bounds`]): a negative,
+//! NaN, infinite or absurd number is an error naming the key and its line,
+//! never a panic later. The defaults in this file are the ones documented, key by key,
 //! in the top-level `config.toml`; keep the two in step.
 //!
 //! The file is looked up in this order: `--config FILE`, `./config.toml`,
@@ -12,13 +14,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::ConfigError;
 
+mod bounds;
+
 /// The whole configuration, one section per pipeline stage.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub corpus: CorpusConfig,
@@ -35,7 +39,7 @@ pub struct Config {
 }
 
 /// Where the articles are and which files count as articles.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CorpusConfig {
     /// Files or folders scanned when no paths are given on the command line.
@@ -45,13 +49,14 @@ pub struct CorpusConfig {
     /// Glob patterns that remove a file even if it matched `include`.
     pub exclude: Vec<String>,
     /// Files larger than this many bytes are skipped with a note.
+    #[serde(deserialize_with = "bounds::max_file_size")]
     pub max_file_size: u64,
     /// Base URLs for folders whose articles carry no source address.
     pub base: Vec<FolderBase>,
 }
 
 /// A base URL for every document under `path`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FolderBase {
     pub path: PathBuf,
@@ -59,7 +64,7 @@ pub struct FolderBase {
 }
 
 /// Which links are considered, and the static diagnosis knobs.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LinksConfig {
     /// If not empty, only URLs matching one of these regexes are checked.
@@ -67,38 +72,50 @@ pub struct LinksConfig {
     /// URLs matching any of these regexes are reported as `skipped`.
     pub exclude: Vec<String>,
     /// Shortest run of one-character links treated as an exploded URL.
+    #[serde(deserialize_with = "bounds::min_exploded_run")]
     pub min_exploded_run: usize,
 }
 
 /// HTTP checking (used when not `--offline`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CheckConfig {
     /// Never touch the network; every link that needs it is `unchecked`.
     pub offline: bool,
     /// Requests per second to any one host.
+    #[serde(deserialize_with = "bounds::rate_limit")]
     pub rate_limit: f64,
     /// Requests a host may receive at once before the rate applies.
+    #[serde(deserialize_with = "bounds::burst")]
     pub burst: u32,
     /// Requests in flight over all hosts.
+    #[serde(deserialize_with = "bounds::concurrency")]
     pub concurrency: usize,
     /// Requests in flight to any one host.
+    #[serde(deserialize_with = "bounds::per_host_concurrency")]
     pub per_host_concurrency: usize,
     /// Per-host overrides of `rate_limit` and `burst`.
     pub hosts: BTreeMap<String, HostLimit>,
     /// Seconds to wait for a connection.
+    #[serde(deserialize_with = "bounds::connect_timeout")]
     pub connect_timeout: f64,
     /// Seconds to wait for a whole response.
+    #[serde(deserialize_with = "bounds::timeout")]
     pub timeout: f64,
     /// Redirects followed before a link is `broken` (reason `too_many_redirects`).
+    #[serde(deserialize_with = "bounds::max_redirects")]
     pub max_redirects: usize,
     /// Tries per link for transient failures (timeouts, 5xx, 429).
+    #[serde(deserialize_with = "bounds::max_tries")]
     pub max_tries: u32,
     /// Seconds before the first retry; doubled each time, with jitter.
+    #[serde(deserialize_with = "bounds::retry_backoff")]
     pub retry_backoff: f64,
     /// Seconds after which a link is not retried any more.
+    #[serde(deserialize_with = "bounds::retry_max_time")]
     pub retry_max_time: f64,
     /// Largest body read, in bytes; larger declared bodies are not downloaded.
+    #[serde(deserialize_with = "bounds::max_body_size")]
     pub max_body_size: u64,
     /// Try HEAD before GET.
     pub use_head: bool,
@@ -107,15 +124,17 @@ pub struct CheckConfig {
     /// Sent with every request; name the tool and a contact URL.
     pub user_agent: String,
     /// Seconds a cached result stays valid.
+    #[serde(deserialize_with = "bounds::cache_max_age")]
     pub cache_max_age: u64,
 }
 
 /// A per-host rate override.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostLimit {
+    #[serde(deserialize_with = "bounds::host_rate_limit")]
     pub rate_limit: f64,
-    #[serde(default = "default_burst")]
+    #[serde(default = "default_burst", deserialize_with = "bounds::host_burst")]
     pub burst: u32,
 }
 
@@ -124,18 +143,21 @@ fn default_burst() -> u32 {
 }
 
 /// `archive daemon`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DaemonConfig {
     /// Address of the HTTP endpoint.
     pub listen: String,
     /// Seconds between scheduled runs.
+    #[serde(deserialize_with = "bounds::interval_secs")]
     pub interval_secs: f64,
     /// Run again soon after corpus files change.
     pub watch: bool,
     /// Milliseconds to let a burst of file changes settle.
+    #[serde(deserialize_with = "bounds::debounce_ms")]
     pub debounce_ms: u64,
     /// Seconds a run in progress gets to finish on SIGTERM.
+    #[serde(deserialize_with = "bounds::grace_secs")]
     pub grace_secs: f64,
     /// Bearer token for everything but /healthz; empty means none.
     pub token: String,
@@ -155,12 +177,14 @@ impl Default for DaemonConfig {
 }
 
 /// Crawl mode (`--crawl URL…`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CrawlConfig {
     /// Links followed from a seed page: 0 fetches the seeds only.
+    #[serde(deserialize_with = "bounds::max_depth")]
     pub max_depth: usize,
     /// Pages fetched at most, over all seeds.
+    #[serde(deserialize_with = "bounds::max_pages")]
     pub max_pages: usize,
     /// Follow only links to the seeds' own hosts.
     pub same_host: bool,
@@ -180,22 +204,24 @@ impl Default for CrawlConfig {
 }
 
 /// The content-addressed store and the state database.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
     /// Folder of objects and the state database.
     pub path: PathBuf,
     /// Below this many free bytes, downloads stop (checks go on).
+    #[serde(deserialize_with = "bounds::min_free_bytes")]
     pub min_free_bytes: u64,
     /// Archive fetched source pages too, not only images and media.
     pub archive_source_pages: bool,
     /// Days after which `archive gc` may delete an object no current
     /// document references.
+    #[serde(deserialize_with = "bounds::gc_after_days")]
     pub gc_after_days: u64,
 }
 
 /// Where and how the report is written.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReportConfig {
     /// JSON report written after every run; an empty string means none.
@@ -305,6 +331,8 @@ impl Config {
     }
 
     /// Checks what serde cannot: regexes compile, globs parse, URLs parse.
+    /// (Numbers are bounded while parsing, see [`bounds`], so their errors
+    /// carry a line.)
     fn validate(&self, origin: &Path) -> Result<(), ConfigError> {
         let invalid = |key: &str, message: String| ConfigError::Invalid {
             path: origin.to_path_buf(),
@@ -329,18 +357,6 @@ impl Config {
         for base in &self.corpus.base {
             url::Url::parse(&base.url)
                 .map_err(|e| invalid("corpus.base.url", format!("`{}`: {e}", base.url)))?;
-        }
-        if self.links.min_exploded_run < 2 {
-            return Err(invalid(
-                "links.min_exploded_run",
-                "must be at least 2".into(),
-            ));
-        }
-        if self.check.rate_limit.is_nan() || self.check.rate_limit <= 0.0 {
-            return Err(invalid("check.rate_limit", "must be above 0".into()));
-        }
-        if self.check.concurrency == 0 || self.check.per_host_concurrency == 0 {
-            return Err(invalid("check.concurrency", "must be at least 1".into()));
         }
         Ok(())
     }
@@ -417,6 +433,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("links.exclude"), "{err}");
+    }
+
+    #[test]
+    fn negative_timeout_names_key_and_line() {
+        // Issue 9: this used to pass parsing and panic in the HTTP client.
+        let err = Config::parse(
+            "[check]\nburst = 2\nconnect_timeout = -1.0\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`check.connect_timeout`"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn integers_stay_exact_and_floats_take_integers() {
+        let c = Config::parse(
+            "[store]\nmin_free_bytes = 18446744073709551615\n[check]\ntimeout = 5\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.store.min_free_bytes, u64::MAX);
+        assert_eq!(c.check.timeout, 5.0);
     }
 
     #[test]

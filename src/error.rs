@@ -31,8 +31,31 @@ pub enum RunError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Writing to stdout failed. A broken pipe (the reader, e.g. `head`,
+    /// has all it wanted) is not reported: the process exits 0 quietly.
+    #[error("cannot write to stdout: {0}")]
+    Stdout(#[source] std::io::Error),
     #[error("{0}")]
     Store(String),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl RunError {
+    /// True when the run stopped because the reader of a pipe went away
+    /// (`archive --check --format json | head`): somewhere down the chain
+    /// of sources is an `io::Error` of kind `BrokenPipe`. Rust ignores
+    /// SIGPIPE, so such writes fail with EPIPE instead of killing us.
+    pub fn is_broken_pipe(&self) -> bool {
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = next {
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            {
+                return true;
+            }
+            next = e.source();
+        }
+        false
+    }
 }

@@ -1,5 +1,6 @@
 //! The `archive` command line: parses arguments and calls the library.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode as ProcessExit;
 
@@ -20,7 +21,8 @@ Examples:
   archive --check --crawl https://news.example.edu.cn/   crawl a site
 
 Statuses: ok, broken, truncated, unresolvable, unchecked, skipped, error.
-Exit codes: 0 nothing broken, 1 broken or truncated links found,
+Exit codes: 0 nothing broken (or stdout closed early, as by `| head`),
+            1 broken or truncated links found,
             2 usage or configuration error, 3 internal error.
 The JSON report follows docs/report.schema.json.";
 
@@ -170,6 +172,9 @@ fn main() -> ProcessExit {
     };
     let code = match result {
         Ok(code) => code,
+        // The reader has what it wanted (`| head`): like ripgrep, stop
+        // quietly; what was written stands.
+        Err(e) if e.is_broken_pipe() => ExitCode::Clean,
         Err(e) => {
             eprintln!("archive: {e}");
             match e {
@@ -194,7 +199,7 @@ fn maintain(command: Command) -> Result<ExitCode, RunError> {
         }
         Command::Verify(args) => {
             let out = maintenance::verify(&store_config(&args)?).map_err(RunError::Store)?;
-            print_json(&out);
+            print_json(&out)?;
             eprintln!(
                 "verified {} objects: {} corrupt (quarantined), {} missing",
                 out.checked,
@@ -209,7 +214,7 @@ fn maintain(command: Command) -> Result<ExitCode, RunError> {
         }
         Command::Gc { store, force } => {
             let out = maintenance::gc(&store_config(&store)?, force).map_err(RunError::Store)?;
-            print_json(&out);
+            print_json(&out)?;
             eprintln!(
                 "{} {} objects ({} bytes){}",
                 if force { "deleted" } else { "would delete" },
@@ -250,30 +255,79 @@ fn maintain(command: Command) -> Result<ExitCode, RunError> {
                             source,
                         })?;
                     let mut w = std::io::BufWriter::new(file);
-                    maintenance::export(&config, csv, &mut w).map_err(RunError::Store)?
+                    let count =
+                        maintenance::export(&config, csv, &mut w).map_err(RunError::Store)?;
+                    w.flush()
+                        .map_err(|source| RunError::WriteReport { path, source })?;
+                    count
                 }
                 None => {
                     let stdout = std::io::stdout();
-                    let mut w = std::io::BufWriter::new(stdout.lock());
-                    maintenance::export(&config, csv, &mut w).map_err(RunError::Store)?
+                    let mut w = std::io::BufWriter::new(PipeWatch::new(stdout.lock()));
+                    let count = maintenance::export(&config, csv, &mut w);
+                    let flushed = w.flush();
+                    if w.get_ref().broken {
+                        return Err(RunError::Stdout(std::io::ErrorKind::BrokenPipe.into()));
+                    }
+                    let count = count.map_err(RunError::Store)?;
+                    flushed.map_err(RunError::Stdout)?;
+                    count
                 }
             };
             eprintln!("exported {count} archived URLs");
             Ok(ExitCode::Clean)
         }
         Command::Stats(args) => {
-            print_json(&maintenance::stats(&store_config(&args)?).map_err(RunError::Store)?);
+            print_json(&maintenance::stats(&store_config(&args)?).map_err(RunError::Store)?)?;
             Ok(ExitCode::Clean)
         }
     }
 }
 
-/// Prints a command's outcome as pretty JSON on stdout.
-fn print_json(value: &impl serde::Serialize) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_default()
-    );
+/// Prints a command's outcome as pretty JSON on stdout. (`println!` would
+/// panic on a closed pipe.)
+fn print_json(value: &impl serde::Serialize) -> Result<(), RunError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| RunError::Internal(format!("cannot serialize the result: {e}")))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(RunError::Stdout)
+}
+
+/// Passes writes through and remembers whether the reader went away, for
+/// callees that turn I/O errors into strings (`maintenance::export`).
+struct PipeWatch<W> {
+    inner: W,
+    broken: bool,
+}
+
+impl<W: Write> PipeWatch<W> {
+    fn new(inner: W) -> Self {
+        PipeWatch {
+            inner,
+            broken: false,
+        }
+    }
+
+    fn note<T>(&mut self, result: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &result {
+            self.broken |= e.kind() == std::io::ErrorKind::BrokenPipe;
+        }
+        result
+    }
+}
+
+impl<W: Write> Write for PipeWatch<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let result = self.inner.write(buf);
+        self.note(result)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let result = self.inner.flush();
+        self.note(result)
+    }
 }
 
 fn check(args: CheckArgs) -> Result<ExitCode, RunError> {

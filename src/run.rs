@@ -177,11 +177,16 @@ pub fn run_check(loaded: &LoadedConfig, options: &CheckOptions) -> Result<CheckO
         }
     };
     if let Some(path) = &target {
-        json.write_to(path, &info, &summary)
-            .map_err(|source| RunError::WriteReport {
-                path: path.clone(),
-                source,
-            })?;
+        json.write_to(path, &info, &summary).map_err(|source| {
+            if path.as_os_str() == "-" {
+                RunError::Stdout(source)
+            } else {
+                RunError::WriteReport {
+                    path: path.clone(),
+                    source,
+                }
+            }
+        })?;
     }
     if let Some(prom) = &options.prom_file {
         write_prom_file(prom, target.as_deref(), started_unix)?;
