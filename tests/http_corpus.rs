@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use common::server::{jpeg, Reply, TestServer};
-use common::{document, fixture, links_of, run_online};
+use common::{assert_schema, document, fixture, links_of, run_online};
 use serde_json::Value;
 
 const REBUILT: &str = "/pic/003/000/452/00300045245_41d76565.jpg";
@@ -104,19 +104,7 @@ fn seed_corpus_online() {
     );
 
     // Schema still holds for an online report.
-    let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let v = jsonschema::draft202012::new(&schema).unwrap();
-    let errors: Vec<String> = v
-        .iter_errors(&r)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
+    assert_schema(&r);
 
     // A second run within cache_max_age sends no request at all.
     let before = s.hits().len();

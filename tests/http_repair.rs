@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 
 use common::server::{jpeg, png, Reply, TestServer};
-use common::{check_json, document, fixture, links_of, run_online};
+use common::{assert_schema, check_json, document, fixture, links_of, run_online};
 use serde_json::Value;
 
 const SEED0: &str = "000_9f14297dde64cb40.txt";
@@ -45,22 +45,6 @@ fn link<'a>(links: &[&'a Value], url: &str) -> &'a Value {
         .iter()
         .find(|l| l["url"] == url)
         .unwrap_or_else(|| panic!("no link {url}"))
-}
-
-fn assert_schema(r: &Value) {
-    let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let v = jsonschema::draft202012::new(&schema).unwrap();
-    let errors: Vec<String> = v
-        .iter_errors(r)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
 }
 
 #[test]

@@ -113,3 +113,21 @@ pub fn tool_missing(message: &str) {
     }
     eprintln!("SKIPPED: {message}");
 }
+
+/// Asserts that `report` validates against docs/report.schema.json,
+/// listing every violation with its path.
+pub fn assert_schema(report: &Value) {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let v = jsonschema::draft202012::new(&schema).unwrap();
+    let errors: Vec<String> = v
+        .iter_errors(report)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
