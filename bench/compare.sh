@@ -50,13 +50,7 @@ trap 'rm -rf "$WORK"' EXIT
 printf '| N docs | command | base s | new s | new/base speed | base RSS MiB | new RSS MiB |\n'
 printf '|---:|---|---:|---:|---:|---:|---:|\n'
 for n in $SIZES; do
-    dir=$BENCH_DIR/corpus-n$n-seed$SEED
-    if [[ ! -f "$dir/.complete" ]]; then
-        log "generating $n articles into $dir"
-        rm -rf "$dir"
-        "$GEN" --out "$dir" --count "$n" --seed "$SEED" >&2
-        touch "$dir/.complete"
-    fi
+    dir=$(corpus_dir "$GEN" "$n" "$SEED")
     find "$dir" -type f -print0 | xargs -0 cat >/dev/null
     for command in default json; do
         run_init B

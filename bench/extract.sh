@@ -93,15 +93,7 @@ mb() { awk -v k="$1" 'BEGIN { if (k == "NA" || k == "") print "NA"; else printf 
 
 ROWS=()
 for n in $SIZES; do
-    dir=$BENCH_DIR/corpus-n$n-seed$SEED
-    if [[ ! -f "$dir/.complete" ]]; then
-        log "generating $n articles into $dir"
-        rm -rf "$dir"
-        "$GEN" --out "$dir" --count "$n" --seed "$SEED" >&2
-        touch "$dir/.complete"
-    else
-        log "reusing $dir"
-    fi
+    dir=$(corpus_dir "$GEN" "$n" "$SEED")
     bytes=$(corpus_bytes "$dir")
     mbytes=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }')
     # Warm the page cache so every tool reads from memory.

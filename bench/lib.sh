@@ -79,3 +79,19 @@ run_once() {
     fi
     log "  $label: ${t}s, peak RSS $((r / 1024)) MiB, CPU $c, exit $rc"
 }
+
+# corpus_dir GEN N SEED: prints the folder of the generated corpus of N
+# articles for SEED under $BENCH_DIR, generating it unless a complete one
+# is already there.
+corpus_dir() {
+    local gen=$1 n=$2 seed=$3 dir=$BENCH_DIR/corpus-n$2-seed$3
+    if [[ ! -f "$dir/.complete" ]]; then
+        log "generating $n articles into $dir"
+        rm -rf "$dir"
+        "$gen" --out "$dir" --count "$n" --seed "$seed" >&2
+        touch "$dir/.complete"
+    else
+        log "reusing $dir"
+    fi
+    printf '%s\n' "$dir"
+}
