@@ -16,8 +16,9 @@
 #   json     archive --check --offline --format json --report /dev/null
 #            --config /dev/null DIR
 #
-# Prints a Markdown table: fastest wall time of REPEAT runs, largest peak
-# RSS, and NEW/BASE speed (base seconds / new seconds; > 1: new is faster).
+# Prints a Markdown table: fastest wall time of REPEAT runs, its CPU-seconds
+# (robust to a busy neighbour), largest peak RSS, and NEW/BASE ratios (base
+# / new; > 1: new is faster or cheaper).
 #
 # Environment: BASE (required), NEW, SIZES (default "10000 100000"),
 # REPEAT (default 3), SEED (default 1), BENCH_DIR (default
@@ -47,8 +48,8 @@ mkdir -p "$BENCH_DIR"
 WORK=$(mktemp -d "$BENCH_DIR/compare.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-printf '| N docs | command | base s | new s | new/base speed | base RSS MiB | new RSS MiB |\n'
-printf '|---:|---|---:|---:|---:|---:|---:|\n'
+printf '| N docs | command | base s | new s | new/base speed | base CPU-s | new CPU-s | new/base CPU | base RSS MiB | new RSS MiB |\n'
+printf '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 for n in $SIZES; do
     dir=$(corpus_dir "$GEN" "$n" "$SEED")
     find "$dir" -type f -print0 | xargs -0 cat >/dev/null
@@ -70,8 +71,10 @@ for n in $SIZES; do
                 fi
             done
         done
+        # CPU-seconds of the fastest run: robust to a busy neighbour.
         awk -v n="$n" -v c="$command" -v b="$B_secs" -v w="$N_secs" -v br="$B_rss_kb" \
-            -v nr="$N_rss_kb" 'BEGIN {
-            printf "| %d | %s | %.3f | %.3f | %.2f | %.1f | %.1f |\n", n, c, b, w, b / w, br / 1024, nr / 1024 }'
+            -v nr="$N_rss_kb" -v bc="$B_cpu" -v nc="$N_cpu" 'BEGIN {
+            bs = b * bc / 100; ns = w * nc / 100
+            printf "| %d | %s | %.3f | %.3f | %.2f | %.2f | %.2f | %.2f | %.1f | %.1f |\n", n, c, b, w, b / w, bs, ns, bs / ns, br / 1024, nr / 1024 }'
     done
 done
