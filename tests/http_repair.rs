@@ -201,18 +201,7 @@ fn remap_does_not_leak_into_the_report() {
     let rebuilt = format!("http://news.nankai.edu.cn{REBUILT}");
     let d = document(&r, SEED0);
     assert_eq!(d["found_on_source"], serde_json::json!([rebuilt]));
-    let finding = r["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["kind"] == "exploded_url")
-        .unwrap();
-    let urls: Vec<&str> = finding["suggestions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["url"].as_str().unwrap())
-        .collect();
+    let (finding, urls) = exploded_finding(&r);
     assert_eq!(urls, [rebuilt.as_str()], "offered once, as written");
     assert_eq!(finding["suggestions"][0]["status"], "ok");
     let port = format!(":{}", s.addr.port());
@@ -257,6 +246,23 @@ fn gbk(text: &str) -> Vec<u8> {
     let (bytes, _, unmappable) = encoding_rs::GBK.encode(text);
     assert!(!unmappable);
     bytes.into_owned()
+}
+
+/// The report's exploded-URL finding and the URLs it suggests, in order.
+fn exploded_finding(r: &Value) -> (&Value, Vec<&str>) {
+    let finding = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "exploded_url")
+        .expect("an exploded-URL finding");
+    let urls = finding["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["url"].as_str().unwrap())
+        .collect();
+    (finding, urls)
 }
 
 fn found_on_source(l: &Value) -> Vec<String> {
@@ -368,18 +374,7 @@ fn exploded_run_with_a_cut_name_is_repaired_from_the_source_page() {
     }
     doc.push_str(&format!("\n[原文链接]({page})\n"));
     let (r, _s) = repair_run(&doc, cut_page(""), "text/html; charset=gbk");
-    let finding = r["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["kind"] == "exploded_url")
-        .expect("the run is found");
-    let urls: Vec<&str> = finding["suggestions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["url"].as_str().unwrap())
-        .collect();
+    let (_, urls) = exploded_finding(&r);
     assert_eq!(
         urls,
         [
