@@ -34,12 +34,18 @@
 //!   `page#` say which; the page itself is `?` before `key=value` (or a
 //!   keyless CDN directive such as `imageView2/…`), a space inside a file
 //!   name that goes on to a media extension, `#` otherwise.
-//! - A run neither starts nor ends with a page link: those are the
-//!   ordinary links around it. The document's source link is never part of
-//!   a run. Every page link inside one run must be the same URL.
+//! - A spelled URL never starts with a page link and never ends in `/`,
+//!   `.`, `?` or `#`: navigation links beside a run (`[首页](/)`,
+//!   `[返回列表](./)`, `[返回顶部](#)`) and the page itself stay out. The
+//!   document's source link is never part of a run. When the document
+//!   names its page (source link or header), only that URL is the page in
+//!   its folder; otherwise the page is inferred, and every page link
+//!   inside one run must be the same URL (query and fragment aside: a
+//!   page with a query, `content.jsp?id=…`, is still the page).
 //! - A run is cut where a second URL starts: `http://`/`https://` (unless
 //!   right after `=`, a URL in a query value), or `//` or `/` right after a
-//!   media file name (for `/`, only when another media name follows).
+//!   media file name (for `/`, only when another media name follows; a
+//!   page link between the two is an ordinary link and is skipped).
 //!   Each URL is rebuilt on its own; the reading direction is chosen for
 //!   the whole run.
 //! - When the page is at the site root, `.` and `/` are one link: `.`
