@@ -45,6 +45,10 @@
 //!    unless the document names its page (a source link): an unnamed page
 //!    is inferred as the longer-named link of the run's folder, and a
 //!    neighbour in that folder could be taken for it.
+//! 10. On a root page, no navigation link follows a protocol-relative
+//!    image: `./` and `/` there are the same link, so two of them read the
+//!    other way round make a `//`, and the URL read backwards a host name
+//!    (`//www.gov.cn/…/503` against `//305.30.….nc/vog/www`).
 //! 7. An original has at least `links.min_exploded_run` characters (6 by
 //!    default; `1.JPG` is five links, below what the setting calls a run).
 
@@ -398,7 +402,12 @@ fn case(rng: &mut Rng) -> Case {
             .map(|_| (rng.pick(&["/", "./", "#"]).to_string(), false))
             .collect()
     };
-    let nav_end = navigation(rng);
+    // Rule 10: on a root page, nothing follows a protocol-relative image.
+    let nav_end = if at_root(shape) && originals.iter().any(|o| o.starts_with("//")) {
+        Vec::new()
+    } else {
+        navigation(rng)
+    };
     let nav_start = if originals[0].starts_with("http") {
         navigation(rng)
     } else {

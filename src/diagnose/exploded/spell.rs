@@ -385,6 +385,20 @@ pub fn score(s: &str) -> i32 {
     } else if lower.starts_with('/') {
         score += 1;
     }
+    // Read the wrong way round, a URL shows its scheme reversed and its
+    // percent-escapes broken (`6E%`): the other direction is the URL.
+    if lower.contains("//:ptth") || lower.contains("//:sptth") {
+        score -= 6;
+    }
+    let bytes = lower.as_bytes();
+    let broken_escape = bytes.iter().enumerate().any(|(i, &b)| {
+        b == b'%'
+            && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    });
+    if broken_escape {
+        score -= 4;
+    }
     let path = lower.split(['?', '#']).next().unwrap_or("");
     if let Some((_, ext)) = path.rsplit_once('.') {
         if is_media_extension(ext) {
@@ -398,16 +412,23 @@ pub fn score(s: &str) -> i32 {
     } else {
         s.to_string()
     };
-    // A host counts when it ends in a top-level domain or is an address:
-    // read the wrong way round, `//gepj.x_1/` is no host.
+    // A host counts when it is letters, digits and hyphens ending in a
+    // top-level domain, or an address: read the wrong way round,
+    // `//gepj.x_1/` is no host.
     let real_host = |u: url::Url| match u.host() {
-        Some(url::Host::Domain(h)) => h.rsplit_once('.').is_some_and(|(_, tld)| is_tld(tld)),
+        Some(url::Host::Domain(h)) => {
+            h.rsplit_once('.').is_some_and(|(_, tld)| is_tld(tld))
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        }
         // An address counts as written: `https://38` parses as 0.0.0.38.
         Some(_) => u.host_str().is_some_and(|h| s.contains(h)),
         None => false,
     };
     if url::Url::parse(&absolute).is_ok_and(real_host) {
-        score += if lower.starts_with("//") { 4 } else { 2 };
+        // `//host` is worth less than a scheme: two navigation links
+        // read the wrong way round also make a `//`.
+        score += if lower.starts_with("//") { 3 } else { 2 };
     }
     score
 }
