@@ -37,6 +37,8 @@
 //! 6. A relative or root-relative original names a media file (has a media
 //!    extension): without a scheme, a host or an extension, nothing tells
 //!    a spelled path from numbered links such as `/notes/1` … `/notes/9`.
+//! 7. An original has at least `links.min_exploded_run` characters (6 by
+//!    default; `1.JPG` is five links, below what the setting calls a run).
 //! 8. Navigation links (`[首页](/)`, `[返回列表](./)`, `[返回顶部](#)`)
 //!    stand after the images in reading order, and before them only when
 //!    the first URL starts with a scheme: `/` right before `/img/a.jpg`
@@ -46,11 +48,9 @@
 //!    is inferred as the longer-named link of the run's folder, and a
 //!    neighbour in that folder could be taken for it.
 //! 10. On a root page, no navigation link follows a protocol-relative
-//!    image: `./` and `/` there are the same link, so two of them read the
-//!    other way round make a `//`, and the URL read backwards a host name
-//!    (`//www.gov.cn/…/503` against `//305.30.….nc/vog/www`).
-//! 7. An original has at least `links.min_exploded_run` characters (6 by
-//!    default; `1.JPG` is five links, below what the setting calls a run).
+//!     image: `./` and `/` there are the same link, so two of them read
+//!     the other way round make a `//`, and the URL read backwards a host
+//!     name (`//www.gov.cn/…/503` against `//305.30.….nc/vog/www`).
 
 use archive::config::Config;
 use archive::diagnose::UrlFilter;
