@@ -182,7 +182,20 @@ fn a_failed_handshake_is_a_tls_error_and_not_retried_whatever_the_name() {
         let c = check(addr, "", &format!("https://{host}{HOSTILE_PATH}"));
         assert_class(&c, Status::Broken, "tls_error", 1, "handshake");
         assert_eq!(connections.load(Ordering::SeqCst) - before, 1);
-    }
+    } // A server that hangs up on the ClientHello: a TLS failure, as before.
+    let (addr, _) = raw_server(Fault::Close);
+    let c = check(
+        addr,
+        "",
+        &format!("https://refused.timed-out.reset.test{HOSTILE_PATH}"),
+    );
+    assert_class(
+        &c,
+        Status::Broken,
+        "tls_error",
+        1,
+        "hang-up in the handshake",
+    );
 }
 
 #[test]

@@ -11,7 +11,8 @@
 //! name, so a TLS failure is recognised by where it happens: rustls
 //! reports a failed handshake (bad certificate, not TLS at all) as an
 //! `io::Error` of kind `InvalidData` while connecting to an `https` URL,
-//! and nothing else on that path decodes data.
+//! and a server that hangs up during the handshake as `UnexpectedEof`;
+//! a plain TCP connect produces neither.
 
 use std::time::{Duration, SystemTime};
 
@@ -152,30 +153,41 @@ fn causes<'a>(e: &'a (dyn Error + 'static)) -> impl Iterator<Item = &'a (dyn Err
 /// The cause of a request error, from the types in its chain.
 fn cause(e: &reqwest::Error) -> Cause {
     let tls_phase = e.is_connect() && e.url().is_some_and(|u| u.scheme() == "https");
+    cause_in_chain(e, tls_phase).unwrap_or(if e.is_timeout() {
+        Cause::Timeout
+    } else {
+        Cause::Network
+    })
+}
+
+/// The cause named by a type in `e`'s chain; `tls_phase` is true while
+/// connecting to an `https` URL.
+fn cause_in_chain(e: &(dyn Error + 'static), tls_phase: bool) -> Option<Cause> {
     for err in causes(e) {
         if err.is::<AddressRefused>() {
-            return Cause::PrivateAddress;
+            return Some(Cause::PrivateAddress);
         }
         if let Some(r) = err.downcast_ref::<ResolveError>() {
-            return match r {
+            return Some(match r {
                 ResolveError::Refused(_) => Cause::PrivateAddress,
                 ResolveError::NotFound { .. } | ResolveError::Lookup { .. } => Cause::Dns,
-            };
+            });
         }
         if let Some(io) = err.downcast_ref::<io::Error>() {
             match io.kind() {
-                ErrorKind::ConnectionRefused => return Cause::ConnectionRefused,
-                ErrorKind::TimedOut => return Cause::Timeout,
-                ErrorKind::InvalidData if tls_phase => return Cause::Tls,
+                ErrorKind::ConnectionRefused => return Some(Cause::ConnectionRefused),
+                ErrorKind::TimedOut => return Some(Cause::Timeout),
+                // rustls's failures, and a server that hangs up on the
+                // ClientHello (tokio-rustls: "tls handshake eof"), which
+                // is how many old servers refuse a TLS version.
+                ErrorKind::InvalidData | ErrorKind::UnexpectedEof if tls_phase => {
+                    return Some(Cause::Tls)
+                }
                 _ => {}
             }
         }
     }
-    if e.is_timeout() {
-        Cause::Timeout
-    } else {
-        Cause::Network
-    }
+    None
 }
 
 /// Sorts a request error into permanent and transient failures.
@@ -227,5 +239,48 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    /// An error with a message of its own and a source.
+    #[derive(Debug)]
+    struct Wrap(&'static str, Box<dyn Error + Send + Sync>);
+
+    impl std::fmt::Display for Wrap {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl Error for Wrap {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&*self.1)
+        }
+    }
+
+    #[test]
+    fn causes_come_from_types_not_words() {
+        let hostile = "tls certificate handshake dns error refused: timed out";
+        let io = |kind| Wrap(hostile, Box::new(io::Error::new(kind, hostile)));
+        let found = |e: &Wrap, tls| cause_in_chain(e, tls);
+        assert_eq!(
+            found(&io(ErrorKind::ConnectionRefused), true),
+            Some(Cause::ConnectionRefused)
+        );
+        assert_eq!(found(&io(ErrorKind::ConnectionReset), true), None);
+        assert_eq!(found(&io(ErrorKind::InvalidData), false), None);
+        assert_eq!(found(&io(ErrorKind::InvalidData), true), Some(Cause::Tls));
+        assert_eq!(found(&io(ErrorKind::UnexpectedEof), false), None);
+        assert_eq!(found(&io(ErrorKind::TimedOut), false), Some(Cause::Timeout));
+        assert_eq!(found(&Wrap(hostile, hostile.into()), true), None);
+        // A resolver error boxed inside an io::Error, which io::Error's
+        // own `source` would skip.
+        let not_found = ResolveError::NotFound {
+            host: "refused.tls".into(),
+        };
+        let inner = io::Error::other(not_found);
+        assert_eq!(
+            found(&Wrap(hostile, Box::new(inner)), true),
+            Some(Cause::Dns)
+        );
     }
 }
