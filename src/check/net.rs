@@ -139,7 +139,8 @@ impl fmt::Display for ResolveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ResolveError::NotFound { host } => write!(f, "{host}: no such name"),
-            ResolveError::Lookup { host, source } => write!(f, "{host}: {source}"),
+            // The source follows in the chain; not repeated here.
+            ResolveError::Lookup { host, .. } => write!(f, "cannot resolve {host}"),
             ResolveError::Refused(refused) => refused.fmt(f),
         }
     }
