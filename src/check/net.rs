@@ -9,8 +9,14 @@
 //! `check.allow_private` is set. IP literals never reach a resolver, so
 //! [`refuse_ip_literal`] checks them before each request and each redirect.
 //! [`Remap`] rewrites URL prefixes (mirrors) before anything else.
+//!
+//! The resolver fails with a [`ResolveError`], a type of this crate, so
+//! that the checker can tell a failed lookup and a guard refusal from
+//! other errors by downcasting along the error's `source()` chain: the
+//! message, which contains the host name, is for people only.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -94,6 +100,62 @@ pub fn parse_overrides(
         .collect()
 }
 
+/// Why the resolver gave no address. The checker downcasts to this type;
+/// `Display` is the message people read.
+#[derive(Debug)]
+pub(crate) enum ResolveError {
+    /// The name does not exist (a `.invalid` name, RFC 6761 §6.4).
+    NotFound { host: String },
+    /// The system's resolver failed (no such name, no DNS server).
+    Lookup {
+        host: String,
+        source: std::io::Error,
+    },
+    /// The name resolves only to addresses the guard refuses.
+    Refused(AddressRefused),
+}
+
+/// The address guard's refusal of a name that resolves only to loopback,
+/// private or link-local addresses.
+#[derive(Debug)]
+pub(crate) struct AddressRefused {
+    host: String,
+    ip: IpAddr,
+}
+
+impl fmt::Display for AddressRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let AddressRefused { host, ip } = self;
+        write!(
+            f,
+            "refused: {host} resolves to {ip} (loopback, private or link-local; set check.allow_private to allow it)"
+        )
+    }
+}
+
+impl std::error::Error for AddressRefused {}
+
+impl fmt::Display for ResolveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResolveError::NotFound { host } => write!(f, "{host}: no such name"),
+            // The source follows in the chain; not repeated here.
+            ResolveError::Lookup { host, .. } => write!(f, "cannot resolve {host}"),
+            ResolveError::Refused(refused) => refused.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ResolveError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ResolveError::Lookup { source, .. } => Some(source),
+            ResolveError::Refused(refused) => Some(refused),
+            ResolveError::NotFound { .. } => None,
+        }
+    }
+}
+
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_ascii_lowercase();
@@ -101,21 +163,34 @@ impl Resolve for GuardedResolver {
             let addr = *addr;
             return Box::pin(async move { Ok(Box::new(std::iter::once(addr)) as Addrs) });
         }
+        if host == "invalid" || host.trim_end_matches('.').ends_with(".invalid") {
+            // RFC 6761: resolvers answer `.invalid` names negatively at
+            // once; the system's resolver is never asked.
+            return Box::pin(async move { Err(ResolveError::NotFound { host }.into()) });
+        }
         let allow_private = self.allow_private;
         Box::pin(async move {
-            let found: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let looked_up = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map(Iterator::collect::<Vec<SocketAddr>>);
+            let found = match looked_up {
+                Ok(found) => found,
+                Err(source) => return Err(ResolveError::Lookup { host, source }.into()),
+            };
             let allowed: Vec<SocketAddr> = found
                 .iter()
                 .copied()
                 .filter(|a| allow_private || !is_private(a.ip()))
                 .collect();
-            if allowed.is_empty() && !found.is_empty() {
-                return Err(format!(
-                    "refused: {host} resolves to {} (loopback, private or link-local; set check.allow_private to allow it)",
-                    found[0].ip()
-                )
-                .into());
+            if allowed.is_empty() {
+                let error = match found.first() {
+                    Some(first) => ResolveError::Refused(AddressRefused {
+                        host,
+                        ip: first.ip(),
+                    }),
+                    None => ResolveError::NotFound { host },
+                };
+                return Err(error.into());
             }
             Ok(Box::new(allowed.into_iter()) as Addrs)
         })

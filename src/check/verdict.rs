@@ -1,11 +1,27 @@
 //! Verdicts: what the report's `http` object says about a check, and how
 //! each kind of failure is classed: permanent (a 404, a DNS failure, a TLS
 //! error) or transient and worth retrying (timeouts, resets, 5xx, 429).
+//!
+//! A request error is classed by the types along its `source()` chain,
+//! never by its message: the message contains the URL, and a host named
+//! `tls-images.test` says nothing about what failed. The chain holds
+//! `reqwest::Error`, `std::io::Error` (whose boxed inner error is reached
+//! with `get_ref`, since `io::Error::source` skips it) and the resolver's
+//! [`ResolveError`]. hyper and rustls are not dependencies this crate can
+//! name, so a TLS failure is recognised by where it happens: rustls
+//! reports a failed handshake (bad certificate, not TLS at all) as an
+//! `io::Error` of kind `InvalidData` while connecting to an `https` URL,
+//! and a server that hangs up during the handshake as `UnexpectedEof`;
+//! a plain TCP connect produces neither.
 
 use std::time::{Duration, SystemTime};
 
+use std::error::Error;
+use std::io::{self, ErrorKind};
+
 use serde::{Deserialize, Serialize};
 
+use super::net::{AddressRefused, ResolveError};
 use crate::model::Status;
 use crate::store::objects::StoredObject;
 
@@ -108,6 +124,72 @@ pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
+/// What a request error comes down to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    /// The address guard refused where the name resolves.
+    PrivateAddress,
+    Dns,
+    Tls,
+    Timeout,
+    ConnectionRefused,
+    /// Anything else: resets, closes, protocol errors.
+    Network,
+}
+
+/// `e` and the errors under it, going into an `io::Error`'s boxed error
+/// (which `io::Error::source` skips).
+fn causes<'a>(e: &'a (dyn Error + 'static)) -> impl Iterator<Item = &'a (dyn Error + 'static)> {
+    std::iter::successors(Some(e), |&e| {
+        match e.downcast_ref::<io::Error>().and_then(io::Error::get_ref) {
+            Some(inner) => Some(inner as &(dyn Error + 'static)),
+            None => e.source(),
+        }
+    })
+    // A cycle is not possible in safe code, but a bound costs nothing.
+    .take(64)
+}
+
+/// The cause of a request error, from the types in its chain.
+fn cause(e: &reqwest::Error) -> Cause {
+    let tls_phase = e.is_connect() && e.url().is_some_and(|u| u.scheme() == "https");
+    cause_in_chain(e, tls_phase).unwrap_or(if e.is_timeout() {
+        Cause::Timeout
+    } else {
+        Cause::Network
+    })
+}
+
+/// The cause named by a type in `e`'s chain; `tls_phase` is true while
+/// connecting to an `https` URL.
+fn cause_in_chain(e: &(dyn Error + 'static), tls_phase: bool) -> Option<Cause> {
+    for err in causes(e) {
+        if err.is::<AddressRefused>() {
+            return Some(Cause::PrivateAddress);
+        }
+        if let Some(r) = err.downcast_ref::<ResolveError>() {
+            return Some(match r {
+                ResolveError::Refused(_) => Cause::PrivateAddress,
+                ResolveError::NotFound { .. } | ResolveError::Lookup { .. } => Cause::Dns,
+            });
+        }
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            match io.kind() {
+                ErrorKind::ConnectionRefused => return Some(Cause::ConnectionRefused),
+                ErrorKind::TimedOut => return Some(Cause::Timeout),
+                // rustls's failures, and a server that hangs up on the
+                // ClientHello (tokio-rustls: "tls handshake eof"), which
+                // is how many old servers refuse a TLS version.
+                ErrorKind::InvalidData | ErrorKind::UnexpectedEof if tls_phase => {
+                    return Some(Cause::Tls)
+                }
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
 /// Sorts a request error into permanent and transient failures.
 pub(super) fn classify_error(
     e: &reqwest::Error,
@@ -115,35 +197,20 @@ pub(super) fn classify_error(
 ) -> Result<Verdict, Box<Transient>> {
     let chain = error_chain(e);
     info.error = Some(chain.clone());
-    let lower = chain.to_ascii_lowercase();
-    if lower.contains("refused: ") {
-        return Ok(verdict(Status::Skipped, "private_address", chain, info));
+    let found = cause(e);
+    let (status, reason) = match found {
+        Cause::PrivateAddress => (Status::Skipped, "private_address"),
+        Cause::Dns => (Status::Broken, "dns_error"),
+        Cause::Tls => (Status::Broken, "tls_error"),
+        Cause::Timeout => (Status::Broken, "timeout"),
+        Cause::ConnectionRefused => (Status::Broken, "connection_refused"),
+        Cause::Network => (Status::Broken, "network_error"),
+    };
+    let v = verdict(status, reason, chain, info);
+    match found {
+        Cause::PrivateAddress | Cause::Dns | Cause::Tls => Ok(v),
+        Cause::Timeout | Cause::ConnectionRefused | Cause::Network => Err(transient(v, None)),
     }
-    if lower.contains("dns error")
-        || lower.contains("failed to lookup")
-        || lower.contains("name or service not known")
-    {
-        return Ok(verdict(Status::Broken, "dns_error", chain, info));
-    }
-    if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
-        return Ok(verdict(Status::Broken, "tls_error", chain, info));
-    }
-    if e.is_timeout() {
-        return Err(transient(
-            verdict(Status::Broken, "timeout", chain, info),
-            None,
-        ));
-    }
-    if lower.contains("connection refused") {
-        return Err(transient(
-            verdict(Status::Broken, "connection_refused", chain, info),
-            None,
-        ));
-    }
-    Err(transient(
-        verdict(Status::Broken, "network_error", chain, info),
-        None,
-    ))
 }
 
 /// `Retry-After` as seconds or an HTTP date, capped at ten minutes.
@@ -172,5 +239,48 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    /// An error with a message of its own and a source.
+    #[derive(Debug)]
+    struct Wrap(&'static str, Box<dyn Error + Send + Sync>);
+
+    impl std::fmt::Display for Wrap {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl Error for Wrap {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&*self.1)
+        }
+    }
+
+    #[test]
+    fn causes_come_from_types_not_words() {
+        let hostile = "tls certificate handshake dns error refused: timed out";
+        let io = |kind| Wrap(hostile, Box::new(io::Error::new(kind, hostile)));
+        let found = |e: &Wrap, tls| cause_in_chain(e, tls);
+        assert_eq!(
+            found(&io(ErrorKind::ConnectionRefused), true),
+            Some(Cause::ConnectionRefused)
+        );
+        assert_eq!(found(&io(ErrorKind::ConnectionReset), true), None);
+        assert_eq!(found(&io(ErrorKind::InvalidData), false), None);
+        assert_eq!(found(&io(ErrorKind::InvalidData), true), Some(Cause::Tls));
+        assert_eq!(found(&io(ErrorKind::UnexpectedEof), false), None);
+        assert_eq!(found(&io(ErrorKind::TimedOut), false), Some(Cause::Timeout));
+        assert_eq!(found(&Wrap(hostile, hostile.into()), true), None);
+        // A resolver error boxed inside an io::Error, which io::Error's
+        // own `source` would skip.
+        let not_found = ResolveError::NotFound {
+            host: "refused.tls".into(),
+        };
+        let inner = io::Error::other(not_found);
+        assert_eq!(
+            found(&Wrap(hostile, Box::new(inner)), true),
+            Some(Cause::Dns)
+        );
     }
 }
