@@ -81,8 +81,9 @@ pub fn run(config_path: Option<PathBuf>) -> Result<(), RunError> {
         .build()
         .map_err(|e| RunError::Internal(format!("cannot start the async runtime: {e}")))?;
     let result = runtime.block_on(serve(loaded, config_path));
-    // Dropping the runtime would wait for a run that ignored its cancel.
-    runtime.shutdown_timeout(RUN_STOP_WAIT);
+    // `serve` already gave a cancelled run its second; dropping the
+    // runtime would wait for it without end, so do not wait again.
+    runtime.shutdown_background();
     result
 }
 
