@@ -9,6 +9,17 @@
 //! through a bounded reorder buffer; memory stays flat however large the
 //! corpus. Report ids are given as documents are emitted, so
 //! `documents[i].id == i` in every mode (the schema's promise).
+//!
+//! A run can be stopped from outside ([`Cancel`], the daemon's shutdown):
+//! the whole check future is dropped, which is how tokio cancels. Every
+//! long await (request send, each body chunk, rate-limit and Retry-After
+//! waits, retry backoff) sits inside it, and all of them are cancel-safe:
+//! nothing in `check/` spawns tasks, state changes (database records, the
+//! rename of a finished object) are synchronous, and a download's pending
+//! object deletes its temporary file when dropped, so nothing partial is
+//! ever published. A cancelled run writes no report (a partial one would
+//! read as a corpus with fewer links) and does not prune the store's
+//! references; what it checked before the cancel stays in the cache.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -100,8 +111,49 @@ impl Reports {
     }
 }
 
+/// A stop signal for a run, shared by clones: once [`Cancel::cancel`] is
+/// called, every run given a clone stops as soon as it can. Works across
+/// runtimes (the daemon's and the run's own).
+#[derive(Debug, Clone)]
+pub struct Cancel(std::sync::Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Cancel {
+    fn default() -> Cancel {
+        Cancel(std::sync::Arc::new(tokio::sync::watch::Sender::new(false)))
+    }
+}
+
+impl Cancel {
+    /// Asks every run holding a clone to stop.
+    pub fn cancel(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Completes once [`Cancel::cancel`] has been called.
+    pub async fn cancelled(&self) {
+        let mut rx = self.0.subscribe();
+        // The sender lives in `self`, so this cannot fail while we wait.
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+}
+
 /// Runs the check pipeline over the corpus and writes the reports.
 pub fn run_check(loaded: &LoadedConfig, options: &CheckOptions) -> Result<CheckOutcome, RunError> {
+    run_check_until(loaded, options, &Cancel::default())?
+        .ok_or_else(|| RunError::Internal("the run was cancelled".into()))
+}
+
+/// [`run_check`] that stops early when `cancel` fires: `Ok(None)` then,
+/// with no report written (see the module doc).
+pub fn run_check_until(
+    loaded: &LoadedConfig,
+    options: &CheckOptions,
+    cancel: &Cancel,
+) -> Result<Option<CheckOutcome>, RunError> {
     let started = Instant::now();
     let started_unix = crate::report::metrics::unix_now();
     let config = &loaded.config;
@@ -132,14 +184,20 @@ pub fn run_check(loaded: &LoadedConfig, options: &CheckOptions) -> Result<CheckO
         let store = Store::open(&config.store).map_err(RunError::Store)?;
         let checker =
             Checker::new(config, !options.no_cache, Some(store)).map_err(RunError::Usage)?;
-        check_online(
+        let finished = check_online(
             config.clone(),
             paths,
             &options.crawl,
             options.documents.clone(),
             &checker,
             &mut reports,
+            cancel,
         )?;
+        if !finished {
+            reports.progress.finish();
+            tracing::info!("run cancelled; no report written");
+            return Ok(None);
+        }
         if let Some(store) = checker.store() {
             // A full corpus run knows every current reference; forget the rest.
             if options.paths.is_empty() && options.crawl.is_empty() {
@@ -200,7 +258,7 @@ pub fn run_check(loaded: &LoadedConfig, options: &CheckOptions) -> Result<CheckO
     } else {
         ExitCode::Clean
     };
-    Ok(CheckOutcome { summary, exit_code })
+    Ok(Some(CheckOutcome { summary, exit_code }))
 }
 
 /// Renders the written report as Prometheus metrics into `prom`.
@@ -233,6 +291,7 @@ fn write_prom_file(
 
 /// Streams the corpus through the static pipeline (on a blocking thread)
 /// and the checker (async), feeding the reports as documents complete.
+/// False when `cancel` stopped it first.
 fn check_online(
     config: Config,
     paths: Vec<PathBuf>,
@@ -240,43 +299,89 @@ fn check_online(
     documents: Option<std::sync::Arc<crate::pipeline::DocumentCache>>,
     checker: &Checker,
     reports: &mut Reports,
-) -> Result<(), RunError> {
+    cancel: &Cancel,
+) -> Result<bool, RunError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| RunError::Internal(format!("cannot start the async runtime: {e}")))?;
+    let result = runtime.block_on(async {
+        // Losing the race drops the check future and with it every request,
+        // wait and pending object in flight (see the module doc).
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => None,
+            done = check_all(config, paths, crawl_seeds, documents, checker, reports, cancel) => Some(done),
+        }
+    });
+    match result {
+        Some(done) => done.map(|()| true),
+        None => {
+            // Do not wait for the corpus scanner: it stops at its next
+            // document (`Stoppable`), and the process may be exiting.
+            runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+            Ok(false)
+        }
+    }
+}
+
+async fn check_all(
+    config: Config,
+    paths: Vec<PathBuf>,
+    crawl_seeds: &[url::Url],
+    documents: Option<std::sync::Arc<crate::pipeline::DocumentCache>>,
+    checker: &Checker,
+    reports: &mut Reports,
+    cancel: &Cancel,
+) -> Result<(), RunError> {
     if !crawl_seeds.is_empty() {
-        runtime.block_on(crawl(checker, &config, crawl_seeds, |page| {
-            reports.add(&page)
-        }));
+        crawl(checker, &config, crawl_seeds, |page| reports.add(&page)).await;
         return Ok(());
     }
-    runtime.block_on(async {
-        let in_flight = DOCUMENTS_IN_FLIGHT.max(config.check.concurrency);
-        let (tx, rx) = tokio::sync::mpsc::channel::<Scanned>(in_flight);
-        let producer = tokio::task::spawn_blocking(move || {
-            let mut source = CorpusSource::new(&paths, &config.corpus);
-            scan_inputs(&mut source, &config, documents.as_deref(), |scanned| {
-                // The receiver only goes away if the run is abandoned.
-                let _ = tx.blocking_send(scanned);
-            });
+    let in_flight = DOCUMENTS_IN_FLIGHT.max(config.check.concurrency);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Scanned>(in_flight);
+    let cancel = cancel.clone();
+    let producer = tokio::task::spawn_blocking(move || {
+        let mut source = Stoppable {
+            inner: CorpusSource::new(&paths, &config.corpus),
+            cancel,
+        };
+        scan_inputs(&mut source, &config, documents.as_deref(), |scanned| {
+            // The receiver only goes away if the run is abandoned.
+            let _ = tx.blocking_send(scanned);
         });
-        let mut totals = CorpusTotals::default();
-        check_in_order(
-            rx,
-            checker,
-            in_flight,
-            REORDER_WINDOW * in_flight,
-            |mut checked| {
-                totals.number(&mut checked);
-                reports.add(&checked);
-            },
-        )
-        .await;
-        producer
-            .await
-            .map_err(|e| RunError::Internal(format!("the corpus scanner stopped: {e}")))
-    })
+    });
+    let mut totals = CorpusTotals::default();
+    check_in_order(
+        rx,
+        checker,
+        in_flight,
+        REORDER_WINDOW * in_flight,
+        |mut checked| {
+            totals.number(&mut checked);
+            reports.add(&checked);
+        },
+    )
+    .await;
+    producer
+        .await
+        .map_err(|e| RunError::Internal(format!("the corpus scanner stopped: {e}")))
+}
+
+/// A corpus source that runs dry once the run is cancelled, so the
+/// scanner thread does not go on reading a corpus nobody will check.
+struct Stoppable {
+    inner: CorpusSource,
+    cancel: Cancel,
+}
+
+impl crate::source::Source for Stoppable {
+    fn next_input(&mut self) -> Option<crate::source::Input> {
+        if self.cancel.is_cancelled() {
+            return None;
+        }
+        self.inner.next_input()
+    }
 }
 
 /// Documents admitted but not yet emitted, as a multiple of the documents

@@ -206,12 +206,15 @@ fn daemon_serves_reloads_picks_up_changes_and_drains() {
     big.truncate(big.len() - 2);
     big.extend(std::iter::repeat_n(7u8, 4_000_000));
     big.extend_from_slice(&[0xFF, 0xD9]);
+    // About 20 s to send (245 chunks, 82 ms apart): far longer than the
+    // grace period, so only a cancelled run lets the daemon exit in time.
+    let slow_len = big.len();
     s.route(
         "/slow.jpg",
         Reply::Slow {
             body: Arc::new(big),
             chunk: 16 * 1024,
-            interval: Duration::from_millis(20),
+            interval: Duration::from_millis(82),
         },
     );
     let d = Daemon::start(&s, "interval_secs = 30\ngrace_secs = 1.0", Some("s3cret"));
@@ -312,8 +315,10 @@ fn daemon_serves_reloads_picks_up_changes_and_drains() {
     assert!(d.log().contains("bogus_key"), "the log names the bad key");
     assert_eq!(get(d.port, "/healthz", None).0, 200);
 
-    // SIGTERM during a slow download: exit 0 within the grace period, no
-    // partial object, nothing left in tmp/.
+    // SIGTERM during a 20 s download: the run is cancelled after the 1 s
+    // grace period and the daemon exits 0 within grace + 1 s (+1 s for
+    // signal delivery and process teardown), no partial object, nothing
+    // left in tmp/, the store verifies clean.
     article(&d.corpus, "three.md", &["/slow.jpg"]);
     d.wait_for(
         "the slow download to start",
@@ -330,12 +335,18 @@ fn daemon_serves_reloads_picks_up_changes_and_drains() {
             break status;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(6),
-            "did not exit within the grace period"
+            started.elapsed() <= Duration::from_secs(3),
+            "did not exit within grace_secs + 1 s; log:\n{}",
+            d.log()
         );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(0), "log:\n{}", d.log());
+    assert!(
+        s.body_bytes_sent() < slow_len,
+        "the slow body was still sent whole: the download was not cut short"
+    );
+    assert!(d.log().contains("cancelling it"), "log:\n{}", d.log());
     assert_eq!(
         walk(&d.dir.path().join("store/sha256")).len(),
         objects_before,
@@ -347,7 +358,12 @@ fn daemon_serves_reloads_picks_up_changes_and_drains() {
         .args(["verify", "--config", d.config.to_str().unwrap()])
         .output()
         .unwrap();
-    assert_eq!(verify.status.code(), Some(0));
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "verify: {}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
 }
 
 #[test]

@@ -6,8 +6,13 @@
 //! server and the scheduler as tasks that own their state, and listens
 //! for signals: SIGHUP reloads the configuration (a bad one is refused and
 //! the old one kept), SIGTERM and SIGINT drain: the run in progress gets
-//! `daemon.grace_secs` to finish, then is abandoned; downloads in flight
-//! leave only temporaries, which are removed, never a partial object.
+//! `daemon.grace_secs` to finish, then is cancelled ([`Cancel`]): its
+//! requests and waits are dropped, downloads in flight delete their
+//! temporaries, no report is written (the last complete one stays), and
+//! the daemon exits 0 about a second after the grace period at most.
+//! Should the run not return within that second, the daemon exits anyway;
+//! the store's lock dies with the process and its leftover temporaries
+//! are removed when the store is next opened. Never a partial object.
 //! The only state shared with the HTTP handlers is [`Shared`]: the last
 //! complete report, swapped whole.
 //!
@@ -26,7 +31,7 @@ use tokio::sync::{mpsc, watch};
 use crate::config::{Config, LoadedConfig};
 use crate::error::RunError;
 use crate::report::metrics::{self, RunTimes};
-use crate::run::{run_check, CheckOptions, OutputFormat};
+use crate::run::{run_check_until, Cancel, CheckOptions, OutputFormat};
 
 /// A finished run, as served over HTTP. Replaced whole after each run.
 pub struct LastRun {
@@ -75,8 +80,15 @@ pub fn run(config_path: Option<PathBuf>) -> Result<(), RunError> {
         .enable_all()
         .build()
         .map_err(|e| RunError::Internal(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(serve(loaded, config_path))
+    let result = runtime.block_on(serve(loaded, config_path));
+    // `serve` already gave a cancelled run its second; dropping the
+    // runtime would wait for it without end, so do not wait again.
+    runtime.shutdown_background();
+    result
 }
+
+/// How long a cancelled run gets to return before the daemon exits anyway.
+const RUN_STOP_WAIT: Duration = Duration::from_secs(1);
 
 async fn serve(loaded: LoadedConfig, config_path: Option<PathBuf>) -> Result<(), RunError> {
     let daemon = loaded.config.daemon.clone();
@@ -109,11 +121,13 @@ async fn serve(loaded: LoadedConfig, config_path: Option<PathBuf>) -> Result<(),
         }
     });
     let (reload_tx, reload_rx) = mpsc::channel::<LoadedConfig>(4);
-    let scheduler = tokio::spawn(schedule(
+    let cancel = Cancel::default();
+    let mut scheduler = tokio::spawn(schedule(
         loaded.clone(),
         shared.clone(),
         reload_rx,
         shutdown_rx.clone(),
+        cancel.clone(),
     ));
     spawn_watchdog(shutdown_rx.clone());
     notify(&[
@@ -145,10 +159,17 @@ async fn serve(loaded: LoadedConfig, config_path: Option<PathBuf>) -> Result<(),
     notify(&[sd_notify::NotifyState::Stopping]);
     let _ = shutdown_tx.send(true);
     let grace = Duration::from_secs_f64(daemon.grace_secs);
-    if tokio::time::timeout(grace, scheduler).await.is_err() {
-        tracing::warn!("the run in progress did not finish within the grace period; abandoning it");
-        // We hold the store's lock until we exit, so its tmp/ is ours.
-        remove_temporaries(&loaded.config.store.path);
+    if tokio::time::timeout(grace, &mut scheduler).await.is_err() {
+        tracing::warn!("the run in progress did not finish within the grace period; cancelling it");
+        cancel.cancel();
+        if tokio::time::timeout(RUN_STOP_WAIT, scheduler)
+            .await
+            .is_err()
+        {
+            // Its temporaries are left to the store's cleanup at the next
+            // start: deleting them now would race a writer still running.
+            tracing::warn!("the cancelled run did not stop in time; exiting without it");
+        }
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
     Ok(())
@@ -157,16 +178,6 @@ async fn serve(loaded: LoadedConfig, config_path: Option<PathBuf>) -> Result<(),
 fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal, RunError> {
     tokio::signal::unix::signal(kind)
         .map_err(|e| RunError::Internal(format!("cannot install a signal handler: {e}")))
-}
-
-fn remove_temporaries(store: &Path) {
-    for entry in std::fs::read_dir(store.join("tmp"))
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let _ = std::fs::remove_file(entry.path());
-    }
 }
 
 fn spawn_watchdog(mut shutdown: watch::Receiver<bool>) {
@@ -201,6 +212,7 @@ async fn schedule(
     shared: Arc<Shared>,
     mut reload: mpsc::Receiver<LoadedConfig>,
     mut shutdown: watch::Receiver<bool>,
+    cancel: Cancel,
 ) {
     let (changes_tx, mut changes) = mpsc::channel::<()>(64);
     // Kept alive (not `_`): dropping the watcher stops it.
@@ -225,11 +237,18 @@ async fn schedule(
             format: OutputFormat::Json,
         };
         documents.begin_run();
-        let result = tokio::task::spawn_blocking(move || run_check(&config, &options)).await;
+        let run_cancel = cancel.clone();
+        let result =
+            tokio::task::spawn_blocking(move || run_check_until(&config, &options, &run_cancel))
+                .await;
         let (read, unchanged) = documents.end_run();
         tracing::info!("documents: {read} read, {unchanged} unchanged since the last run");
         match result {
-            Ok(Ok(outcome)) => {
+            Ok(Ok(None)) => {
+                tracing::info!("run cancelled; the last complete report stays");
+                return;
+            }
+            Ok(Ok(Some(outcome))) => {
                 let finished = metrics::unix_now();
                 // A failed run keeps the previous report and its times.
                 let times = RunTimes {

@@ -1,0 +1,125 @@
+//! Cancelling a run in-process ([`archive::run::Cancel`], what the daemon
+//! does when its grace period runs out): `run_check_until` returns within
+//! a second whatever the run is waiting on (a 20 s body, a 30 s
+//! `Retry-After`), writes no report, and leaves neither an object nor a
+//! temporary file in the store.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use archive::config::{Config, LoadedConfig};
+use archive::run::{run_check_until, Cancel, CheckOptions, OutputFormat};
+use common::server::{jpeg, Reply, TestServer};
+use common::walk;
+
+/// Runs a corpus of one article linking `path` on `server`, cancels once
+/// the server has seen the request (and `settle` more), and returns how
+/// long `run_check_until` took to return after the cancel.
+fn cancel_during(server: &TestServer, path: &str, check: &str, settle: Duration) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    std::fs::write(
+        corpus.join("a.md"),
+        format!("---\ntitle: a\n---\n![x](http://img.test{path})\n"),
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    let report = dir.path().join("report.json");
+    let toml = format!(
+        "[corpus]\npaths = [\"{}\"]\n[check]\nallow_private = true\nrate_limit = 1000.0\nburst = 100\n{check}\n[store]\npath = \"{}\"\nmin_free_bytes = 0\n[resolve]\n\"img.test\" = \"127.0.0.1:{}\"\n",
+        corpus.display(),
+        store.display(),
+        server.addr.port()
+    );
+    let loaded = LoadedConfig {
+        config: Config::parse(&toml, Path::new("test.toml")).expect("test config"),
+        path: None,
+        digest: "0".repeat(64),
+    };
+    let options = CheckOptions {
+        paths: Vec::new(),
+        offline: false,
+        no_cache: false,
+        crawl: Vec::new(),
+        report: Some(report.clone()),
+        prom_file: None,
+        documents: None,
+        format: OutputFormat::Json,
+    };
+    let cancel = Cancel::default();
+    let run = {
+        let cancel = cancel.clone();
+        std::thread::spawn(move || run_check_until(&loaded, &options, &cancel))
+    };
+    let started = Instant::now();
+    while server.hits_on(path).is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(20), "no request");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(settle);
+    assert!(!run.is_finished(), "the run ended before the cancel");
+    let cancelled = Instant::now();
+    cancel.cancel();
+    while !run.is_finished() {
+        assert!(
+            cancelled.elapsed() < Duration::from_secs(10),
+            "the run ignores its cancel"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let took = cancelled.elapsed();
+    let outcome = run.join().expect("no panic").expect("no error");
+    assert!(outcome.is_none(), "a cancelled run reports no outcome");
+    assert!(!report.exists(), "a cancelled run writes no report");
+    assert!(walk(&store.join("sha256")).is_empty(), "no partial object");
+    assert!(walk(&store.join("tmp")).is_empty(), "no temporary left");
+    took
+}
+
+#[test]
+fn cancel_stops_a_twenty_second_download() {
+    let s = TestServer::start();
+    let mut big = jpeg(5);
+    big.truncate(big.len() - 2);
+    big.extend(std::iter::repeat_n(7u8, 4_000_000));
+    big.extend_from_slice(&[0xFF, 0xD9]);
+    let len = big.len();
+    // About 20 s to send: 245 chunks, 82 ms apart.
+    s.route(
+        "/slow.jpg",
+        Reply::Slow {
+            body: Arc::new(big),
+            chunk: 16 * 1024,
+            interval: Duration::from_millis(82),
+        },
+    );
+    let took = cancel_during(&s, "/slow.jpg", "", Duration::from_millis(500));
+    assert!(took <= Duration::from_secs(1), "took {took:?}");
+    assert!(s.body_bytes_sent() < len, "the body was sent whole");
+}
+
+#[test]
+fn cancel_stops_a_retry_after_wait() {
+    let s = TestServer::start();
+    s.route(
+        "/busy.jpg",
+        Reply::FailFirst {
+            n: 5,
+            status: 429,
+            retry_after: Some("30"),
+            then: Box::new(Reply::Ok("image/jpeg", jpeg(6))),
+        },
+    );
+    let took = cancel_during(
+        &s,
+        "/busy.jpg",
+        "max_tries = 3\nretry_max_time = 120.0",
+        Duration::from_millis(300),
+    );
+    assert!(took <= Duration::from_secs(1), "took {took:?}");
+    assert_eq!(s.hits_on("/busy.jpg").len(), 1, "no retry after the cancel");
+}
