@@ -15,6 +15,8 @@
 //! original address (`url`, `source`, `canonical`, `来源`, …), which the
 //! resolve stage uses as the base URL.
 
+mod guard;
+
 use serde::Serialize;
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -63,6 +65,8 @@ pub struct Parsed {
     /// 1-based line number of the body's first line.
     pub body_line: usize,
     pub notes: Vec<String>,
+    /// Why the document cannot be scanned at all (hostile front matter).
+    pub error: Option<String>,
 }
 
 /// Keys whose value is the article's original address.
@@ -101,8 +105,21 @@ pub fn parse(text: &str, extension: &str) -> Parsed {
     for (fence, style) in [("---", HeaderStyle::Yaml), ("+++", HeaderStyle::Toml)] {
         if let Some((raw, end)) = fenced_block(head, fence) {
             let first_line = line_of(text, trimmed_start) + 1;
+            let mut error = None;
             let mut header = match style {
-                HeaderStyle::Yaml => yaml_header(raw, first_line, &mut notes),
+                HeaderStyle::Yaml => match guard::check(raw) {
+                    Ok(()) => yaml_header(raw, first_line, &mut notes),
+                    Err(r) => {
+                        // `first_line` is the first line of `raw`, below the opening `---`.
+                        error = Some(format!(
+                            "{} (front matter opened at line {}, refused at line {}); not scanned",
+                            r.reason,
+                            first_line - 1,
+                            first_line - 1 + r.line
+                        ));
+                        Header::default()
+                    }
+                },
                 _ => toml_header(raw, first_line, &mut notes),
             };
             header.style = style;
@@ -114,6 +131,7 @@ pub fn parse(text: &str, extension: &str) -> Parsed {
                 body_start,
                 body_line: line_of(text, body_start),
                 notes,
+                error,
             };
         }
     }
@@ -127,6 +145,7 @@ pub fn parse(text: &str, extension: &str) -> Parsed {
             body_start: 0,
             body_line: 1,
             notes,
+            error: None,
         };
     }
     if let Some((header, body_start)) = key_value_header(text) {
@@ -136,6 +155,7 @@ pub fn parse(text: &str, extension: &str) -> Parsed {
             body_start,
             body_line: line_of(text, body_start),
             notes,
+            error: None,
         };
     }
     let header = first_line_title(text);
@@ -145,6 +165,7 @@ pub fn parse(text: &str, extension: &str) -> Parsed {
         body_start: 0,
         body_line: 1,
         notes,
+        error: None,
     }
 }
 

@@ -110,6 +110,19 @@ impl Document {
         let ext = path.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
         let parsed = format::parse(&decoded.text, &ext);
         notes.extend(parsed.notes);
+        if let Some(reason) = parsed.error {
+            // Hostile front matter: the document is reported, not scanned.
+            let mut doc = Document::failed(
+                path.clone(),
+                DocumentStatus::Error,
+                format!("{path}: {reason}"),
+            );
+            doc.format = parsed.format;
+            doc.encoding = decoded.encoding;
+            doc.notes = notes;
+            doc.bytes = bytes.len() as u64;
+            return doc;
+        }
         Document {
             path,
             format: parsed.format,
