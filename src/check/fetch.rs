@@ -18,7 +18,7 @@ use reqwest::{Client, Method, StatusCode};
 use url::Url;
 
 use super::hosts::Hosts;
-use super::net::{refuse_ip_literal, Remap};
+use super::net::{refuse_ip_literal, PortPins, Remap};
 use super::sniff::{sniff, truncation, Sniffed, Tail, SNIFF_LEN};
 use super::verdict::{
     classify_error, error_chain, parse_retry_after, transient, verdict, verdict_ok, HttpInfo,
@@ -56,17 +56,26 @@ pub struct Fetcher {
     client: Client,
     hosts: Arc<Hosts>,
     remap: Remap,
+    /// Ports the `[resolve]` entries pin, checked at every hop.
+    pins: PortPins,
     config: CheckConfig,
     /// Hosts that refused HEAD once: GET from then on.
     head_refused: Mutex<HashSet<String>>,
 }
 
 impl Fetcher {
-    pub fn new(client: Client, hosts: Arc<Hosts>, remap: Remap, config: &CheckConfig) -> Fetcher {
+    pub fn new(
+        client: Client,
+        hosts: Arc<Hosts>,
+        remap: Remap,
+        pins: PortPins,
+        config: &CheckConfig,
+    ) -> Fetcher {
         Fetcher {
             client,
             hosts,
             remap,
+            pins,
             config: config.clone(),
             head_refused: Mutex::new(HashSet::new()),
         }
@@ -163,6 +172,9 @@ impl Fetcher {
             }
             if let Some(msg) = refuse_ip_literal(&current, self.config.allow_private) {
                 return Ok(verdict(Status::Skipped, "private_address", msg, info));
+            }
+            if let Some(msg) = self.pins.refuse(&current) {
+                return Ok(verdict(Status::Skipped, "resolve_port_mismatch", msg, info));
             }
             let host = current.host_str().unwrap_or("").to_string();
             let use_head = want == Want::Page

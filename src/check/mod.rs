@@ -47,7 +47,7 @@ use crate::store::objects::relative_object_path;
 use crate::store::Store;
 use fetch::{FetchOptions, Fetcher, Want};
 use hosts::Hosts;
-use net::{parse_overrides, GuardedResolver, Remap};
+use net::{parse_overrides, GuardedResolver, PortPins, Remap};
 use source_page::{page_images, suggest_from_source};
 use verdict::HttpInfo;
 
@@ -126,6 +126,7 @@ impl Checker {
     pub fn new(config: &Config, use_cache: bool, store: Option<Store>) -> Result<Checker, String> {
         let check = &config.check;
         let overrides = parse_overrides(&config.resolve)?;
+        let pins = PortPins::new(&overrides);
         let client = reqwest::Client::builder()
             .user_agent(check.user_agent.clone())
             .redirect(reqwest::redirect::Policy::none())
@@ -137,7 +138,7 @@ impl Checker {
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let hosts = Arc::new(Hosts::new(check));
         Ok(Checker {
-            fetcher: Fetcher::new(client, hosts, Remap::new(&config.remap), check),
+            fetcher: Fetcher::new(client, hosts, Remap::new(&config.remap), pins, check),
             store,
             use_cache,
             cache_max_age: check.cache_max_age as i64,

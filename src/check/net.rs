@@ -8,6 +8,7 @@
 //! loopback, private, link-local or otherwise special addresses unless
 //! `check.allow_private` is set. IP literals never reach a resolver, so
 //! [`refuse_ip_literal`] checks them before each request and each redirect.
+//! [`PortPins`] keeps a URL from choosing another port of an overridden host.
 //! [`Remap`] rewrites URL prefixes (mirrors) before anything else.
 //!
 //! The resolver fails with a [`ResolveError`], a type of this crate, so
@@ -44,9 +45,35 @@ pub fn is_private(ip: IpAddr) -> bool {
                 return is_private(IpAddr::V4(v4));
             }
             let s = v6.segments();
+            // Prefixes that carry an IPv4 address a gateway may deliver to
+            // (RFC 6052 NAT64, RFC 3056 6to4) are judged by that address:
+            // on a DNS64 network every public IPv4 site has a 64:ff9b::
+            // address, so refusing the prefix would refuse the web.
+            let embedded = if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                Some((s[6], s[7]))
+            } else if s[0] == 0x2002 {
+                Some((s[1], s[2]))
+            } else {
+                None
+            };
+            if let Some((hi, lo)) = embedded {
+                let v4 = std::net::Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+                return is_private(IpAddr::V4(v4));
+            }
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
+                // Deprecated or local forms no public link needs, refused
+                // whole: IPv4-compatible ::a.b.c.d (::/96, holds :: and
+                // ::1 too), IPv4-translated ::ffff:0:a.b.c.d (RFC 2765),
+                // local-use NAT64 64:ff9b:1::/48 (RFC 8215), Teredo
+                // 2001::/32 (its IPv4 parts are obfuscated) and
+                // site-local fec0::/10.
+                || s[..6] == [0; 6]
+                || s[..6] == [0, 0, 0, 0, 0xffff, 0]
+                || s[..3] == [0x64, 0xff9b, 1]
+                || s[..2] == [0x2001, 0]
+                || (s[0] & 0xffc0) == 0xfec0 // site-local
                 || (s[0] & 0xfe00) == 0xfc00 // unique local
                 || (s[0] & 0xffc0) == 0xfe80 // link-local
         }
@@ -63,6 +90,45 @@ pub fn refuse_ip_literal(url: &Url, allow_private: bool) -> Option<String> {
     (!allow_private && is_private(ip)).then(|| {
         format!("refused: {ip} is a loopback, private or link-local address (set check.allow_private to allow it)")
     })
+}
+
+/// The ports of the `[resolve]` entries written as `ip:port`. The client
+/// connects to an explicit port in a URL whatever the resolver answers, so
+/// `"h" = "127.0.0.1:18080"` alone would let a link (or a redirect) to
+/// `http://h:18099/` reach port 18099 of that address. An entry with a
+/// port pins both: a URL on the scheme's default port goes to the entry's
+/// port, one with the entry's own port likewise, any other explicit port
+/// is refused. An entry without a port (`"h" = "127.0.0.1"`) pins the
+/// address only and lets the URL choose the port.
+#[derive(Debug, Clone, Default)]
+pub struct PortPins(BTreeMap<String, u16>);
+
+impl PortPins {
+    /// The pins of parsed `[resolve]` entries (port 0: no pin).
+    pub fn new(overrides: &BTreeMap<String, SocketAddr>) -> PortPins {
+        PortPins(
+            overrides
+                .iter()
+                .filter(|(_, addr)| addr.port() != 0)
+                .map(|(host, addr)| (host.clone(), addr.port()))
+                .collect(),
+        )
+    }
+
+    /// Why `url` may not be fetched: its explicit port is not the one its
+    /// host's `[resolve]` entry pins.
+    pub fn refuse(&self, url: &Url) -> Option<String> {
+        let host = url.host_str()?.to_ascii_lowercase();
+        let pinned = *self.0.get(&host)?;
+        // No explicit port (or the scheme's default, which `Url` drops):
+        // the connection goes to the entry's port.
+        let port = url.port()?;
+        (port != pinned).then(|| {
+            format!(
+                "refused: [resolve] pins {host} to port {pinned}, not {port} (write the entry without a port to allow any)"
+            )
+        })
+    }
 }
 
 /// The client's resolver: overrides first, then the system's, filtered.
@@ -261,6 +327,71 @@ mod tests {
         for ip in ["8.8.8.8", "202.113.0.1", "2001:4860::8888"] {
             assert!(!is_private(ip.parse().unwrap()), "{ip}");
         }
+    }
+
+    #[test]
+    fn embedding_and_deprecated_ipv6_forms() {
+        for ip in [
+            "::127.0.0.1",         // IPv4-compatible
+            "::8.8.8.8",           // IPv4-compatible, deprecated whatever it holds
+            "::ffff:0:7f00:1",     // IPv4-translated (SIIT)
+            "::ffff:0:8.8.8.8",    // likewise
+            "::ffff:7f00:1",       // IPv4-mapped, hex spelling
+            "::ffff:10.0.0.1",     // IPv4-mapped
+            "64:ff9b::7f00:1",     // NAT64 to loopback
+            "64:ff9b::10.1.2.3",   // NAT64 to private
+            "64:ff9b::a9fe:a9fe",  // NAT64 to 169.254.169.254
+            "64:ff9b:1::808:808",  // local-use NAT64
+            "2002:7f00:1::",       // 6to4 of 127.0.0.1
+            "2002:c0a8:101::1",    // 6to4 of 192.168.1.1
+            "2002::",              // 6to4 of 0.0.0.0
+            "2001:0:4136:e378::1", // Teredo
+            "fec0::1",             // site-local
+            "feff::1",             // site-local, top of the range
+            "ff02::1",             // multicast
+            "::",
+        ] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in [
+            "64:ff9b::808:808", // NAT64 of 8.8.8.8: the web on a DNS64 network
+            "2002:808:808::1",  // 6to4 of 8.8.8.8
+            "2001:db8::1",      // not Teredo: 2001:db8::/32
+            "2400:cb00::1",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
+        for url in [
+            "http://[::127.0.0.1]/a.jpg",
+            "http://[::ffff:0:7f00:1]/a.jpg",
+            "http://[64:ff9b::7f00:1]/a.jpg",
+            "http://[2002:7f00:1::]/a.jpg",
+            "http://[fec0::1]/a.jpg",
+            "http://[2001:0:4136:e378::1]/a.jpg",
+        ] {
+            let u = Url::parse(url).unwrap();
+            assert!(refuse_ip_literal(&u, false).is_some(), "{url}");
+            assert!(refuse_ip_literal(&u, true).is_none(), "{url}");
+        }
+    }
+
+    #[test]
+    fn resolve_entries_pin_ports() {
+        let mut t = BTreeMap::new();
+        t.insert("Pinned.Test".to_string(), "127.0.0.1:18080".to_string());
+        t.insert("free.test".to_string(), "127.0.0.1".to_string());
+        let pins = PortPins::new(&parse_overrides(&t).unwrap());
+        let refused = |u: &str| pins.refuse(&Url::parse(u).unwrap());
+        assert!(refused("http://pinned.test/a").is_none());
+        assert!(refused("http://pinned.test:80/a").is_none());
+        assert!(refused("https://pinned.test/a").is_none());
+        assert!(refused("http://pinned.test:18080/a").is_none());
+        assert!(refused("http://PINNED.test:18099/a").is_some());
+        assert!(refused("https://pinned.test:80/a").is_some());
+        assert!(refused("http://free.test:18099/a").is_none());
+        assert!(refused("http://other.test:18099/a").is_none());
+        assert!(refused("http://127.0.0.1:18099/a").is_none());
     }
 
     #[test]
