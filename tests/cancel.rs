@@ -7,12 +7,11 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use archive::config::{Config, LoadedConfig};
 use archive::run::{run_check_until, Cancel, CheckOptions, OutputFormat};
-use common::server::{jpeg, Reply, TestServer};
+use common::server::{jpeg, twenty_second_jpeg, Reply, TestServer};
 use common::walk;
 
 /// Runs a corpus of one article linking `path` on `server`, cancels once
@@ -83,20 +82,9 @@ fn cancel_during(server: &TestServer, path: &str, check: &str, settle: Duration)
 #[test]
 fn cancel_stops_a_twenty_second_download() {
     let s = TestServer::start();
-    let mut big = jpeg(5);
-    big.truncate(big.len() - 2);
-    big.extend(std::iter::repeat_n(7u8, 4_000_000));
-    big.extend_from_slice(&[0xFF, 0xD9]);
-    let len = big.len();
-    // About 20 s to send: 245 chunks, 82 ms apart.
-    s.route(
-        "/slow.jpg",
-        Reply::Slow {
-            body: Arc::new(big),
-            chunk: 16 * 1024,
-            interval: Duration::from_millis(82),
-        },
-    );
+    // About 20 s to send.
+    let (slow, len) = twenty_second_jpeg(5);
+    s.route("/slow.jpg", slow);
     let took = cancel_during(&s, "/slow.jpg", "", Duration::from_millis(500));
     assert!(took <= Duration::from_secs(1), "took {took:?}");
     assert!(s.body_bytes_sent() < len, "the body was sent whole");

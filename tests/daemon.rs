@@ -10,10 +10,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::server::{jpeg, Reply, TestServer};
+use common::server::{jpeg, twenty_second_jpeg, Reply, TestServer};
 use common::walk;
 use serde_json::Value;
 
@@ -202,21 +201,10 @@ fn daemon_serves_reloads_picks_up_changes_and_drains() {
     s.route("/a.jpg", Reply::Ok("image/jpeg", jpeg(1)));
     s.route("/b.png", Reply::Ok("image/png", RED_PNG.to_vec()));
     s.route("/new.jpg", Reply::Ok("image/jpeg", jpeg(2)));
-    let mut big = jpeg(3);
-    big.truncate(big.len() - 2);
-    big.extend(std::iter::repeat_n(7u8, 4_000_000));
-    big.extend_from_slice(&[0xFF, 0xD9]);
-    // About 20 s to send (245 chunks, 82 ms apart): far longer than the
-    // grace period, so only a cancelled run lets the daemon exit in time.
-    let slow_len = big.len();
-    s.route(
-        "/slow.jpg",
-        Reply::Slow {
-            body: Arc::new(big),
-            chunk: 16 * 1024,
-            interval: Duration::from_millis(82),
-        },
-    );
+    // About 20 s to send: far longer than the grace period, so only a
+    // cancelled run lets the daemon exit in time.
+    let (slow, slow_len) = twenty_second_jpeg(3);
+    s.route("/slow.jpg", slow);
     let d = Daemon::start(&s, "interval_secs = 30\ngrace_secs = 1.0", Some("s3cret"));
     article(&d.corpus, "one.md", &["/a.jpg", "/b.png", "/missing.jpg"]);
 

@@ -354,3 +354,20 @@ pub fn png() -> Vec<u8> {
     v.extend_from_slice(&[0xAE, 0x42, 0x60, 0x82]);
     v
 }
+
+/// A valid JPEG of about 4 MB sent in 16 KiB chunks 82 ms apart (245
+/// chunks, about 20 s): longer than any grace period a test sets. Returns
+/// the reply and the body's length.
+pub fn twenty_second_jpeg(seed: u8) -> (Reply, usize) {
+    let mut big = jpeg(seed);
+    big.truncate(big.len() - 2);
+    big.extend(std::iter::repeat_n(7u8, 4_000_000));
+    big.extend_from_slice(&[0xFF, 0xD9]);
+    let len = big.len();
+    let reply = Reply::Slow {
+        body: Arc::new(big),
+        chunk: 16 * 1024,
+        interval: Duration::from_millis(82),
+    };
+    (reply, len)
+}
