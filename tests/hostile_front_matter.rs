@@ -4,34 +4,12 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{archive, document, fixture, links_of};
+use common::{check_json, document, fixture, links_of};
 use serde_json::Value;
 
 const SEED: &str = "000_9f14297dde64cb40.txt";
-
-fn check(dir: &Path) -> (i32, Value) {
-    let dir = dir.display().to_string();
-    let out = archive(&[
-        "--check",
-        "--offline",
-        "--format",
-        "json",
-        "--config",
-        "/dev/null",
-        &dir,
-    ]);
-    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}); status {:?}; stderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().expect("exit code, not a signal"), report)
-}
 
 /// Nine levels of nine aliases each: 9^9 (387 million) leaves once expanded.
 fn billion_laughs() -> String {
@@ -95,7 +73,7 @@ fn hostile_front_matter_is_an_error_document() {
     std::fs::write(alone.path().join(SEED), &seed).unwrap();
 
     let started = Instant::now();
-    let (code, report) = check(dir.path());
+    let (code, report) = check_json(&[dir.path()]);
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "{:?}",
@@ -118,7 +96,7 @@ fn hostile_front_matter_is_an_error_document() {
     }
 
     // The seed is scanned as if it were alone.
-    let (_, alone_report) = check(alone.path());
+    let (_, alone_report) = check_json(&[alone.path()]);
     assert_eq!(document(&report, SEED)["status"], "ok");
     let seed_links = urls(&report, SEED);
     assert!(!seed_links.is_empty());
