@@ -15,13 +15,17 @@
 //! | store | [`store`] | content-addressed objects (sha256) and the state database |
 //! | report | [`report`] | the JSON report (versioned schema) and the text one |
 //!
-//! [`pipeline`] runs the stages over a corpus and [`run`] implements the
-//! commands the `archive` binary exposes; `main.rs` only parses arguments.
+//! [`pipeline`] runs the static stages over a corpus; an [`engine`] owns
+//! what runs need (settings, store, checker, document cache) and drives
+//! documents through every stage into the reports, once for the CLI
+//! ([`run`]) or once per cycle for the [`daemon`]; `main.rs` only parses
+//! arguments.
 
 pub mod check;
 pub mod config;
 pub mod daemon;
 pub mod diagnose;
+pub mod engine;
 pub mod error;
 pub mod extract;
 pub mod maintenance;

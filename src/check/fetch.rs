@@ -85,6 +85,11 @@ impl Fetcher {
         &self.hosts
     }
 
+    /// The host gates, shared, for a checker that outlives this fetcher.
+    pub fn hosts_arc(&self) -> Arc<Hosts> {
+        self.hosts.clone()
+    }
+
     /// `url` (one the server answered with) as the documents write it:
     /// `[remap]` undone.
     pub fn as_written(&self, url: &str) -> String {
