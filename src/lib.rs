@@ -11,7 +11,8 @@
 //! | extract | [`extract`] | every URL in Markdown, HTML and text, with line and column |
 //! | resolve | [`resolve`] | a base URL per document; relative links made absolute |
 //! | diagnose | [`diagnose`] | static verdicts: truncated, malformed, exploded URLs, duplicates |
-//! | check | [`check`] | HTTP: status, soft 404s, truncated bodies, source pages, repairs |
+//! | check | [`check`] | HTTP: status, soft 404s, truncated bodies, source pages |
+//! | repair | [`repair`] | replacements the network finds: images matched on the source page |
 //! | store | [`store`] | content-addressed objects (sha256) and the state database |
 //! | report | [`report`] | the JSON report (versioned schema) and the text one |
 //!
@@ -31,6 +32,7 @@ pub mod extract;
 pub mod maintenance;
 pub mod model;
 pub mod pipeline;
+pub mod repair;
 pub mod report;
 pub mod resolve;
 pub mod run;

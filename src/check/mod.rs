@@ -5,7 +5,8 @@
 //! gives it back with its `unchecked` links judged ([`fetch`]), each
 //! suggestion checked too, and, when the document names its source page,
 //! the images of that page recorded as `found_on_source` and offered as
-//! repairs for the document's broken images ([`source_page`]).
+//! repairs for the document's broken images
+//! ([`crate::repair::source_page`]).
 //!
 //! Online, the network has the last word: links the static pass suspected
 //! (`truncated`) are fetched too, except the characters of an exploded
@@ -29,7 +30,6 @@ pub mod fetch;
 pub mod hosts;
 pub mod net;
 pub mod sniff;
-pub mod source_page;
 pub mod verdict;
 
 use std::collections::HashMap;
@@ -43,13 +43,13 @@ use crate::config::Config;
 use crate::extract::LinkKind;
 use crate::model::{Link, Status, Suggestion};
 use crate::pipeline::Scanned;
+use crate::repair::source_page::{page_images, suggest_from_source};
 use crate::store::db::{CheckRecord, UrlState};
 use crate::store::objects::relative_object_path;
 use crate::store::Store;
 use fetch::{FetchOptions, Fetcher, Want};
 use hosts::Hosts;
 use net::{parse_overrides, GuardedResolver, PortPins, Remap};
-use source_page::{page_images, suggest_from_source};
 use verdict::HttpInfo;
 
 /// A URL's result, shared by every link that names it.

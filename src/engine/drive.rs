@@ -8,7 +8,7 @@
 //! order, however they finish. Ids are given at emission
 //! ([`CorpusTotals::number`]), so `documents[i].id == i` in every mode.
 //! A crawl is the other scope: its frontier is the input
-//! ([`crate::source::crawl`]).
+//! ([`super::crawl`]).
 //!
 //! Memory stays flat however large the corpus: every queue is bounded.
 //! Everything here is cancel-safe: the caller races the driver against a
@@ -21,12 +21,12 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use super::crawl::crawl;
 use crate::check::Checker;
 use crate::config::Config;
 use crate::error::RunError;
 use crate::pipeline::{scan_inputs, CorpusTotals, DocumentCache, Scanned};
 use crate::source::corpus::CorpusSource;
-use crate::source::crawl::crawl;
 
 use super::Scope;
 

@@ -26,6 +26,7 @@
 //! (a partial one would read as a corpus with fewer links) and does not
 //! prune the store's references; what it checked stays in the cache.
 
+mod crawl;
 mod drive;
 
 use std::path::PathBuf;
