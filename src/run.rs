@@ -32,7 +32,9 @@ use crate::check::Checker;
 use crate::config::{Config, LoadedConfig};
 use crate::error::RunError;
 use crate::pipeline::{corpus_paths, scan_corpus, scan_inputs, CorpusTotals, Scanned};
+use crate::report::digest::Digest;
 use crate::report::json::JsonReport;
+use crate::report::metrics::{Metrics, RunTimes};
 use crate::report::progress::Progress;
 use crate::report::text::TextReport;
 use crate::report::{RunInfo, Summary};
@@ -75,6 +77,10 @@ pub struct CheckOptions {
 pub struct CheckOutcome {
     pub summary: Summary,
     pub exit_code: ExitCode,
+    /// The run's metrics, to render with its times (the daemon's).
+    pub metrics: Metrics,
+    /// The dashboard's bounded view of the run.
+    pub digest: Digest,
 }
 
 /// Documents checked at once, at least; each may have many links in
@@ -82,11 +88,14 @@ pub struct CheckOutcome {
 /// flight, so one-link documents still keep every request slot busy.
 const DOCUMENTS_IN_FLIGHT: usize = 16;
 
-/// The reports being built, fed one document at a time.
+/// The reports being built, fed one document at a time. Every sink is
+/// fed here, once per document: nothing reads the written report back.
 struct Reports {
     summary: Summary,
     json: JsonReport,
     text: Option<TextReport>,
+    metrics: Metrics,
+    digest: Digest,
     spill_error: Option<std::io::Error>,
     progress: Progress,
 }
@@ -94,6 +103,8 @@ struct Reports {
 impl Reports {
     fn add(&mut self, scanned: &Scanned) {
         self.summary.add(scanned);
+        self.metrics.add(scanned);
+        self.digest.add(scanned);
         if self.spill_error.is_none() {
             self.spill_error = self.json.add(scanned).err();
         }
@@ -164,6 +175,8 @@ pub fn run_check_until(
         json: JsonReport::new()
             .map_err(|e| RunError::Internal(format!("cannot create temporary file: {e}")))?,
         text: (options.format == OutputFormat::Text).then(TextReport::default),
+        metrics: Metrics::default(),
+        digest: Digest::default(),
         spill_error: None,
         progress: Progress::new(options.format == OutputFormat::Text && !offline),
     };
@@ -211,6 +224,8 @@ pub fn run_check_until(
         mut summary,
         json,
         text,
+        metrics,
+        mut digest,
         spill_error,
         progress,
     } = reports;
@@ -227,6 +242,7 @@ pub fn run_check_until(
         config_path: loaded.path.as_ref().map(|p| p.display().to_string()),
         config_sha256: loaded.digest.clone(),
     };
+    digest.finish(&summary, &info);
     let target = match (&options.report, options.format) {
         (Some(p), _) => Some(p.clone()),
         (None, OutputFormat::Json) => Some(PathBuf::from("-")),
@@ -247,7 +263,7 @@ pub fn run_check_until(
         })?;
     }
     if let Some(prom) = &options.prom_file {
-        write_prom_file(prom, target.as_deref(), started_unix)?;
+        write_prom_file(prom, &metrics, &summary, started_unix)?;
     }
     if let Some(text) = text {
         let rendered = text.render(&summary, offline);
@@ -258,35 +274,34 @@ pub fn run_check_until(
     } else {
         ExitCode::Clean
     };
-    Ok(Some(CheckOutcome { summary, exit_code }))
+    Ok(Some(CheckOutcome {
+        summary,
+        exit_code,
+        metrics,
+        digest,
+    }))
 }
 
-/// Renders the written report as Prometheus metrics into `prom`.
+/// Writes the run's metrics to `prom`, from the accumulator: the report
+/// may have gone to stdout or nowhere.
 fn write_prom_file(
     prom: &std::path::Path,
-    report: Option<&std::path::Path>,
+    metrics: &Metrics,
+    summary: &Summary,
     started: f64,
 ) -> Result<(), RunError> {
-    let Some(report) = report.filter(|p| *p != std::path::Path::new("-")) else {
-        return Err(RunError::Usage(
-            "--prom-file needs the report in a file: give --report FILE or set report.path".into(),
-        ));
-    };
-    let text = std::fs::read_to_string(report)
-        .map_err(|e| RunError::Internal(format!("cannot read back the report: {e}")))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| RunError::Internal(format!("cannot parse the report: {e}")))?;
     let now = crate::report::metrics::unix_now();
-    let times = crate::report::metrics::RunTimes {
+    let times = RunTimes {
         started,
         finished: now,
         last_success: now,
     };
-    crate::report::metrics::write_atomically(prom, &crate::report::metrics::render(&value, times))
-        .map_err(|source| RunError::WriteReport {
+    crate::report::metrics::write_atomically(prom, &metrics.render(summary, times)).map_err(
+        |source| RunError::WriteReport {
             path: prom.to_path_buf(),
             source,
-        })
+        },
+    )
 }
 
 /// Streams the corpus through the static pipeline (on a blocking thread)
