@@ -13,7 +13,9 @@ use crate::config::LoadedConfig;
 use crate::engine::{CancellationToken, Engine, EngineOptions, RunRequest, Scope};
 use crate::error::RunError;
 use crate::pipeline::Scanned;
+use crate::report::digest::Digest;
 use crate::report::json::JsonReport;
+use crate::report::metrics::{Metrics, RunTimes};
 use crate::report::progress::Progress;
 use crate::report::text::TextReport;
 use crate::report::Summary;
@@ -51,13 +53,20 @@ pub struct CheckOptions {
 pub struct CheckOutcome {
     pub summary: Summary,
     pub exit_code: ExitCode,
+    /// The run's metrics, to render with its times (the daemon's).
+    pub metrics: Metrics,
+    /// The dashboard's bounded view of the run.
+    pub digest: Digest,
 }
 
-/// The reports being built, fed one document at a time.
+/// The reports being built, fed one document at a time. Every sink is
+/// fed here, once per document: nothing reads the written report back.
 pub(crate) struct Reports {
     pub(crate) summary: Summary,
     pub(crate) json: JsonReport,
     pub(crate) text: Option<TextReport>,
+    pub(crate) metrics: Metrics,
+    pub(crate) digest: Digest,
     pub(crate) spill_error: Option<std::io::Error>,
     pub(crate) progress: Progress,
 }
@@ -69,6 +78,8 @@ impl Reports {
             json: JsonReport::new()
                 .map_err(|e| RunError::Internal(format!("cannot create temporary file: {e}")))?,
             text: (format == OutputFormat::Text).then(TextReport::default),
+            metrics: Metrics::default(),
+            digest: Digest::default(),
             spill_error: None,
             progress: Progress::new(format == OutputFormat::Text && !offline),
         })
@@ -76,6 +87,8 @@ impl Reports {
 
     pub(crate) fn add(&mut self, scanned: &Scanned) {
         self.summary.add(scanned);
+        self.metrics.add(scanned);
+        self.digest.add(scanned);
         if self.spill_error.is_none() {
             self.spill_error = self.json.add(scanned).err();
         }
@@ -142,30 +155,24 @@ pub fn run_check_until(
     outcome
 }
 
-/// Renders the written report as Prometheus metrics into `prom`.
+/// Writes the run's metrics to `prom`, from the accumulator: the report
+/// may have gone to stdout or nowhere.
 pub(crate) fn write_prom_file(
     prom: &std::path::Path,
-    report: Option<&std::path::Path>,
+    metrics: &Metrics,
+    summary: &Summary,
     started: f64,
 ) -> Result<(), RunError> {
-    let Some(report) = report.filter(|p| *p != std::path::Path::new("-")) else {
-        return Err(RunError::Usage(
-            "--prom-file needs the report in a file: give --report FILE or set report.path".into(),
-        ));
-    };
-    let text = std::fs::read_to_string(report)
-        .map_err(|e| RunError::Internal(format!("cannot read back the report: {e}")))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| RunError::Internal(format!("cannot parse the report: {e}")))?;
     let now = crate::report::metrics::unix_now();
-    let times = crate::report::metrics::RunTimes {
+    let times = RunTimes {
         started,
         finished: now,
         last_success: now,
     };
-    crate::report::metrics::write_atomically(prom, &crate::report::metrics::render(&value, times))
-        .map_err(|source| RunError::WriteReport {
+    crate::report::metrics::write_atomically(prom, &metrics.render(summary, times)).map_err(
+        |source| RunError::WriteReport {
             path: prom.to_path_buf(),
             source,
-        })
+        },
+    )
 }

@@ -21,8 +21,10 @@
 //! return within that second, the daemon exits anyway; the store's lock
 //! dies with the process and its leftover temporaries are removed when
 //! the store is next opened. Never a partial object. The only state
-//! shared with the HTTP handlers is [`Shared`]: the last complete run,
-//! swapped whole.
+//! shared with the HTTP handlers is [`Shared`]: the last complete run
+//! ([`LastRun`]: its metrics text, dashboard digest, times and the
+//! report's path), swapped whole. Both were fed during the run; the
+//! report file is served from disk, never read back into memory.
 //!
 //! systemd integration: `Type=notify` readiness, a one-line `STATUS=`
 //! after each run, and `WATCHDOG=1` pings when `WatchdogSec` is set.
@@ -30,7 +32,7 @@
 pub mod dashboard;
 pub mod http;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -40,14 +42,18 @@ use tokio_util::task::TaskTracker;
 use crate::config::{Config, LoadedConfig};
 use crate::engine::{CancellationToken, Engine, EngineOptions, RunRequest, Scope};
 use crate::error::RunError;
+use crate::report::digest::Digest;
 use crate::report::metrics::{self, RunTimes};
 use crate::run::OutputFormat;
 
 /// A finished run, as served over HTTP. Replaced whole after each run.
+/// Its size does not grow with the corpus: the report stays on disk.
 pub struct LastRun {
-    /// The report file's bytes, exactly as written.
-    pub report: Vec<u8>,
-    pub value: serde_json::Value,
+    /// Where the run wrote its report; `/report.json` streams that file.
+    pub report: PathBuf,
+    /// The dashboard's bounded view of the run.
+    pub digest: Digest,
+    /// `/metrics`, rendered once when the run finished.
     pub metrics: String,
     pub times: RunTimes,
 }
@@ -292,12 +298,13 @@ async fn schedule(
                     finished,
                     last_success: finished,
                 };
-                match load_report(&report, times) {
-                    Ok(run) => shared.set(run),
-                    Err(e) => {
-                        tracing::error!("cannot read back the report {}: {e}", report.display())
-                    }
-                }
+                shared.set(last_run(
+                    report,
+                    outcome.metrics,
+                    outcome.digest,
+                    &outcome.summary,
+                    times,
+                ));
                 let line = outcome.summary.one_line();
                 tracing::info!("run finished: {line}");
                 notify(&[sd_notify::NotifyState::Status(&line)]);
@@ -338,17 +345,21 @@ async fn schedule(
     }
 }
 
-/// Reads the report a run wrote and renders its metrics.
-fn load_report(path: &Path, times: RunTimes) -> Result<LastRun, String> {
-    let report = std::fs::read(path).map_err(|e| e.to_string())?;
-    let value: serde_json::Value = serde_json::from_slice(&report).map_err(|e| e.to_string())?;
-    let metrics = metrics::render(&value, times);
-    Ok(LastRun {
+/// What the HTTP handlers serve of a finished run: its sinks' output and
+/// where its report is, not the report.
+fn last_run(
+    report: PathBuf,
+    metrics: metrics::Metrics,
+    digest: Digest,
+    summary: &crate::report::Summary,
+    times: RunTimes,
+) -> LastRun {
+    LastRun {
         report,
-        value,
-        metrics,
+        metrics: metrics.render(summary, times),
+        digest,
         times,
-    })
+    }
 }
 
 /// Watches the corpus folders; every event sends a tick on `changes`.

@@ -235,6 +235,8 @@ impl Engine {
             mut summary,
             json,
             text,
+            metrics,
+            mut digest,
             spill_error,
             progress,
         } = reports;
@@ -252,6 +254,7 @@ impl Engine {
             config_path: self.loaded.path.as_ref().map(|p| p.display().to_string()),
             config_sha256: self.loaded.digest.clone(),
         };
+        digest.finish(&summary, &info);
         let target = match (&request.report, request.format) {
             (Some(p), _) => Some(p.clone()),
             (None, OutputFormat::Json) => Some(PathBuf::from("-")),
@@ -272,7 +275,7 @@ impl Engine {
             })?;
         }
         if let Some(prom) = &request.prom_file {
-            write_prom_file(prom, target.as_deref(), started_unix)?;
+            write_prom_file(prom, &metrics, &summary, started_unix)?;
         }
         if let Some(text) = text {
             let rendered = text.render(&summary, offline);
@@ -284,7 +287,12 @@ impl Engine {
         } else {
             ExitCode::Clean
         };
-        Ok(CheckOutcome { summary, exit_code })
+        Ok(CheckOutcome {
+            summary,
+            exit_code,
+            metrics,
+            digest,
+        })
     }
 }
 
