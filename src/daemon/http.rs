@@ -66,13 +66,18 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        // Compare without an early exit so timing says nothing of the token.
+        // Constant-time comparison (`subtle`) so timing says nothing of the
+        // token. Both sides are hashed first: `ct_eq` on slices returns
+        // early on a length mismatch, and fixed-size digests keep the
+        // token's length out of the timing too.
         let ok = given.is_some_and(|g| {
-            g.len() == token.len()
-                && g.bytes()
-                    .zip(token.bytes())
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                    == 0
+            use sha2::{Digest, Sha256};
+            use subtle::ConstantTimeEq;
+            let (g, t) = (
+                Sha256::digest(g.as_bytes()),
+                Sha256::digest(token.as_bytes()),
+            );
+            bool::from(g.as_slice().ct_eq(t.as_slice()))
         });
         if !ok {
             return (
