@@ -49,7 +49,7 @@ use crate::store::objects::relative_object_path;
 use crate::store::Store;
 use fetch::{FetchOptions, Fetcher, Want};
 use hosts::Hosts;
-use net::{parse_overrides, GuardedResolver, PortPins, Remap};
+use net::{GuardedResolver, PortPins, Remap};
 use verdict::HttpInfo;
 
 /// A URL's result, shared by every link that names it.
@@ -141,7 +141,7 @@ impl Checker {
         hosts: Option<Arc<Hosts>>,
     ) -> Result<Checker, String> {
         let check = &config.check;
-        let overrides = parse_overrides(&config.resolve)?;
+        let overrides = config.resolve.entries().clone();
         let pins = PortPins::new(&overrides);
         let client = reqwest::Client::builder()
             .user_agent(check.user_agent.clone())

@@ -137,8 +137,7 @@ impl Engine {
             ));
         }
         if let Some(checker) = self.checker.as_ref().filter(|_| !same_network(old, new)) {
-            // Check what can fail before giving up the running checker.
-            crate::check::net::parse_overrides(&new.resolve).map_err(RunError::Usage)?;
+            // Open what can fail before giving up the running checker.
             let store_moved = old.store.path != new.store.path;
             let fresh_store = if store_moved {
                 Some(Store::open(&new.store).map_err(RunError::Store)?)
