@@ -81,6 +81,8 @@ mod tests {
         );
         assert_eq!(parsed.entries()["v6.test"].port(), 0);
         let bad: BTreeMap<String, String> = [("h".to_string(), "localhost".to_string())].into();
-        assert!(ResolveTable::new(&bad).unwrap_err().contains("\"h\" = \"localhost\""));
+        assert!(ResolveTable::new(&bad)
+            .unwrap_err()
+            .contains("\"h\" = \"localhost\""));
     }
 }
