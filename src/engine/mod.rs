@@ -123,6 +123,11 @@ impl Engine {
         &self.loaded
     }
 
+    /// The checker's host gates (online), e.g. for live metrics.
+    pub fn hosts(&self) -> Option<Arc<crate::check::hosts::Hosts>> {
+        self.checker.as_ref().map(Checker::hosts)
+    }
+
     pub fn offline(&self) -> bool {
         self.options.offline
     }
