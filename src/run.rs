@@ -3,21 +3,14 @@
 //! the same way. A check builds one [`Engine`] and runs it once on a
 //! runtime of its own; the daemon keeps its engine for its whole life
 //! instead (see [`crate::engine`]).
-//!
-//! Also here: the reports a run feeds one document at a time
-//! ([`Reports`]) and the Prometheus file written after it.
 
 use std::path::PathBuf;
 
 use crate::config::LoadedConfig;
 use crate::engine::{CancellationToken, Engine, EngineOptions, RunRequest, Scope};
 use crate::error::RunError;
-use crate::pipeline::Scanned;
 use crate::report::digest::Digest;
-use crate::report::json::JsonReport;
-use crate::report::metrics::{Metrics, RunTimes};
-use crate::report::progress::Progress;
-use crate::report::text::TextReport;
+use crate::report::metrics::Metrics;
 use crate::report::Summary;
 use crate::ExitCode;
 
@@ -57,53 +50,6 @@ pub struct CheckOutcome {
     pub metrics: Metrics,
     /// The dashboard's bounded view of the run.
     pub digest: Digest,
-}
-
-/// The reports being built, fed one document at a time. Every sink is
-/// fed here, once per document: nothing reads the written report back.
-pub(crate) struct Reports {
-    pub(crate) summary: Summary,
-    pub(crate) json: JsonReport,
-    pub(crate) text: Option<TextReport>,
-    pub(crate) metrics: Metrics,
-    pub(crate) digest: Digest,
-    pub(crate) spill_error: Option<std::io::Error>,
-    pub(crate) progress: Progress,
-}
-
-impl Reports {
-    pub(crate) fn new(format: OutputFormat, offline: bool) -> Result<Reports, RunError> {
-        Ok(Reports {
-            summary: Summary::default(),
-            json: JsonReport::new()
-                .map_err(|e| RunError::Internal(format!("cannot create temporary file: {e}")))?,
-            text: (format == OutputFormat::Text).then(TextReport::default),
-            metrics: Metrics::default(),
-            digest: Digest::default(),
-            spill_error: None,
-            progress: Progress::new(format == OutputFormat::Text && !offline),
-        })
-    }
-
-    pub(crate) fn add(&mut self, scanned: &Scanned) {
-        self.summary.add(scanned);
-        self.metrics.add(scanned);
-        self.digest.add(scanned);
-        if self.spill_error.is_none() {
-            self.spill_error = self.json.add(scanned).err();
-        }
-        if let Some(text) = &mut self.text {
-            text.add(scanned);
-        }
-        if let Some(e) = &scanned.document.error {
-            tracing::debug!(path = %scanned.document.path, "{e}");
-        }
-        self.progress.update(
-            self.summary.documents.scanned,
-            self.summary.links.total,
-            self.summary.failing_links(),
-        );
-    }
 }
 
 /// Runs the check pipeline over the corpus and writes the reports.
@@ -183,26 +129,4 @@ fn run_with(
     // document; do not wait for it (the process may be exiting).
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     outcome
-}
-
-/// Writes the run's metrics to `prom`, from the accumulator: the report
-/// may have gone to stdout or nowhere.
-pub(crate) fn write_prom_file(
-    prom: &std::path::Path,
-    metrics: &Metrics,
-    summary: &Summary,
-    started: f64,
-) -> Result<(), RunError> {
-    let now = crate::report::metrics::unix_now();
-    let times = RunTimes {
-        started,
-        finished: now,
-        last_success: now,
-    };
-    crate::report::metrics::write_atomically(prom, &metrics.render(summary, times)).map_err(
-        |source| RunError::WriteReport {
-            path: prom.to_path_buf(),
-            source,
-        },
-    )
 }

@@ -39,8 +39,9 @@ use crate::check::Checker;
 use crate::config::{Config, LoadedConfig};
 use crate::error::RunError;
 use crate::pipeline::{corpus_paths, DocumentCache};
+use crate::report::sinks::{write_prom_file, Sinks};
 use crate::report::RunInfo;
-use crate::run::{write_prom_file, CheckOutcome, OutputFormat, Reports};
+use crate::run::{CheckOutcome, OutputFormat};
 use crate::store::Store;
 use crate::ExitCode;
 
@@ -179,7 +180,9 @@ impl Engine {
         let started_unix = crate::report::metrics::unix_now();
         let config = &self.loaded.config;
         let offline = self.options.offline;
-        let mut reports = Reports::new(request.format, offline)?;
+        let text = request.format == OutputFormat::Text;
+        let mut reports = Sinks::new(text, text && !offline)
+            .map_err(|e| RunError::Internal(format!("cannot create temporary file: {e}")))?;
         if let Some(checker) = &self.checker {
             checker.begin_run();
         }
@@ -220,7 +223,7 @@ impl Engine {
     fn finish(
         &self,
         request: &RunRequest,
-        mut reports: Reports,
+        mut reports: Sinks,
         started: Instant,
         started_unix: f64,
     ) -> Result<CheckOutcome, RunError> {
@@ -235,7 +238,7 @@ impl Engine {
             }
             reports.summary.rate_limit_wait_ms = Some(checker.rate_limit_wait_ms());
         }
-        let Reports {
+        let Sinks {
             mut summary,
             json,
             text,
@@ -279,7 +282,12 @@ impl Engine {
             })?;
         }
         if let Some(prom) = &request.prom_file {
-            write_prom_file(prom, &metrics, &summary, started_unix)?;
+            write_prom_file(prom, &metrics, &summary, started_unix).map_err(|source| {
+                RunError::WriteReport {
+                    path: prom.clone(),
+                    source,
+                }
+            })?;
         }
         if let Some(text) = text {
             let rendered = text.render(&summary, offline);

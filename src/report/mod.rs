@@ -7,7 +7,7 @@
 //! only the lines of documents that have something to say. The
 //! [`Summary`] is counters.
 //!
-//! The same single pass feeds the sinks that used to re-read the written
+//! [`sinks::Sinks`] holds them all for a run. The same single pass feeds the sinks that used to re-read the written
 //! report: the Prometheus [`metrics::Metrics`] accumulator and the
 //! daemon's bounded dashboard [`digest::Digest`]. Nothing parses the
 //! report file back: it is written for its readers, not for us, and
@@ -17,6 +17,7 @@ pub mod digest;
 pub mod json;
 pub mod metrics;
 pub mod progress;
+pub mod sinks;
 pub mod text;
 
 use std::collections::BTreeMap;

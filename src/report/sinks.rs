@@ -1,0 +1,79 @@
+//! The sinks of a run, fed together once per document as the engine
+//! emits it, in corpus order: the summary counters, the streaming JSON
+//! report, the text report for people, the Prometheus accumulator, the
+//! dashboard digest and the progress bar. One pass feeds them all; none
+//! of them reads the written report back.
+
+use crate::pipeline::Scanned;
+
+use super::digest::Digest;
+use super::json::JsonReport;
+use super::metrics::{Metrics, RunTimes};
+use super::progress::Progress;
+use super::text::TextReport;
+use super::Summary;
+
+/// The reports being built, fed one document at a time. Every sink is
+/// fed here, once per document: nothing reads the written report back.
+pub struct Sinks {
+    pub summary: Summary,
+    pub json: JsonReport,
+    pub text: Option<TextReport>,
+    pub metrics: Metrics,
+    pub digest: Digest,
+    pub spill_error: Option<std::io::Error>,
+    pub progress: Progress,
+}
+
+impl Sinks {
+    /// The sinks of one run: `text` adds the report for people, `progress`
+    /// a progress bar on a terminal.
+    pub fn new(text: bool, progress: bool) -> std::io::Result<Sinks> {
+        Ok(Sinks {
+            summary: Summary::default(),
+            json: JsonReport::new()?,
+            text: text.then(TextReport::default),
+            metrics: Metrics::default(),
+            digest: Digest::default(),
+            spill_error: None,
+            progress: Progress::new(progress),
+        })
+    }
+
+    pub fn add(&mut self, scanned: &Scanned) {
+        self.summary.add(scanned);
+        self.metrics.add(scanned);
+        self.digest.add(scanned);
+        if self.spill_error.is_none() {
+            self.spill_error = self.json.add(scanned).err();
+        }
+        if let Some(text) = &mut self.text {
+            text.add(scanned);
+        }
+        if let Some(e) = &scanned.document.error {
+            tracing::debug!(path = %scanned.document.path, "{e}");
+        }
+        self.progress.update(
+            self.summary.documents.scanned,
+            self.summary.links.total,
+            self.summary.failing_links(),
+        );
+    }
+}
+
+/// Writes the run's metrics to `prom`, from the accumulator: the report
+/// may have gone to stdout or nowhere.
+pub fn write_prom_file(
+    prom: &std::path::Path,
+    metrics: &Metrics,
+    summary: &Summary,
+    started: f64,
+) -> std::io::Result<()> {
+    let now = super::metrics::unix_now();
+    let times = RunTimes {
+        started,
+        finished: now,
+        last_success: now,
+    };
+    super::metrics::write_atomically(prom, &metrics.render(summary, times))
+}
