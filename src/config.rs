@@ -126,6 +126,10 @@ pub struct CheckConfig {
     /// Seconds after which a link is not retried any more.
     #[serde(deserialize_with = "bounds::retry_max_time")]
     pub retry_max_time: f64,
+    /// Seconds one host may keep a run waiting with 429/503 pauses; past
+    /// that its remaining links are `error` (`host_wait_exceeded`).
+    #[serde(deserialize_with = "bounds::max_host_wait")]
+    pub max_host_wait: f64,
     /// Largest body read, in bytes; larger declared bodies are not downloaded.
     #[serde(deserialize_with = "bounds::max_body_size")]
     pub max_body_size: u64,
@@ -288,6 +292,7 @@ impl Default for CheckConfig {
             max_tries: 3,
             retry_backoff: 1.0,
             retry_max_time: 120.0,
+            max_host_wait: 300.0,
             max_body_size: 200 * 1024 * 1024,
             use_head: true,
             allow_private: false,

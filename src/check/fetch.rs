@@ -192,7 +192,13 @@ impl Fetcher {
                     .unwrap_or(false);
             let method = if use_head { Method::HEAD } else { Method::GET };
             info.method = method.to_string();
-            let permit = self.hosts.acquire(&host).await;
+            let permit = match self.hosts.acquire(&host).await {
+                Ok(permit) => permit,
+                Err(exceeded) => {
+                    let msg = exceeded.to_string();
+                    return Ok(verdict(Status::Error, "host_wait_exceeded", msg, info));
+                }
+            };
             let first_byte = Duration::from_secs_f64(self.config.timeout);
             let sent =
                 tokio::time::timeout(first_byte, self.request(method, &current, options).send())

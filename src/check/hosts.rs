@@ -1,10 +1,25 @@
 //! Politeness, per host: a `governor` rate limiter (requests per second
 //! and burst, with per-host overrides), a cap on requests in flight, and a
 //! pause that a `429`/`503` with `Retry-After` puts on that host alone.
+//! Every request `archive` sends (checks, downloads, source pages,
+//! robots.txt, crawl pages, retries, suggestions) passes [`Hosts::acquire`]
+//! in the fetcher, the one place requests are sent.
 //!
-//! A request acquires, in order: the global slot, the host's slot, the
-//! host's pause, the host's rate token. Each host's gate is created on
-//! first use and lives for the run; the map is the only shared state.
+//! A request acquires, in order: the host's slot, the host's pause, the
+//! host's rate token, and only then a global slot. The global slots are
+//! for requests that are ready to go: a host that asked us to wait holds
+//! its own slots, never the ones other hosts need (taking the global slot
+//! first let one paused host starve every other).
+//!
+//! A host may keep a run waiting only so long: the pauses it asks for are
+//! added up per run, and past `check.max_host_wait` its remaining requests
+//! in that run are refused at once ([`HostWaitExceeded`]) while the other
+//! hosts go on.
+//!
+//! Each host's gate is created on first use and lives as long as the
+//! [`Hosts`]: for the engine's life, so a host that asked us to slow down
+//! is not hammered again at the next daemon cycle. The map is the only
+//! shared state.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -21,6 +36,29 @@ pub struct HostGate {
     limiter: DefaultDirectRateLimiter,
     slots: Arc<Semaphore>,
     paused_until: Mutex<Option<Instant>>,
+    /// Pause time this host has imposed in the current run.
+    paused_this_run: Mutex<Duration>,
+}
+
+/// A request to a host that has already kept this run waiting longer than
+/// `check.max_host_wait`: it is not sent.
+#[derive(Debug, Clone)]
+pub struct HostWaitExceeded {
+    pub host: String,
+    pub paused: Duration,
+    pub limit: Duration,
+}
+
+impl std::fmt::Display for HostWaitExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} asked us to pause for {:.0}s in this run, more than check.max_host_wait ({:.0}s); its remaining links are not checked this run",
+            self.host,
+            self.paused.as_secs_f64(),
+            self.limit.as_secs_f64()
+        )
+    }
 }
 
 /// Every host's gate, plus the global cap.
@@ -78,6 +116,7 @@ impl Hosts {
                 c.burst,
                 c.concurrency,
                 c.per_host_concurrency,
+                c.max_host_wait,
                 &c.hosts,
             ))
             .ok()
@@ -98,20 +137,16 @@ impl Hosts {
                     limiter: RateLimiter::direct(quota(rate, burst)),
                     slots: Arc::new(Semaphore::new(self.config.per_host_concurrency)),
                     paused_until: Mutex::new(None),
+                    paused_this_run: Mutex::new(Duration::ZERO),
                 })
             })
             .clone()
     }
 
-    /// Waits until a request to `host` may be sent.
-    pub async fn acquire(&self, host: &str) -> Permit {
+    /// Waits until a request to `host` may be sent, or refuses it when the
+    /// host has used up this run's waiting budget.
+    pub async fn acquire(&self, host: &str) -> Result<Permit, HostWaitExceeded> {
         let gate = self.gate(host);
-        let global = self
-            .global
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("semaphore never closed");
         let host_slot = gate
             .slots
             .clone()
@@ -122,6 +157,7 @@ impl Hosts {
         // queueing for a concurrency slot.
         let started = Instant::now();
         loop {
+            self.within_budget(host, &gate)?;
             let until = *gate.paused_until.lock().unwrap_or_else(|e| e.into_inner());
             match until {
                 Some(t) if t > Instant::now() => tokio::time::sleep_until(t.into()).await,
@@ -132,18 +168,47 @@ impl Hosts {
         let waited = started.elapsed().as_millis() as u64;
         self.waited_ms
             .fetch_add(waited, std::sync::atomic::Ordering::Relaxed);
-        Permit {
+        let global = self
+            .global
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore never closed");
+        Ok(Permit {
             _global: global,
             _host: host_slot,
-        }
+        })
     }
 
-    /// Pauses `host` (only) for `delay`, e.g. after `Retry-After`.
+    fn within_budget(&self, host: &str, gate: &HostGate) -> Result<(), HostWaitExceeded> {
+        let paused = *gate
+            .paused_this_run
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let limit = Duration::from_secs_f64(self.config.max_host_wait);
+        if paused > limit {
+            return Err(HostWaitExceeded {
+                host: host.to_string(),
+                paused,
+                limit,
+            });
+        }
+        Ok(())
+    }
+
+    /// Pauses `host` (only) for `delay`, e.g. after `Retry-After`. The
+    /// time this adds to the host's pause counts against its budget.
     pub fn pause(&self, host: &str, delay: Duration) {
         let gate = self.gate(host);
         let mut until = gate.paused_until.lock().unwrap_or_else(|e| e.into_inner());
-        let t = Instant::now() + delay;
-        if until.is_none_or(|u| u < t) {
+        let now = Instant::now();
+        let t = now + delay;
+        let from = until.filter(|u| *u > now).unwrap_or(now);
+        if t > from {
+            *gate
+                .paused_this_run
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) += t - from;
             *until = Some(t);
         }
         tracing::info!(
@@ -151,6 +216,18 @@ impl Hosts {
             delay_ms = delay.as_millis() as u64,
             "host asked us to slow down"
         );
+    }
+
+    /// Starts a run: every host's waiting budget is whole again. Pauses in
+    /// force stay: a host that asked for an hour gets its hour.
+    pub fn begin_run(&self) {
+        let gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
+        for gate in gates.values() {
+            *gate
+                .paused_this_run
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Duration::ZERO;
+        }
     }
 
     /// Total time requests spent waiting for limits, in milliseconds.

@@ -175,6 +175,7 @@ impl Checker {
     pub fn begin_run(&self) {
         self.seen.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.started_at.store(now(), Ordering::SeqCst);
+        self.fetcher.hosts().begin_run();
         self.waited_before
             .store(self.fetcher.hosts().waited_ms(), Ordering::SeqCst);
         if let Some(store) = &self.store {

@@ -169,6 +169,7 @@ keys! {
     max_tries: u32 = "check.max_tries", 1, 100, "";
     retry_backoff: f64 = "check.retry_backoff", 0.0, HOUR, " seconds";
     retry_max_time: f64 = "check.retry_max_time", 0.0, DAY, " seconds";
+    max_host_wait: f64 = "check.max_host_wait", 0.0, DAY, " seconds";
     max_body_size: u64 = "check.max_body_size", 1, 64 * GIB, " bytes";
     cache_max_age: u64 = "check.cache_max_age", 0, 365 * 86_400, " seconds";
     host_rate_limit: f64 = "check.hosts.<host>.rate_limit", 0.001, 10_000.0, " requests per second";
