@@ -15,6 +15,8 @@
 //! | store | [`store`] | content-addressed objects (sha256) and the state database |
 //! | report | [`report`] | the JSON report (versioned schema) and the text one |
 //!
+//! The records the stages exchange are in [`model`], and the closed
+//! vocabularies they use (reasons, syntaxes, finding kinds) in [`vocab`].
 //! [`pipeline`] runs the stages over a corpus and [`run`] implements the
 //! commands the `archive` binary exposes; `main.rs` only parses arguments.
 
@@ -32,6 +34,7 @@ pub mod resolve;
 pub mod run;
 pub mod source;
 pub mod store;
+pub mod vocab;
 
 /// Process exit codes, as documented in the README and `--help`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::config::StoreConfig;
 use crate::store::objects::relative_object_path;
 use crate::store::Store;
+use crate::vocab::Reason;
 
 /// What `archive verify` found.
 #[derive(Debug, Default, Serialize)]
@@ -299,7 +300,7 @@ pub fn rewrite(config: &crate::config::Config, out_dir: &Path) -> Result<Rewrite
         for link in &scanned.links {
             // A repair that was archived wins over the link as written
             // (being in the store means it was checked good).
-            let via_run = link.finding.is_some() && link.reason == Some("exploded_url");
+            let via_run = link.finding.is_some() && link.reason == Some(Reason::ExplodedUrl);
             let candidates = link
                 .suggestions
                 .iter()

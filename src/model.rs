@@ -10,6 +10,7 @@
 use serde::Serialize;
 
 use crate::extract::LinkKind;
+use crate::vocab::{FindingKind, Reason, SuggestionReason, Syntax};
 
 /// A link's verdict. The order is severity, worst last, so sorting by
 /// status puts the worst findings where people look first.
@@ -59,7 +60,7 @@ impl Status {
 pub struct Suggestion {
     pub url: String,
     /// Machine-readable origin, e.g. `rebuilt_exploded_url`.
-    pub reason: &'static str,
+    pub reason: SuggestionReason,
     /// The suggestion's own check result, once checked (`null` offline).
     pub status: Option<Status>,
 }
@@ -77,7 +78,7 @@ pub struct Link {
     pub kind: LinkKind,
     pub status: Status,
     /// Machine-readable reason, e.g. `single_char_segment`, `no_base_url`.
-    pub reason: Option<&'static str>,
+    pub reason: Option<Reason>,
     /// The same, for people.
     pub message: Option<String>,
     /// Online only: the static pass's reason for a link it suspected
@@ -86,11 +87,11 @@ pub struct Link {
     /// body: `ok`; 404 or 410: `broken`), `reason` is the network's and
     /// this keeps the suspicion; when it could not, the link stays
     /// `truncated` and both are the same. `null` otherwise.
-    pub static_reason: Option<&'static str>,
+    pub static_reason: Option<Reason>,
     pub line: usize,
     pub column: usize,
     /// The syntax it was written in, e.g. `markdown_image`, `html_srcset`.
-    pub syntax: &'static str,
+    pub syntax: Syntax,
     /// Link or alt text.
     pub text: Option<String>,
     /// The finding this link is part of (an exploded URL run).
@@ -110,7 +111,7 @@ pub struct Finding {
     pub id: usize,
     pub document: usize,
     /// `exploded_url` or `duplicate`.
-    pub kind: &'static str,
+    pub kind: FindingKind,
     pub status: Status,
     pub line: usize,
     pub end_line: usize,

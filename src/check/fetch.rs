@@ -27,6 +27,7 @@ use super::verdict::{
 use crate::config::CheckConfig;
 use crate::model::Status;
 use crate::store::objects::{ObjectStore, PendingObject, StoredObject};
+use crate::vocab::Reason;
 
 /// What the caller needs from a URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +157,7 @@ impl Fetcher {
             Err(e) => {
                 return Ok(verdict(
                     Status::Broken,
-                    "malformed_url",
+                    Reason::MalformedUrl,
                     format!("cannot fetch: {e}"),
                     info,
                 ))
@@ -168,13 +169,23 @@ impl Fetcher {
         loop {
             if !matches!(current.scheme(), "http" | "https") {
                 let msg = format!("redirected to unsupported scheme `{}:`", current.scheme());
-                return Ok(verdict(Status::Broken, "unsupported_scheme", msg, info));
+                return Ok(verdict(
+                    Status::Broken,
+                    Reason::UnsupportedScheme,
+                    msg,
+                    info,
+                ));
             }
             if let Some(msg) = refuse_ip_literal(&current, self.config.allow_private) {
-                return Ok(verdict(Status::Skipped, "private_address", msg, info));
+                return Ok(verdict(Status::Skipped, Reason::PrivateAddress, msg, info));
             }
             if let Some(msg) = self.pins.refuse(&current) {
-                return Ok(verdict(Status::Skipped, "resolve_port_mismatch", msg, info));
+                return Ok(verdict(
+                    Status::Skipped,
+                    Reason::ResolvePortMismatch,
+                    msg,
+                    info,
+                ));
             }
             let host = current.host_str().unwrap_or("").to_string();
             let use_head = want == Want::Page
@@ -196,7 +207,7 @@ impl Fetcher {
                 Err(_) => {
                     let msg = format!("no response within {:.1}s", first_byte.as_secs_f64());
                     return Err(transient(
-                        verdict(Status::Broken, "timeout", msg, info),
+                        verdict(Status::Broken, Reason::Timeout, msg, info),
                         None,
                     ));
                 }
@@ -219,7 +230,7 @@ impl Fetcher {
                 else {
                     return Ok(verdict(
                         Status::Broken,
-                        "redirect_without_location",
+                        Reason::RedirectWithoutLocation,
                         format!("HTTP {status} without a Location header"),
                         info,
                     ));
@@ -229,7 +240,7 @@ impl Fetcher {
                     Err(e) => {
                         return Ok(verdict(
                             Status::Broken,
-                            "bad_redirect",
+                            Reason::BadRedirect,
                             format!("redirect to `{location}`: {e}"),
                             info,
                         ))
@@ -239,7 +250,7 @@ impl Fetcher {
                 if !seen.insert(next.to_string()) {
                     return Ok(verdict(
                         Status::Broken,
-                        "redirect_loop",
+                        Reason::RedirectLoop,
                         format!("redirect loop back to {next}"),
                         info,
                     ));
@@ -247,7 +258,7 @@ impl Fetcher {
                 hops += 1;
                 if hops > self.config.max_redirects {
                     let msg = format!("more than {} redirects", self.config.max_redirects);
-                    return Ok(verdict(Status::Broken, "too_many_redirects", msg, info));
+                    return Ok(verdict(Status::Broken, Reason::TooManyRedirects, msg, info));
                 }
                 drop(permit);
                 current = next;
@@ -296,9 +307,9 @@ impl Fetcher {
                 self.hosts.pause(host, d);
             }
             let reason = if status == StatusCode::TOO_MANY_REQUESTS {
-                "rate_limited"
+                Reason::RateLimited
             } else {
-                "server_error"
+                Reason::ServerError
             };
             return Err(transient(
                 verdict(Status::Broken, reason, format!("HTTP {status}"), info),
@@ -309,7 +320,7 @@ impl Fetcher {
             return Err(transient(
                 verdict(
                     Status::Broken,
-                    "server_error",
+                    Reason::ServerError,
                     format!("HTTP {status}"),
                     info,
                 ),
@@ -318,10 +329,10 @@ impl Fetcher {
         }
         if !status.is_success() {
             let reason = match status.as_u16() {
-                404 => "not_found",
-                410 => "gone",
-                401 | 403 => "forbidden",
-                _ => "client_error",
+                404 => Reason::NotFound,
+                410 => Reason::Gone,
+                401 | 403 => Reason::Forbidden,
+                _ => Reason::ClientError,
             };
             return Ok(verdict(
                 Status::Broken,
@@ -336,7 +347,7 @@ impl Fetcher {
         };
         if let Some(len) = info.content_length.filter(|&l| l > limit) {
             let msg = format!("declares {len} bytes, over the {limit}-byte limit (check.max_body_size); not downloaded");
-            return Ok(verdict(Status::Skipped, "too_large", msg, info));
+            return Ok(verdict(Status::Skipped, Reason::TooLarge, msg, info));
         }
         match want {
             Want::Page => Ok(verdict_ok(info)),
@@ -371,7 +382,7 @@ impl Fetcher {
                         self.config.timeout, info.bytes_read
                     );
                     return Err(transient(
-                        verdict(Status::Broken, "body_timeout", msg, info),
+                        verdict(Status::Broken, Reason::BodyTimeout, msg, info),
                         None,
                     ));
                 }
@@ -382,9 +393,9 @@ impl Fetcher {
                         error_chain(&e)
                     );
                     let reason = if info.content_length.is_some() {
-                        "short_body"
+                        Reason::ShortBody
                     } else {
-                        "connection_closed"
+                        Reason::ConnectionClosed
                     };
                     return Err(transient(
                         verdict(Status::Truncated, reason, msg, info),
@@ -407,7 +418,7 @@ impl Fetcher {
                     }
                     if info.bytes_read > limit {
                         let msg = format!("body exceeds the {limit}-byte limit (check.max_body_size); stopped reading");
-                        return Ok(verdict(Status::Skipped, "too_large", msg, info));
+                        return Ok(verdict(Status::Skipped, Reason::TooLarge, msg, info));
                     }
                 }
             }
@@ -417,12 +428,12 @@ impl Fetcher {
                 "body is {} bytes, Content-Length said {len}",
                 info.bytes_read
             );
-            return Ok(verdict(Status::Truncated, "short_body", msg, info));
+            return Ok(verdict(Status::Truncated, Reason::ShortBody, msg, info));
         }
         if info.bytes_read == 0 {
             return Ok(verdict(
                 Status::Broken,
-                "empty_body",
+                Reason::EmptyBody,
                 "the response body is empty".into(),
                 info,
             ));
@@ -436,7 +447,7 @@ impl Fetcher {
         if kind == Sniffed::Html {
             let msg = "an HTML page answered with 200 where a media file was expected (soft 404)"
                 .to_string();
-            return Ok(verdict(Status::Broken, "soft_404", msg, info));
+            return Ok(verdict(Status::Broken, Reason::Soft404, msg, info));
         }
         let wrong = if image {
             !(kind.is_image() || kind == Sniffed::Unknown && declared_image)
@@ -450,7 +461,7 @@ impl Fetcher {
                 kind.as_str(),
                 info.content_type.as_deref().unwrap_or("nothing")
             );
-            return Ok(verdict(Status::Broken, "wrong_type", msg, info));
+            return Ok(verdict(Status::Broken, Reason::WrongType, msg, info));
         }
         if let Some(reason) = truncation(kind, tail.bytes()) {
             let msg = format!(
@@ -504,7 +515,7 @@ impl Fetcher {
                     return Err(transient(
                         verdict(
                             Status::Broken,
-                            "body_timeout",
+                            Reason::BodyTimeout,
                             "page body too slow".into(),
                             info,
                         ),
@@ -514,7 +525,7 @@ impl Fetcher {
                 Ok(Err(e)) => {
                     let msg = format!("connection closed: {}", error_chain(&e));
                     return Err(transient(
-                        verdict(Status::Broken, "connection_closed", msg, info),
+                        verdict(Status::Broken, Reason::ConnectionClosed, msg, info),
                         None,
                     ));
                 }

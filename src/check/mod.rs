@@ -45,6 +45,7 @@ use crate::pipeline::Scanned;
 use crate::store::db::{CheckRecord, UrlState};
 use crate::store::objects::relative_object_path;
 use crate::store::Store;
+use crate::vocab::{FindingKind, Reason};
 use fetch::{FetchOptions, Fetcher, Want};
 use hosts::Hosts;
 use net::{parse_overrides, GuardedResolver, PortPins, Remap};
@@ -55,7 +56,7 @@ use verdict::HttpInfo;
 #[derive(Debug, Clone)]
 pub struct Checked {
     pub status: Status,
-    pub reason: Option<&'static str>,
+    pub reason: Option<Reason>,
     pub message: Option<String>,
     pub http: HttpInfo,
     /// For source pages: the absolute URLs of the images on the page.
@@ -366,7 +367,7 @@ impl Checker {
         let exploded: std::collections::HashSet<usize> = scanned
             .findings
             .iter()
-            .filter(|f| f.kind == "exploded_url")
+            .filter(|f| f.kind == FindingKind::ExplodedUrl)
             .map(|f| f.id)
             .collect();
         let jobs: Vec<usize> = (0..scanned.links.len())
@@ -473,10 +474,10 @@ fn apply(link: &mut Link, checked: &Checked) {
 fn apply_to_suspect(link: &mut Link, checked: &Checked) {
     let static_reason = link.reason;
     let static_message = link.message.clone().unwrap_or_default();
-    let why = static_reason.unwrap_or("truncated");
+    let why = static_reason.map_or("truncated", Reason::as_str);
     let decided = checked.status == Status::Ok
         || (checked.status == Status::Broken
-            && matches!(checked.reason, Some("not_found" | "gone")));
+            && matches!(checked.reason, Some(Reason::NotFound | Reason::Gone)));
     if decided {
         apply(link, checked);
         link.message = Some(match checked.status {
@@ -492,7 +493,7 @@ fn apply_to_suspect(link: &mut Link, checked: &Checked) {
         link.http = serde_json::to_value(&checked.http).ok();
         link.message = Some(format!(
             "{static_message}; the online check could not decide ({}: {})",
-            checked.reason.unwrap_or("no verdict"),
+            checked.reason.map_or("no verdict", Reason::as_str),
             checked.message.as_deref().unwrap_or("")
         ));
     }

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::net::{AddressRefused, ResolveError};
 use crate::model::Status;
 use crate::store::objects::StoredObject;
+use crate::vocab::Reason;
 
 /// What the report's `http` object says about a check.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -54,7 +55,7 @@ pub struct HttpInfo {
 #[derive(Debug, Clone)]
 pub struct Verdict {
     pub status: Status,
-    pub reason: Option<&'static str>,
+    pub reason: Option<Reason>,
     pub message: Option<String>,
     pub http: HttpInfo,
     /// The body, for [`Want::Html`] only.
@@ -74,12 +75,7 @@ pub(super) struct Transient {
     pub(super) retry_after: Option<Duration>,
 }
 
-pub(super) fn verdict(
-    status: Status,
-    reason: &'static str,
-    message: String,
-    http: HttpInfo,
-) -> Verdict {
+pub(super) fn verdict(status: Status, reason: Reason, message: String, http: HttpInfo) -> Verdict {
     Verdict {
         status,
         reason: Some(reason),
@@ -199,12 +195,12 @@ pub(super) fn classify_error(
     info.error = Some(chain.clone());
     let found = cause(e);
     let (status, reason) = match found {
-        Cause::PrivateAddress => (Status::Skipped, "private_address"),
-        Cause::Dns => (Status::Broken, "dns_error"),
-        Cause::Tls => (Status::Broken, "tls_error"),
-        Cause::Timeout => (Status::Broken, "timeout"),
-        Cause::ConnectionRefused => (Status::Broken, "connection_refused"),
-        Cause::Network => (Status::Broken, "network_error"),
+        Cause::PrivateAddress => (Status::Skipped, Reason::PrivateAddress),
+        Cause::Dns => (Status::Broken, Reason::DnsError),
+        Cause::Tls => (Status::Broken, Reason::TlsError),
+        Cause::Timeout => (Status::Broken, Reason::Timeout),
+        Cause::ConnectionRefused => (Status::Broken, Reason::ConnectionRefused),
+        Cause::Network => (Status::Broken, Reason::NetworkError),
     };
     let v = verdict(status, reason, chain, info);
     match found {

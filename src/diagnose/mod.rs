@@ -72,6 +72,7 @@ use regex::RegexSet;
 use crate::config::LinksConfig;
 use crate::model::{Finding, Link, Status, Suggestion};
 use crate::resolve::Resolution;
+use crate::vocab::{FindingKind, Reason, SuggestionReason};
 
 /// Compiled include/exclude URL patterns.
 pub struct UrlFilter {
@@ -88,11 +89,11 @@ impl UrlFilter {
         }
     }
 
-    fn verdict(&self, url: &str) -> Option<(&'static str, &'static str)> {
+    fn verdict(&self, url: &str) -> Option<(Reason, &'static str)> {
         if self.exclude.is_match(url) {
-            Some(("excluded", "matches a `links.exclude` pattern"))
+            Some((Reason::Excluded, "matches a `links.exclude` pattern"))
         } else if !self.include.is_empty() && !self.include.is_match(url) {
-            Some(("not_included", "matches no `links.include` pattern"))
+            Some((Reason::NotIncluded, "matches no `links.include` pattern"))
         } else {
             None
         }
@@ -111,13 +112,13 @@ pub fn classify(link: &mut Link, resolution: &Resolution, filter: &UrlFilter, ba
         Resolution::Malformed(error) => {
             set(
                 Status::Broken,
-                "malformed_url",
+                Reason::MalformedUrl,
                 format!("not a valid URL: {error}"),
             );
         }
         Resolution::NoBase => set(
             Status::Unresolvable,
-            "no_base_url",
+            Reason::NoBaseUrl,
             format!(
                 "`{}` is relative and the document has no base URL; {base_hint}",
                 link.url
@@ -130,7 +131,7 @@ pub fn classify(link: &mut Link, resolution: &Resolution, filter: &UrlFilter, ba
                 "data" => {
                     return set(
                         Status::Skipped,
-                        "data_uri",
+                        Reason::DataUri,
                         format!(
                             "inline data: URI ({} bytes); reported, not fetched",
                             link.url.len()
@@ -140,7 +141,7 @@ pub fn classify(link: &mut Link, resolution: &Resolution, filter: &UrlFilter, ba
                 other => {
                     return set(
                         Status::Skipped,
-                        "unsupported_scheme",
+                        Reason::UnsupportedScheme,
                         format!("`{other}:` links are not checked"),
                     )
                 }
@@ -179,7 +180,7 @@ pub fn document_findings(
         let id = next_id + findings.len();
         let suggestion = Suggestion {
             url: run.rebuilt.clone(),
-            reason: "rebuilt_exploded_url",
+            reason: SuggestionReason::RebuiltExplodedUrl,
             status: None,
         };
         let direction = if run.backwards {
@@ -190,7 +191,7 @@ pub fn document_findings(
         for &m in &run.members {
             let link = &mut links[m];
             link.status = Status::Truncated;
-            link.reason = Some("exploded_url");
+            link.reason = Some(Reason::ExplodedUrl);
             // The URL itself is in the suggestion and the finding: a
             // message that repeated it would make a run of n links cost
             // n × n bytes.
@@ -208,7 +209,7 @@ pub fn document_findings(
         findings.push(Finding {
             id,
             document: first.document,
-            kind: "exploded_url",
+            kind: FindingKind::ExplodedUrl,
             status: Status::Truncated,
             line: first.line.min(last.line),
             end_line: first.line.max(last.line),
@@ -250,7 +251,7 @@ pub fn document_findings(
         findings.push(Finding {
             id,
             document: head.document,
-            kind: "duplicate",
+            kind: FindingKind::Duplicate,
             status: head.status,
             line: head.line,
             end_line: links[*all.last().unwrap_or(&first)].line,

@@ -20,6 +20,7 @@ use crate::extract::LinkKind;
 use crate::model::Status;
 use crate::pipeline::Scanned;
 use crate::source::DocumentStatus;
+use crate::vocab::FindingKind;
 
 /// Version of the JSON report's schema (semver: a new optional field is a
 /// minor bump, anything that breaks a reader is a major one).
@@ -65,10 +66,7 @@ impl Default for Summary {
                 by_status: Status::ALL.iter().map(|s| (s.as_str(), 0)).collect(),
                 by_kind: LinkKind::ALL.iter().map(|k| (k.as_str(), 0)).collect(),
             },
-            findings: ["exploded_url", "duplicate"]
-                .iter()
-                .map(|k| (*k, 0))
-                .collect(),
+            findings: FindingKind::ALL.iter().map(|k| (k.as_str(), 0)).collect(),
             bytes_scanned: 0,
             duration_ms: 0,
             store: None,
@@ -97,7 +95,7 @@ impl Summary {
             *self.links.by_kind.entry(link.kind.as_str()).or_default() += 1;
         }
         for f in &scanned.findings {
-            *self.findings.entry(f.kind).or_default() += 1;
+            *self.findings.entry(f.kind.as_str()).or_default() += 1;
         }
     }
 

@@ -22,6 +22,7 @@ use crate::diagnose::UrlFilter;
 use crate::extract::LinkKind;
 use crate::model::Status;
 use crate::pipeline::{scan_document, CorpusTotals, Scanned};
+use crate::vocab::Reason;
 
 /// Pages fetched at once.
 const PAGES_IN_FLIGHT: usize = 8;
@@ -79,9 +80,10 @@ pub async fn crawl(
                     DocumentStatus::Error,
                     format!(
                         "cannot fetch page: {}",
-                        failed
-                            .message
-                            .unwrap_or_else(|| failed.reason.unwrap_or("error").to_string())
+                        failed.message.unwrap_or_else(|| failed
+                            .reason
+                            .map_or("error", Reason::as_str)
+                            .to_string())
                     ),
                 ),
             };

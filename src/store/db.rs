@@ -19,6 +19,7 @@ use std::thread::JoinHandle;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::model::Status;
+use crate::vocab::Reason;
 
 /// Migrations, in order; `user_version` counts how many ran.
 const MIGRATIONS: &[&str] = &[r#"
@@ -75,7 +76,7 @@ pub struct CheckRecord {
     pub url: String,
     pub at: i64,
     pub status: Status,
-    pub reason: Option<&'static str>,
+    pub reason: Option<Reason>,
     pub http_code: Option<u16>,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
@@ -344,7 +345,7 @@ fn write_check(tx: &rusqlite::Transaction, r: &CheckRecord) -> rusqlite::Result<
             r.url,
             r.at,
             status,
-            r.reason,
+            r.reason.map(Reason::as_str),
             r.http_code,
             r.etag,
             r.last_modified,
@@ -356,7 +357,7 @@ fn write_check(tx: &rusqlite::Transaction, r: &CheckRecord) -> rusqlite::Result<
     if changed {
         tx.execute(
             "INSERT INTO history (url, at, status, reason) VALUES (?1, ?2, ?3, ?4)",
-            params![r.url, r.at, status, r.reason],
+            params![r.url, r.at, status, r.reason.map(Reason::as_str)],
         )?;
     }
     if let Some((sha, size)) = &r.object {
