@@ -262,7 +262,14 @@ pub fn rewrite(config: &crate::config::Config, out_dir: &Path) -> Result<Rewrite
     let store = Store::open(&config.store)?;
     let store_root = std::fs::canonicalize(store.root()).map_err(|e| e.to_string())?;
     let object_of = |url: &str| -> Option<PathBuf> {
-        let state = store.db.url_state(url)?;
+        let state = match store.db.url_state(url) {
+            Ok(state) => state?,
+            Err(e) => {
+                // The link keeps its URL; the rewrite goes on.
+                tracing::warn!("state database: cannot read what is known about {url}: {e}");
+                return None;
+            }
+        };
         let (sha, size) = state.sha256.zip(state.size)?;
         if !store.objects.contains(&sha, size) {
             return None;

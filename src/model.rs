@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use crate::extract::LinkKind;
-use crate::vocab::{FindingKind, Reason, SuggestionReason, Syntax};
+use crate::vocab::{FindingKind, Reason, SuggestionReason, Syntax, UnknownWord};
 
 /// A link's verdict. The order is severity, worst last, so sorting by
 /// status puts the worst findings where people look first.
@@ -47,6 +47,17 @@ impl Status {
             Status::Skipped => "skipped",
             Status::Error => "error",
         }
+    }
+
+    /// The status spelled `word` (as [`Status::as_str`] writes it).
+    pub fn from_word(word: &str) -> Result<Status, UnknownWord> {
+        Status::ALL
+            .into_iter()
+            .find(|s| s.as_str() == word)
+            .ok_or_else(|| UnknownWord {
+                vocabulary: "status",
+                word: word.to_string(),
+            })
     }
 
     /// Statuses that make `archive --check` exit with code 1.

@@ -203,7 +203,15 @@ impl Checker {
     async fn fetch(&self, url: &str, want: Want) -> Checked {
         let media = matches!(want, Want::Media { .. });
         let store = self.store.as_ref();
-        let known = store.and_then(|s| s.db.url_state(url));
+        let known = store.and_then(|s| match s.db.url_state(url) {
+            Ok(known) => known,
+            Err(e) => {
+                // Not fatal: without what was known, the URL is checked
+                // afresh and its record rewritten.
+                tracing::warn!("state database: cannot read what is known about {url}: {e}");
+                None
+            }
+        });
         let has_object = |k: &UrlState| {
             !k.needs_download
                 && k.sha256
@@ -310,7 +318,7 @@ impl Checker {
     /// A fresh `ok` result from the state database, if there is one and it
     /// has everything `want` needs (the body's object, the page's images).
     fn cached(&self, k: &UrlState, want: Want, object_missing: bool) -> Option<Checked> {
-        let fresh = k.status.as_deref() == Some("ok")
+        let fresh = k.status == Some(Status::Ok)
             && k.checked_at
                 .is_some_and(|t| now() - t <= self.cache_max_age);
         if !self.use_cache || !fresh || object_missing {
