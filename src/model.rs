@@ -9,6 +9,7 @@
 
 use serde::Serialize;
 
+use crate::check::{HttpInfo, StoreOutcome};
 use crate::extract::LinkKind;
 use crate::vocab::{FindingKind, Reason, SuggestionReason, Syntax, UnknownWord};
 
@@ -111,9 +112,9 @@ pub struct Link {
     pub duplicate_of: Option<usize>,
     pub suggestions: Vec<Suggestion>,
     /// Filled by the HTTP checker; `null` when not checked.
-    pub http: Option<serde_json::Value>,
+    pub http: Option<HttpInfo>,
     /// Filled by the media store; `null` when not stored.
-    pub store: Option<serde_json::Value>,
+    pub store: Option<StoreOutcome>,
 }
 
 /// A problem that concerns several links at once.

@@ -21,11 +21,12 @@ use super::hosts::Hosts;
 use super::net::{refuse_ip_literal, PortPins, Remap};
 use super::sniff::{sniff, truncation, Sniffed, Tail, SNIFF_LEN};
 use super::verdict::{
-    classify_error, error_chain, parse_retry_after, transient, verdict, verdict_ok, HttpInfo,
-    Transient, Verdict,
+    classify_error, error_chain, parse_retry_after, transient, verdict, verdict_ok, Checked,
+    HttpInfo, StoreOutcome, StoredCopy, Transient,
 };
 use crate::config::CheckConfig;
 use crate::model::Status;
+use crate::store::db::UrlState;
 use crate::store::objects::{ObjectStore, PendingObject, StoredObject};
 use crate::vocab::Reason;
 
@@ -43,8 +44,9 @@ pub enum Want {
 /// What a fetch may do beyond checking.
 #[derive(Default, Clone, Copy)]
 pub struct FetchOptions<'a> {
-    /// `ETag` and `Last-Modified` of the stored copy: ask only for changes.
-    pub conditional: Option<(&'a Option<String>, &'a Option<String>)>,
+    /// What is known of the stored copy: ask only for changes (its
+    /// `ETag` and `Last-Modified`), and on 304 the result names the copy.
+    pub conditional: Option<&'a UrlState>,
     /// Stream a media body into this store as it is read.
     pub store: Option<&'a ObjectStore>,
 }
@@ -93,8 +95,14 @@ impl Fetcher {
     }
 
     /// Checks `url`, retrying transient failures within the configured
-    /// bounds. Never panics, never fails: every outcome is a verdict.
-    pub async fn check(&self, url: &str, want: Want, options: FetchOptions<'_>) -> Verdict {
+    /// bounds. Never panics, never fails: every outcome is a result, with
+    /// the page's body for [`Want::Html`].
+    pub async fn check(
+        &self,
+        url: &str,
+        want: Want,
+        options: FetchOptions<'_>,
+    ) -> (Checked, Option<Vec<u8>>) {
         let host = Url::parse(url)
             .ok()
             .and_then(|u| u.host_str().map(str::to_string))
@@ -103,22 +111,29 @@ impl Fetcher {
         tracing::Instrument::instrument(self.check_in_span(url, want, options), span).await
     }
 
-    async fn check_in_span(&self, url: &str, want: Want, options: FetchOptions<'_>) -> Verdict {
+    async fn check_in_span(
+        &self,
+        url: &str,
+        want: Want,
+        options: FetchOptions<'_>,
+    ) -> (Checked, Option<Vec<u8>>) {
         let started = Instant::now();
         let budget = Duration::from_secs_f64(self.config.retry_max_time);
         let mut tries = 0;
         loop {
             tries += 1;
-            let result = self.attempt(url, want, options).await;
-            let (mut verdict, retry) = match result {
-                Ok(v) => (v, None),
+            // The body is a by-product of a successful attempt only.
+            let mut body = None;
+            let result = self.attempt(url, want, options, &mut body).await;
+            let (mut checked, retry) = match result {
+                Ok(c) => (c, None),
                 Err(t) => {
                     let delay = t.retry_after.unwrap_or_else(|| self.backoff(tries));
-                    (t.verdict, Some(delay))
+                    (t.checked, Some(delay))
                 }
             };
-            verdict.http.tries = tries;
-            verdict.http.elapsed_ms = started.elapsed().as_millis() as u64;
+            checked.http.tries = tries;
+            checked.http.elapsed_ms = started.elapsed().as_millis() as u64;
             match retry {
                 Some(delay)
                     if tries < self.config.max_tries && started.elapsed() + delay < budget =>
@@ -126,7 +141,7 @@ impl Fetcher {
                     tracing::debug!(url, tries, delay_ms = delay.as_millis() as u64, "retrying");
                     tokio::time::sleep(delay).await;
                 }
-                _ => return verdict,
+                _ => return (checked, body),
             }
         }
     }
@@ -146,7 +161,8 @@ impl Fetcher {
         url: &str,
         want: Want,
         options: FetchOptions<'_>,
-    ) -> Result<Verdict, Box<Transient>> {
+        body: &mut Option<Vec<u8>>,
+    ) -> Result<Checked, Box<Transient>> {
         let fetch_url = self.remap.apply(url);
         let mut info = HttpInfo {
             url: fetch_url.clone(),
@@ -217,9 +233,21 @@ impl Fetcher {
             let status = response.status();
             info.status_code = Some(status.as_u16());
             info.final_url = Some(current.to_string());
-            if status == StatusCode::NOT_MODIFIED && options.conditional.is_some() {
+            if let (StatusCode::NOT_MODIFIED, Some(known)) = (status, options.conditional) {
+                let copy = known
+                    .sha256
+                    .as_deref()
+                    .zip(known.size)
+                    .and_then(|(sha, size)| {
+                        StoredCopy::new(sha, size, info.content_type.clone(), None)
+                    });
                 let mut v = verdict_ok(info);
-                v.not_modified = true;
+                v.store = copy.map(|copy| {
+                    StoreOutcome::Stored(StoredCopy {
+                        not_modified: true,
+                        ..copy
+                    })
+                });
                 return Ok(v);
             }
             if status.is_redirection() {
@@ -275,21 +303,20 @@ impl Fetcher {
                 drop(permit);
                 continue;
             }
-            return self
-                .judge(response, status, want, &host, info, options)
-                .await;
+            return self.judge(response, want, &host, info, options, body).await;
         }
     }
 
     async fn judge(
         &self,
         response: reqwest::Response,
-        status: StatusCode,
         want: Want,
         host: &str,
         mut info: HttpInfo,
         options: FetchOptions<'_>,
-    ) -> Result<Verdict, Box<Transient>> {
+        body: &mut Option<Vec<u8>>,
+    ) -> Result<Checked, Box<Transient>> {
+        let status = response.status();
         let header = |name| {
             response
                 .headers()
@@ -355,7 +382,7 @@ impl Fetcher {
                 self.read_media(response, image, limit, info, options.store)
                     .await
             }
-            Want::Html => self.read_html(response, limit, info).await,
+            Want::Html => self.read_html(response, limit, info, body).await,
         }
     }
 
@@ -366,7 +393,7 @@ impl Fetcher {
         limit: u64,
         mut info: HttpInfo,
         store: Option<&ObjectStore>,
-    ) -> Result<Verdict, Box<Transient>> {
+    ) -> Result<Checked, Box<Transient>> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(self.config.timeout);
         let mut sink = store.map(|s| {
             s.begin()
@@ -474,11 +501,11 @@ impl Fetcher {
         let mut v = verdict_ok(info);
         // fsync and rename block: let the runtime move other tasks away.
         let committed = sink.map(|s| s.and_then(|p: PendingObject| blocking(|| commit(p, store))));
-        match committed {
-            Some(Ok(stored)) => v.stored = Some(stored),
-            Some(Err(e)) => v.store_error = Some(e),
-            None => {}
-        }
+        v.store = match committed {
+            Some(Ok(stored)) => stored_copy(&stored, &v.http).map(StoreOutcome::Stored),
+            Some(Err(error)) => Some(StoreOutcome::Failed { error }),
+            None => None,
+        };
         Ok(v)
     }
 
@@ -490,11 +517,11 @@ impl Fetcher {
         options: FetchOptions<'_>,
     ) -> reqwest::RequestBuilder {
         let mut req = self.client.request(method.clone(), url.clone());
-        if let (Method::GET, Some((etag, modified))) = (method, options.conditional) {
-            if let Some(etag) = etag {
+        if let (Method::GET, Some(known)) = (method, options.conditional) {
+            if let Some(etag) = &known.etag {
                 req = req.header(reqwest::header::IF_NONE_MATCH, etag);
             }
-            if let Some(modified) = modified {
+            if let Some(modified) = &known.last_modified {
                 req = req.header(reqwest::header::IF_MODIFIED_SINCE, modified);
             }
         }
@@ -506,7 +533,8 @@ impl Fetcher {
         mut response: reqwest::Response,
         limit: u64,
         mut info: HttpInfo,
-    ) -> Result<Verdict, Box<Transient>> {
+        out: &mut Option<Vec<u8>>,
+    ) -> Result<Checked, Box<Transient>> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(self.config.timeout);
         let mut body = Vec::new();
         loop {
@@ -540,10 +568,18 @@ impl Fetcher {
                 }
             }
         }
-        let mut v = verdict_ok(info);
-        v.body = Some(body);
-        Ok(v)
+        *out = Some(body);
+        Ok(verdict_ok(info))
     }
+}
+
+/// The report's copy of an object this fetch stored.
+pub(super) fn stored_copy(stored: &StoredObject, http: &HttpInfo) -> Option<StoredCopy> {
+    let copy = StoredCopy::new(&stored.sha256, stored.size, http.content_type.clone(), None)?;
+    Some(StoredCopy {
+        new: stored.new,
+        ..copy
+    })
 }
 
 /// Runs blocking file-system work without stalling the async workers
