@@ -216,8 +216,10 @@ impl Checker {
         }
         if checked.status == Status::Ok && media && store.is_some() && checked.store.is_none() {
             // A valid body that could not be archived: say why.
-            if let Some(Err(error)) = room {
-                checked.store = Some(StoreOutcome::Failed { error });
+            if let Some(Err(e)) = room {
+                checked.store = Some(StoreOutcome::Failed {
+                    error: e.to_string(),
+                });
             }
         }
         if let Some(s) = store {

@@ -24,6 +24,7 @@ use std::thread::JoinHandle;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, ToSql};
 
+use super::StoreError;
 use crate::model::Status;
 use crate::vocab::Reason;
 
@@ -180,8 +181,11 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
 
 impl StateDb {
     /// Opens (creating and migrating) `path`.
-    pub fn open(path: &Path) -> Result<StateDb, String> {
-        let err = |e: rusqlite::Error| format!("state database {}: {e}", path.display());
+    pub fn open(path: &Path) -> Result<StateDb, StoreError> {
+        let err = |source| StoreError::Database {
+            path: path.to_path_buf(),
+            source,
+        };
         let mut writer_conn = open_connection(path).map_err(err)?;
         migrate(&mut writer_conn).map_err(err)?;
         let reader = open_connection(path).map_err(err)?;
@@ -189,7 +193,7 @@ impl StateDb {
         let writer = std::thread::Builder::new()
             .name("state-db-writer".into())
             .spawn(move || writer_loop(writer_conn, rx))
-            .map_err(|e| format!("cannot start the database writer: {e}"))?;
+            .map_err(StoreError::Writer)?;
         Ok(StateDb {
             tx: Some(tx),
             writer: Some(writer),
