@@ -5,7 +5,10 @@
 //! is an error naming the key and its line instead of a silently ignored
 //! setting. Every numeric key has a range (see [`bounds`]): a negative,
 //! NaN, infinite or absurd number is an error naming the key and its line,
-//! never a panic later. The defaults in this file are the ones documented, key by key,
+//! never a panic later. Pattern lists (regexes and globs) are compiled
+//! while parsing too (see [`patterns`]): the configuration holds the
+//! compiled sets, so a bad pattern is an error naming the key and its line,
+//! and nothing downstream compiles them again. The defaults in this file are the ones documented, key by key,
 //! in the top-level `config.toml`; keep the two in step.
 //!
 //! The file is looked up in this order: `--config FILE`, `./config.toml`,
@@ -20,6 +23,9 @@ use sha2::{Digest, Sha256};
 use crate::error::ConfigError;
 
 mod bounds;
+mod patterns;
+
+pub use patterns::{Globs, Regexes};
 
 /// The whole configuration, one section per pipeline stage.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -45,9 +51,11 @@ pub struct CorpusConfig {
     /// Files or folders scanned when no paths are given on the command line.
     pub paths: Vec<PathBuf>,
     /// Glob patterns (relative to each scanned folder) a file must match.
-    pub include: Vec<String>,
+    #[serde(deserialize_with = "patterns::corpus_include")]
+    pub include: Globs,
     /// Glob patterns that remove a file even if it matched `include`.
-    pub exclude: Vec<String>,
+    #[serde(deserialize_with = "patterns::corpus_exclude")]
+    pub exclude: Globs,
     /// Files larger than this many bytes are skipped with a note.
     #[serde(deserialize_with = "bounds::max_file_size")]
     pub max_file_size: u64,
@@ -68,9 +76,11 @@ pub struct FolderBase {
 #[serde(deny_unknown_fields, default)]
 pub struct LinksConfig {
     /// If not empty, only URLs matching one of these regexes are checked.
-    pub include: Vec<String>,
+    #[serde(deserialize_with = "patterns::links_include")]
+    pub include: Regexes,
     /// URLs matching any of these regexes are reported as `skipped`.
-    pub exclude: Vec<String>,
+    #[serde(deserialize_with = "patterns::links_exclude")]
+    pub exclude: Regexes,
     /// Shortest run of one-character links treated as an exploded URL.
     #[serde(deserialize_with = "bounds::min_exploded_run")]
     pub min_exploded_run: usize,
@@ -228,22 +238,23 @@ pub struct ReportConfig {
     pub path: PathBuf,
 }
 
+const DEFAULT_CORPUS_INCLUDE: &[&str] = &[
+    "**/*.md",
+    "**/*.markdown",
+    "**/*.html",
+    "**/*.htm",
+    "**/*.txt",
+];
+const DEFAULT_CORPUS_EXCLUDE: &[&str] = &["**/.git/**", "**/node_modules/**", "**/target/**"];
+
 impl Default for CorpusConfig {
     fn default() -> Self {
         CorpusConfig {
             paths: vec![PathBuf::from(".")],
-            include: [
-                "**/*.md",
-                "**/*.markdown",
-                "**/*.html",
-                "**/*.htm",
-                "**/*.txt",
-            ]
-            .map(String::from)
-            .to_vec(),
-            exclude: ["**/.git/**", "**/node_modules/**", "**/target/**"]
-                .map(String::from)
-                .to_vec(),
+            // Constants that compile (`default_globs_compile` checks), so
+            // the fallback to an empty set is never taken.
+            include: Globs::new("corpus.include", DEFAULT_CORPUS_INCLUDE).unwrap_or_default(),
+            exclude: Globs::new("corpus.exclude", DEFAULT_CORPUS_EXCLUDE).unwrap_or_default(),
             max_file_size: 16 * 1024 * 1024,
             base: Vec::new(),
         }
@@ -253,8 +264,8 @@ impl Default for CorpusConfig {
 impl Default for LinksConfig {
     fn default() -> Self {
         LinksConfig {
-            include: Vec::new(),
-            exclude: Vec::new(),
+            include: Regexes::default(),
+            exclude: Regexes::default(),
             min_exploded_run: 6,
         }
     }
@@ -330,30 +341,14 @@ impl Config {
         Ok(config)
     }
 
-    /// Checks what serde cannot: regexes compile, globs parse, URLs parse.
-    /// (Numbers are bounded while parsing, see [`bounds`], so their errors
-    /// carry a line.)
+    /// Checks what serde does not: base URLs parse. (Numbers are bounded
+    /// and patterns compiled while parsing, see [`bounds`] and
+    /// [`patterns`], so their errors carry a line.)
     fn validate(&self, origin: &Path) -> Result<(), ConfigError> {
         let invalid = |key: &str, message: String| ConfigError::Invalid {
             path: origin.to_path_buf(),
             message: format!("key `{key}`: {message}"),
         };
-        for (key, list) in [
-            ("links.include", &self.links.include),
-            ("links.exclude", &self.links.exclude),
-        ] {
-            for pattern in list {
-                regex::Regex::new(pattern).map_err(|e| invalid(key, e.to_string()))?;
-            }
-        }
-        for (key, list) in [
-            ("corpus.include", &self.corpus.include),
-            ("corpus.exclude", &self.corpus.exclude),
-        ] {
-            for pattern in list {
-                globset::Glob::new(pattern).map_err(|e| invalid(key, e.to_string()))?;
-            }
-        }
         for base in &self.corpus.base {
             url::Url::parse(&base.url)
                 .map_err(|e| invalid("corpus.base.url", format!("`{}`: {e}", base.url)))?;
@@ -433,6 +428,48 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("links.exclude"), "{err}");
+    }
+
+    #[test]
+    fn bad_patterns_name_key_and_line() {
+        let err = Config::parse(
+            "[links]\ninclude = [\"^https://\"]\nexclude = [\"ok\", \"(\"]\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`links.exclude`"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+        let err = Config::parse(
+            "[corpus]\n\ninclude = [\"**/*.{md\"]\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`corpus.include`"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn patterns_are_held_compiled_and_serialize_as_written() {
+        let c = Config::parse(
+            "[links]\nexclude = [\"tracker\\\\.\"]\n[corpus]\ninclude = [\"*.md\"]\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert!(c.links.exclude.is_match("https://tracker.example/"));
+        assert!(c.corpus.include.is_match("a.md"));
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["links"]["exclude"], serde_json::json!(["tracker\\."]));
+        assert_eq!(json["corpus"]["include"], serde_json::json!(["*.md"]));
+    }
+
+    #[test]
+    fn default_globs_compile() {
+        let c = CorpusConfig::default();
+        assert_eq!(c.include.patterns(), DEFAULT_CORPUS_INCLUDE);
+        assert_eq!(c.exclude.patterns(), DEFAULT_CORPUS_EXCLUDE);
+        assert!(c.include.is_match("a/b.md") && c.exclude.is_match("x/.git/config"));
     }
 
     #[test]

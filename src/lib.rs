@@ -11,24 +11,30 @@
 //! | extract | [`extract`] | every URL in Markdown, HTML and text, with line and column |
 //! | resolve | [`resolve`] | a base URL per document; relative links made absolute |
 //! | diagnose | [`diagnose`] | static verdicts: truncated, malformed, exploded URLs, duplicates |
-//! | check | [`check`] | HTTP: status, soft 404s, truncated bodies, source pages, repairs |
+//! | check | [`check`] | HTTP: status, soft 404s, truncated bodies, source pages |
+//! | repair | [`repair`] | replacements the network finds: images matched on the source page |
 //! | store | [`store`] | content-addressed objects (sha256) and the state database |
 //! | report | [`report`] | the JSON report (versioned schema) and the text one |
 //!
 //! The records the stages exchange are in [`model`], and the closed
 //! vocabularies they use (reasons, syntaxes, finding kinds) in [`vocab`].
-//! [`pipeline`] runs the stages over a corpus and [`run`] implements the
-//! commands the `archive` binary exposes; `main.rs` only parses arguments.
+//! [`pipeline`] runs the static stages over a corpus; an [`engine`] owns
+//! what runs need (settings, store, checker, document cache) and drives
+//! documents through every stage into the reports, once for the CLI
+//! ([`run`]) or once per cycle for the [`daemon`]; `main.rs` only parses
+//! arguments.
 
 pub mod check;
 pub mod config;
 pub mod daemon;
 pub mod diagnose;
+pub mod engine;
 pub mod error;
 pub mod extract;
 pub mod maintenance;
 pub mod model;
 pub mod pipeline;
+pub mod repair;
 pub mod report;
 pub mod resolve;
 pub mod run;

@@ -340,7 +340,6 @@ fn check(args: CheckArgs) -> Result<ExitCode, RunError> {
         crawl: args.crawl,
         report: args.report,
         prom_file: args.prom_file,
-        documents: None,
         format: match args.format {
             Format::Text => OutputFormat::Text,
             Format::Json => OutputFormat::Json,

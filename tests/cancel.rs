@@ -1,4 +1,4 @@
-//! Cancelling a run in-process ([`archive::run::Cancel`], what the daemon
+//! Cancelling a run in-process (a [`CancellationToken`], what the daemon
 //! does when its grace period runs out): `run_check_until` returns within
 //! a second whatever the run is waiting on (a 20 s body, a 30 s
 //! `Retry-After`), writes no report, and leaves neither an object nor a
@@ -10,7 +10,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use archive::config::{Config, LoadedConfig};
-use archive::run::{run_check_until, Cancel, CheckOptions, OutputFormat};
+use archive::engine::CancellationToken;
+use archive::run::{run_check_until, CheckOptions, OutputFormat};
 use common::server::{jpeg, twenty_second_jpeg, Reply, TestServer};
 use common::walk;
 
@@ -46,10 +47,9 @@ fn cancel_during(server: &TestServer, path: &str, check: &str, settle: Duration)
         crawl: Vec::new(),
         report: Some(report.clone()),
         prom_file: None,
-        documents: None,
         format: OutputFormat::Json,
     };
-    let cancel = Cancel::default();
+    let cancel = CancellationToken::new();
     let run = {
         let cancel = cancel.clone();
         std::thread::spawn(move || run_check_until(&loaded, &options, &cancel))

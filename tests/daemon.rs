@@ -1,8 +1,10 @@
 //! `archive daemon` as a child process against a local server and a temp
 //! corpus: readiness, metrics that equal the report, new articles picked
 //! up without a restart, SIGHUP with a broken config, SIGTERM during a
-//! slow download, the token, the objects endpoint, and the dashboard in
-//! headless Chromium when it is installed (required when `CI=true`).
+//! slow download, the token, the objects endpoint (ranges, conditional
+//! requests), metrics and dashboard that never re-read the report file,
+//! and the dashboard in headless Chromium when it is installed (required
+//! when `CI=true`).
 
 mod common;
 
@@ -48,9 +50,22 @@ impl Daemon {
 
     /// `check` goes into `[check]`, `extra` into `[daemon]`.
     fn start_with(server: &TestServer, check: &str, extra: &str, token: Option<&str>) -> Daemon {
+        Daemon::start_seeded(server, check, extra, token, |_| {})
+    }
+
+    /// [`Daemon::start_with`], with `seed` filling the corpus folder
+    /// before the daemon starts (so its first run sees it).
+    fn start_seeded(
+        server: &TestServer,
+        check: &str,
+        extra: &str,
+        token: Option<&str>,
+        seed: impl FnOnce(&Path),
+    ) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let corpus = dir.path().join("corpus");
         std::fs::create_dir_all(&corpus).unwrap();
+        seed(&corpus);
         let port = free_port();
         let config = dir.path().join("config.toml");
         std::fs::write(
@@ -125,6 +140,11 @@ impl Drop for Daemon {
 }
 
 fn get(port: u16, path: &str, token: Option<&str>) -> (u16, String, Vec<u8>) {
+    get_with(port, path, token, "")
+}
+
+/// [`get`] with more request headers (`Name: value\r\n` each).
+fn get_with(port: u16, path: &str, token: Option<&str>, headers: &str) -> (u16, String, Vec<u8>) {
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
         return (0, String::new(), Vec::new());
     };
@@ -134,7 +154,7 @@ fn get(port: u16, path: &str, token: Option<&str>) -> (u16, String, Vec<u8>) {
         .unwrap_or_default();
     let _ = write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}{headers}Connection: close\r\n\r\n"
     );
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
@@ -352,6 +372,86 @@ fn daemon_serves_reloads_picks_up_changes_and_drains() {
         "verify: {}",
         String::from_utf8_lossy(&verify.stderr)
     );
+}
+
+#[test]
+fn served_from_what_the_run_fed_never_from_the_report_file() {
+    let s = TestServer::start();
+    s.route("/red.png", Reply::Ok("image/png", RED_PNG.to_vec()));
+    s.route("/gone.jpg", Reply::Status(404));
+    // One run only (no watcher, a long interval), over an article that is
+    // there before it starts.
+    let d = Daemon::start_seeded(
+        &s,
+        "",
+        "interval_secs = 3600\nwatch = false",
+        Some("t0ken"),
+        |corpus| article(corpus, "one.md", &["/red.png", "/gone.jpg"]),
+    );
+    d.wait_for("readyz", Duration::from_secs(30), || {
+        d.get("/readyz").0 == 200
+    });
+    let on_disk = d.dir.path().join("report.json");
+    let written = std::fs::read(&on_disk).unwrap();
+    let report: Value = serde_json::from_slice(&written).unwrap();
+    assert_eq!(report["summary"]["links"]["total"], 2);
+    assert_eq!(d.get("/report.json").2, written, "the file, byte for byte");
+    let (_, _, metrics) = d.get("/metrics");
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert_eq!(
+        metric(&metrics, "archive_links{status=\"broken\",kind=\"image\"}"),
+        1.0
+    );
+    let (_, _, page) = d.get("/");
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains("http://img.test/gone.jpg"), "{page}");
+    assert!(page.contains("/objects/"), "a thumbnail: {page}");
+
+    // Garbage on disk changes neither the metrics nor the dashboard:
+    // nothing reads the report back. /report.json serves what is there.
+    let garbage = b"not a report {{".repeat(1000);
+    std::fs::write(&on_disk, &garbage).unwrap();
+    assert_eq!(String::from_utf8(d.get("/metrics").2).unwrap(), metrics);
+    assert_eq!(String::from_utf8(d.get("/").2).unwrap(), page);
+    let (status, head, body) = d.get("/report.json");
+    assert_eq!(status, 200);
+    assert!(head
+        .to_ascii_lowercase()
+        .contains("content-type: application/json"));
+    assert_eq!(body, garbage);
+    assert_eq!(get(d.port, "/report.json", None).0, 401);
+
+    // Objects stream from the store: a range, and a conditional request.
+    let sha = report["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["url"] == "http://img.test/red.png")
+        .and_then(|l| l["store"]["sha256"].as_str())
+        .unwrap()
+        .to_string();
+    let object = format!("/objects/{sha}");
+    let (status, head, body) = get_with(d.port, &object, Some("t0ken"), "Range: bytes=8-15\r\n");
+    let head = head.to_ascii_lowercase();
+    assert_eq!(status, 206, "{head}");
+    assert_eq!(body, &RED_PNG[8..16]);
+    assert!(head.contains("content-range: bytes 8-15/80"), "{head}");
+    assert!(head.contains("content-type: image/png"), "{head}");
+    assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+    assert!(head.contains("content-security-policy: default-src 'none'; sandbox"));
+    let (_, head, _) = d.get(&object);
+    let modified = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("last-modified:")
+                .then(|| l["last-modified:".len()..].trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no Last-Modified: {head}"));
+    let condition = format!("If-Modified-Since: {modified}\r\n");
+    assert_eq!(get_with(d.port, &object, Some("t0ken"), &condition).0, 304);
+    assert_eq!(get(d.port, &object, None).0, 401);
+    assert_eq!(d.get(&format!("/objects/{}", "0".repeat(64))).0, 404);
 }
 
 #[test]

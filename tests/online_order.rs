@@ -253,3 +253,62 @@ fn crawl_report_ids_are_indexes_in_frontier_order() {
         }
     }
 }
+
+/// The crawl streams: a slow page holds one of the page slots, not the
+/// whole crawl. With batches of 8 pages, the 9th page was asked for only
+/// once the slow first one had finished; now it is asked for while the
+/// slow one is still being sent (order at the server, not a timing bound
+/// on archive), and the report still lists pages in frontier order.
+#[test]
+fn crawl_does_not_wait_for_a_slow_page_before_fetching_the_next() {
+    const PAGES: usize = 12;
+    let s = TestServer::start();
+    let list: String = (0..PAGES)
+        .map(|i| format!("<a href=\"/p/p{i:02}.html\">{i}</a>\n"))
+        .collect();
+    let page = |body: &str| {
+        format!("<!DOCTYPE html><html><head><title>t</title></head><body>{body}</body></html>")
+            .into_bytes()
+    };
+    s.route_on("site.test", "/", Reply::Ok("text/html", page(&list)));
+    // The first page takes about 2 s to send.
+    let slow = page(&"<p>slow</p>".repeat(200));
+    s.route_on(
+        "site.test",
+        "/p/p00.html",
+        Reply::Slow {
+            chunk: slow.len() / 20 + 1,
+            body: Arc::new(slow),
+            interval: Duration::from_millis(100),
+        },
+    );
+    for i in 1..PAGES {
+        s.route_on(
+            "site.test",
+            &format!("/p/p{i:02}.html"),
+            Reply::Ok("text/html", page("<p>fast</p>")),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[check]\nallow_private = true\nrate_limit = 1000.0\nburst = 100\nper_host_concurrency = 16\n[crawl]\nmax_depth = 1\nrobots = false\n[store]\npath = \"{}\"\n[resolve]\n\"site.test\" = \"127.0.0.1:{}\"\n",
+        dir.path().join("store").display(),
+        s.addr.port()
+    );
+    let seed = url::Url::parse("http://site.test/").unwrap();
+    let (code, r) = run_online(&toml, dir.path(), true, vec![seed]);
+    assert_eq!(code, 0, "{}", r["summary"]);
+    let first = |path: &str| s.hits_on(path).first().map(|h| h.at).expect(path);
+    let slow_started = first("/p/p00.html");
+    let last_asked = first(&format!("/p/p{:02}.html", PAGES - 1));
+    assert!(
+        last_asked < slow_started + Duration::from_millis(1500),
+        "the last page was asked for {:?} after the slow one started: a batch barrier",
+        last_asked - slow_started
+    );
+    let documents = array(&r, "documents");
+    assert_eq!(documents.len(), PAGES + 1);
+    for (i, d) in documents.iter().enumerate().skip(1) {
+        assert_eq!(d["path"], format!("http://site.test/p/p{:02}.html", i - 1));
+    }
+}

@@ -1,9 +1,11 @@
 //! The JSON report validates against docs/report.schema.json, and the
-//! schema is strict enough to reject a report that drifts from it.
+//! schema is strict enough to reject a report that drifts from it; the
+//! `--prom-file` metrics of a run agree with its report wherever the
+//! report goes (a file, stdout, nowhere).
 
 mod common;
 
-use common::{check_json, fixture};
+use common::{archive, check_json, fixture};
 use serde_json::Value;
 
 fn validator() -> jsonschema::Validator {
@@ -35,4 +37,69 @@ fn schema_rejects_unknown_status() {
     let (_, mut report) = check_json(&[&fixture("seeds")]);
     report["links"][0]["extra"] = 1.into();
     assert!(!validator().is_valid(&report));
+}
+
+#[test]
+fn prom_file_agrees_with_the_report_wherever_it_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let seeds = fixture("seeds").display().to_string();
+    let run = |name: &str, report_args: &[&str]| {
+        let prom = dir.path().join(name);
+        let mut args = vec!["--check", "--offline"];
+        args.extend_from_slice(report_args);
+        let prom_arg = prom.display().to_string();
+        args.extend(["--prom-file", prom_arg.as_str(), seeds.as_str()]);
+        let out = archive(&args);
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(&prom).expect("the prom file is written");
+        (out, text)
+    };
+    // The report on stdout, to /dev/null, and in a file.
+    let (out, on_stdout) = run("stdout.prom", &["--format", "json"]);
+    let (_, nowhere) = run("null.prom", &["--report", "/dev/null"]);
+    let in_file = dir.path().join("report.json").display().to_string();
+    let (_, beside_a_file) = run("file.prom", &["--report", in_file.as_str()]);
+
+    // Same metrics, but for the clock.
+    let untimed = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.contains("timestamp") && !l.starts_with("archive_last_run_duration"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(untimed(&on_stdout), untimed(&beside_a_file));
+    assert_eq!(untimed(&nowhere), untimed(&beside_a_file));
+
+    // And they are the report's numbers.
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the report on stdout");
+    let metric = |series: &str| -> f64 {
+        on_stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {series} in {on_stdout}"))
+            .parse()
+            .unwrap()
+    };
+    let links = report["links"].as_array().unwrap();
+    for status in ["ok", "broken", "truncated", "unchecked", "skipped"] {
+        for kind in ["image", "media", "page", "source"] {
+            let n = links
+                .iter()
+                .filter(|l| l["status"] == status && l["kind"] == kind)
+                .count();
+            let series = format!("archive_links{{status=\"{status}\",kind=\"{kind}\"}}");
+            assert_eq!(metric(&series), n as f64, "{series}");
+        }
+    }
+    assert!(metric("archive_links{status=\"truncated\",kind=\"image\"}") > 0.0);
+    for status in ["ok", "skipped", "error"] {
+        assert_eq!(
+            metric(&format!("archive_documents{{status=\"{status}\"}}")),
+            report["summary"]["documents"][status].as_f64().unwrap()
+        );
+    }
 }

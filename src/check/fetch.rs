@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use reqwest::header::{CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, RETRY_AFTER};
 use reqwest::{Client, Method, StatusCode};
@@ -88,6 +88,11 @@ impl Fetcher {
         &self.hosts
     }
 
+    /// The host gates, shared, for a checker that outlives this fetcher.
+    pub fn hosts_arc(&self) -> Arc<Hosts> {
+        self.hosts.clone()
+    }
+
     /// `url` (one the server answered with) as the documents write it:
     /// `[remap]` undone.
     pub fn as_written(&self, url: &str) -> String {
@@ -147,11 +152,11 @@ impl Fetcher {
     }
 
     /// `retry_backoff * 2^(tries-1)`, scaled by a jitter in [0.5, 1).
+    /// The jitter comes from the thread's RNG, not the clock: retries that
+    /// fail together (one host going down under many requests) would read
+    /// nearly the same clock and retry together again.
     fn backoff(&self, tries: u32) -> Duration {
-        let nanos = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let jitter = 0.5 + (nanos % 1000) as f64 / 2000.0;
+        let jitter: f64 = rand::random_range(0.5..1.0);
         let exp = 2f64.powi(tries.saturating_sub(1).min(16) as i32);
         Duration::from_secs_f64(self.config.retry_backoff * exp * jitter)
     }

@@ -55,6 +55,29 @@ impl Hosts {
         }
     }
 
+    /// The settings these gates were built for.
+    pub fn config(&self) -> &CheckConfig {
+        &self.config
+    }
+
+    /// Whether gates built for `a` behave as ones built for `b`: the same
+    /// rates, bursts, per-host overrides and concurrency caps. When they
+    /// do, a new configuration keeps the gates (and the politeness state in
+    /// them: tokens spent, pauses a server asked for).
+    pub fn same_settings(a: &CheckConfig, b: &CheckConfig) -> bool {
+        let limits = |c: &CheckConfig| {
+            serde_json::to_value((
+                c.rate_limit,
+                c.burst,
+                c.concurrency,
+                c.per_host_concurrency,
+                &c.hosts,
+            ))
+            .ok()
+        };
+        limits(a) == limits(b)
+    }
+
     fn gate(&self, host: &str) -> Arc<HostGate> {
         let mut gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
         gates

@@ -5,7 +5,8 @@
 //! gives it back with its `unchecked` links judged ([`fetch`]), each
 //! suggestion checked too, and, when the document names its source page,
 //! the images of that page recorded as `found_on_source` and offered as
-//! repairs for the document's broken images ([`source_page`]).
+//! repairs for the document's broken images
+//! ([`crate::repair::source_page`]).
 //!
 //! Online, the network has the last word: links the static pass suspected
 //! (`truncated`) are fetched too, except the characters of an exploded
@@ -29,10 +30,10 @@ pub mod fetch;
 pub mod hosts;
 pub mod net;
 pub mod sniff;
-pub mod source_page;
 pub mod verdict;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::join_all;
@@ -42,13 +43,13 @@ use crate::config::Config;
 use crate::extract::LinkKind;
 use crate::model::{Link, Status, Suggestion};
 use crate::pipeline::Scanned;
+use crate::repair::source_page::{page_images, suggest_from_source};
 use crate::store::db::{CheckRecord, UrlState};
 use crate::store::Store;
 use crate::vocab::{FindingKind, Reason};
 use fetch::{FetchOptions, Fetcher, Want};
 use hosts::Hosts;
 use net::{parse_overrides, GuardedResolver, PortPins, Remap};
-use source_page::{page_images, suggest_from_source};
 pub use verdict::{Checked, HttpInfo, StoreOutcome, StoredCopy};
 
 /// Each URL checked this run, by what was wanted of it.
@@ -62,7 +63,10 @@ pub struct Checker {
     use_cache: bool,
     cache_max_age: i64,
     archive_source_pages: bool,
-    started_at: i64,
+    /// When the current run started (unix seconds); see [`Checker::begin_run`].
+    started_at: AtomicI64,
+    /// The host gates' wait total when the current run started.
+    waited_before: AtomicU64,
     seen: Mutex<Seen>,
 }
 
@@ -93,6 +97,18 @@ impl Checker {
     /// valid media are archived and results cached in its database;
     /// `use_cache` false (`--no-cache`) checks everything again.
     pub fn new(config: &Config, use_cache: bool, store: Option<Store>) -> Result<Checker, String> {
+        Checker::with_hosts(config, use_cache, store, None)
+    }
+
+    /// [`Checker::new`] that keeps the host gates of an earlier checker
+    /// (rate-limit state, pauses a server asked for) when `hosts` is given
+    /// and was built for the same host settings ([`Hosts::same_settings`]).
+    pub fn with_hosts(
+        config: &Config,
+        use_cache: bool,
+        store: Option<Store>,
+        hosts: Option<Arc<Hosts>>,
+    ) -> Result<Checker, String> {
         let check = &config.check;
         let overrides = parse_overrides(&config.resolve)?;
         let pins = PortPins::new(&overrides);
@@ -105,30 +121,61 @@ impl Checker {
             .no_proxy()
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        let hosts = Arc::new(Hosts::new(check));
+        let hosts = hosts
+            .filter(|h| Hosts::same_settings(h.config(), check))
+            .unwrap_or_else(|| Arc::new(Hosts::new(check)));
         Ok(Checker {
             fetcher: Fetcher::new(client, hosts, Remap::new(&config.remap), pins, check),
             store,
             use_cache,
             cache_max_age: check.cache_max_age as i64,
             archive_source_pages: config.store.archive_source_pages,
-            started_at: now(),
+            started_at: AtomicI64::new(now()),
+            waited_before: AtomicU64::new(0),
             seen: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Milliseconds requests spent waiting on rate limits and pauses.
+    /// Starts a run: URLs checked by an earlier run of this checker are
+    /// checked again (through the state database's cache), and the run's
+    /// clock and counters start now. The client, its connection pool and
+    /// the host gates carry over: a long-lived process (the daemon) keeps
+    /// its politeness from one run to the next.
+    pub fn begin_run(&self) {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.started_at.store(now(), Ordering::SeqCst);
+        self.waited_before
+            .store(self.fetcher.hosts().waited_ms(), Ordering::SeqCst);
+        if let Some(store) = &self.store {
+            store.begin_run();
+        }
+    }
+
+    /// Milliseconds this run's requests spent waiting on rate limits and pauses.
     pub fn rate_limit_wait_ms(&self) -> u64 {
-        self.fetcher.hosts().waited_ms()
+        self.fetcher
+            .hosts()
+            .waited_ms()
+            .saturating_sub(self.waited_before.load(Ordering::SeqCst))
     }
 
     pub fn store(&self) -> Option<&Store> {
         self.store.as_ref()
     }
 
-    /// When this checker started (unix seconds).
+    /// The host gates, to hand to the next checker ([`Checker::with_hosts`]).
+    pub fn hosts(&self) -> Arc<Hosts> {
+        self.fetcher.hosts_arc()
+    }
+
+    /// Gives up the checker, keeping its store open for the next one.
+    pub fn into_store(self) -> Option<Store> {
+        self.store
+    }
+
+    /// When the current run started (unix seconds).
     pub fn started_at(&self) -> i64 {
-        self.started_at
+        self.started_at.load(Ordering::SeqCst)
     }
 
     /// Fetches a page's HTML for the crawler (no cache: pages change).
@@ -287,7 +334,7 @@ impl Checker {
                 .collect();
             store
                 .db
-                .record_refs(&scanned.document.path, self.started_at, refs);
+                .record_refs(&scanned.document.path, self.started_at(), refs);
         }
         // The network has the last word on static suspicions too, except
         // for the characters of an exploded URL: their rebuilt URL is

@@ -2,11 +2,18 @@
 //!
 //! * `GET /healthz`: the process is alive (never needs the token),
 //! * `GET /readyz`: a run has finished and the store is writable,
-//! * `GET /report.json`: the last complete report, byte for byte,
-//! * `GET /metrics`: Prometheus text, computed from that report,
-//! * `GET /`: the dashboard for people,
-//! * `GET /objects/<sha256>`: an archived object, with its sniffed type,
-//!   `X-Content-Type-Options: nosniff` and a sandboxing CSP.
+//! * `GET /report.json`: the last complete report, streamed from the
+//!   file the run wrote (an atomic rename, so always a whole one),
+//! * `GET /metrics`: Prometheus text, accumulated during that run,
+//! * `GET /` (`?page=N`): the dashboard for people, from the run's digest,
+//! * `GET /objects/<sha256>`: an archived object, streamed from the store
+//!   with its sniffed type, `X-Content-Type-Options: nosniff` and a
+//!   sandboxing CSP.
+//!
+//! Files are served by `tower-http`'s `ServeFile`: streamed in chunks
+//! (a 200 MB object costs a buffer, not 200 MB), with Range and
+//! conditional requests (`If-Modified-Since`, `If-Range`) for free. No
+//! handler reads the report into memory.
 //!
 //! With `daemon.token` set, everything but `/healthz` needs
 //! `Authorization: Bearer <token>`.
@@ -15,12 +22,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use tokio::io::AsyncReadExt as _;
+use tower_http::services::ServeFile;
 
 use super::{dashboard, Shared};
 use crate::check::sniff::{sniff, SNIFF_LEN};
@@ -56,13 +66,18 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        // Compare without an early exit so timing says nothing of the token.
+        // Constant-time comparison (`subtle`) so timing says nothing of the
+        // token. Both sides are hashed first: `ct_eq` on slices returns
+        // early on a length mismatch, and fixed-size digests keep the
+        // token's length out of the timing too.
         let ok = given.is_some_and(|g| {
-            g.len() == token.len()
-                && g.bytes()
-                    .zip(token.bytes())
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                    == 0
+            use sha2::{Digest, Sha256};
+            use subtle::ConstantTimeEq;
+            let (g, t) = (
+                Sha256::digest(g.as_bytes()),
+                Sha256::digest(token.as_bytes()),
+            );
+            bool::from(g.as_slice().ct_eq(t.as_slice()))
         });
         if !ok {
             return (
@@ -91,14 +106,29 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn report(State(state): State<AppState>) -> Response {
-    match state.shared.last() {
-        Some(run) => (
-            [(header::CONTENT_TYPE, "application/json")],
-            run.report.clone(),
-        )
-            .into_response(),
-        None => (StatusCode::SERVICE_UNAVAILABLE, "no run has finished yet\n").into_response(),
+async fn report(State(state): State<AppState>, request: Request) -> Response {
+    let Some(run) = state.shared.last() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no run has finished yet\n").into_response();
+    };
+    let mut response = serve_file(&run.report, request).await;
+    if response.status().is_success() {
+        // Whatever the configured file is called, it is JSON.
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    response
+}
+
+/// Streams the file at `path` as `request` asks (whole, a range, or 304).
+async fn serve_file(path: &std::path::Path, request: Request) -> Response {
+    match ServeFile::new(path).try_call(request).await {
+        Ok(response) => response.map(Body::new),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), "cannot serve: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "cannot read the file\n").into_response()
+        }
     }
 }
 
@@ -118,22 +148,42 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn index(State(state): State<AppState>) -> Html<String> {
-    Html(dashboard::render(state.shared.last().as_deref()))
+/// The dashboard's query string.
+#[derive(serde::Deserialize)]
+struct Page {
+    page: Option<usize>,
 }
 
-async fn object(State(state): State<AppState>, Path(sha256): Path<String>) -> Response {
+async fn index(
+    State(state): State<AppState>,
+    query: Result<Query<Page>, QueryRejection>,
+) -> Html<String> {
+    // A malformed `?page=` shows the first page rather than an error.
+    let page = query.ok().and_then(|Query(p)| p.page).unwrap_or(1);
+    Html(dashboard::render(state.shared.last().as_deref(), page))
+}
+
+async fn object(
+    State(state): State<AppState>,
+    Path(sha256): Path<String>,
+    request: Request,
+) -> Response {
     // Only a digest can name a file: no path is built from the request.
     let Some(relative) = relative_object_path(&sha256) else {
         return (StatusCode::BAD_REQUEST, "not a sha256 digest\n").into_response();
     };
     let path = state.store.join(relative);
-    let bytes = match tokio::fs::read(&path).await {
-        Ok(b) => b,
-        Err(_) => return (StatusCode::NOT_FOUND, "no such object\n").into_response(),
+    // The type comes from the first bytes, whatever part is asked for.
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    let read = match tokio::fs::File::open(&path).await {
+        Ok(file) => file.take(SNIFF_LEN as u64).read_to_end(&mut head).await,
+        Err(e) => Err(e),
     };
-    let kind = sniff(&bytes[..bytes.len().min(SNIFF_LEN)]);
-    let mut response = Response::new(Body::from(bytes));
+    if read.is_err() {
+        return (StatusCode::NOT_FOUND, "no such object\n").into_response();
+    }
+    let kind = sniff(&head);
+    let mut response = serve_file(&path, request).await;
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

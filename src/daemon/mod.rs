@@ -2,19 +2,29 @@
 //! soon after its files change, archives new media, and serves the last
 //! report, metrics and a dashboard over HTTP ([`http`]).
 //!
-//! Layout, after mini-redis: [`run`] owns shutdown. It starts the HTTP
-//! server and the scheduler as tasks that own their state, and listens
-//! for signals: SIGHUP reloads the configuration (a bad one is refused and
-//! the old one kept), SIGTERM and SIGINT drain: the run in progress gets
-//! `daemon.grace_secs` to finish, then is cancelled ([`Cancel`]): its
-//! requests and waits are dropped, downloads in flight delete their
-//! temporaries, no report is written (the last complete one stays), and
-//! the daemon exits 0 about a second after the grace period at most.
-//! Should the run not return within that second, the daemon exits anyway;
-//! the store's lock dies with the process and its leftover temporaries
-//! are removed when the store is next opened. Never a partial object.
-//! The only state shared with the HTTP handlers is [`Shared`]: the last
-//! complete report, swapped whole.
+//! Layout, after mini-redis: [`run`] owns the process (runtime, signals)
+//! and [`serve`] owns shutdown. `serve` takes a bound listener, an
+//! [`Engine`] built once for the daemon's life, a channel of reloaded
+//! configurations and a shutdown token, so a test can drive it in-process
+//! exactly as signals do. It starts the HTTP server, the scheduler and the
+//! watchdog as tasks on a [`TaskTracker`]; each owns its state. The
+//! scheduler owns the engine: one run at a time on this runtime, then a
+//! wait for the timer, a corpus change, a reload or shutdown. SIGHUP
+//! loads the configuration (a bad one is refused and the old one kept)
+//! and the scheduler applies it between runs ([`Engine::reload`]: host
+//! gates and the connection pool survive what does not concern them).
+//! SIGTERM and SIGINT drain: the run in progress gets `daemon.grace_secs`
+//! to finish, then its [`CancellationToken`] fires: its requests and
+//! waits are dropped, downloads in flight delete their temporaries, no
+//! report is written (the last complete one stays), and the daemon exits
+//! 0 about a second after the grace period at most. Should the run not
+//! return within that second, the daemon exits anyway; the store's lock
+//! dies with the process and its leftover temporaries are removed when
+//! the store is next opened. Never a partial object. The only state
+//! shared with the HTTP handlers is [`Shared`]: the last complete run
+//! ([`LastRun`]: its metrics text, dashboard digest, times and the
+//! report's path), swapped whole. Both were fed during the run; the
+//! report file is served from disk, never read back into memory.
 //!
 //! systemd integration: `Type=notify` readiness, a one-line `STATUS=`
 //! after each run, and `WATCHDOG=1` pings when `WatchdogSec` is set.
@@ -22,22 +32,28 @@
 pub mod dashboard;
 pub mod http;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, LoadedConfig};
+use crate::engine::{CancellationToken, Engine, EngineOptions, RunRequest, Scope};
 use crate::error::RunError;
+use crate::report::digest::Digest;
 use crate::report::metrics::{self, RunTimes};
-use crate::run::{run_check_until, Cancel, CheckOptions, OutputFormat};
+use crate::run::OutputFormat;
 
 /// A finished run, as served over HTTP. Replaced whole after each run.
+/// Its size does not grow with the corpus: the report stays on disk.
 pub struct LastRun {
-    /// The report file's bytes, exactly as written.
-    pub report: Vec<u8>,
-    pub value: serde_json::Value,
+    /// Where the run wrote its report; `/report.json` streams that file.
+    pub report: PathBuf,
+    /// The dashboard's bounded view of the run.
+    pub digest: Digest,
+    /// `/metrics`, rendered once when the run finished.
     pub metrics: String,
     pub times: RunTimes,
 }
@@ -80,98 +96,139 @@ pub fn run(config_path: Option<PathBuf>) -> Result<(), RunError> {
         .enable_all()
         .build()
         .map_err(|e| RunError::Internal(format!("cannot start the async runtime: {e}")))?;
-    let result = runtime.block_on(serve(loaded, config_path));
+    let result = runtime.block_on(async {
+        let listen = loaded.config.daemon.listen.clone();
+        let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| {
+            RunError::Usage(format!("cannot listen on {listen} (daemon.listen): {e}"))
+        })?;
+        let engine = Engine::new(loaded, daemon_engine_options())?;
+        let (reload_tx, reloads) = mpsc::channel::<LoadedConfig>(4);
+        let shutdown = CancellationToken::new();
+        let signals = listen_for_signals(config_path, reload_tx, shutdown.clone())?;
+        let served = serve(listener, engine, reloads, shutdown).await;
+        signals.abort();
+        served
+    });
     // `serve` already gave a cancelled run its second; dropping the
     // runtime would wait for it without end, so do not wait again.
     runtime.shutdown_background();
     result
 }
 
+/// How the daemon's engine checks: online, through the cache, keeping
+/// scanned documents from one run to the next.
+pub fn daemon_engine_options() -> EngineOptions {
+    EngineOptions {
+        offline: false,
+        no_cache: false,
+        keep_documents: true,
+    }
+}
+
+/// SIGHUP loads the configuration and sends it to the scheduler; SIGTERM
+/// and SIGINT fire `shutdown`.
+fn listen_for_signals(
+    config_path: Option<PathBuf>,
+    reloads: mpsc::Sender<LoadedConfig>,
+    shutdown: CancellationToken,
+) -> Result<tokio::task::JoinHandle<()>, RunError> {
+    let mut hup = signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut term = signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut int = signal(tokio::signal::unix::SignalKind::interrupt())?;
+    Ok(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = hup.recv() => {
+                    notify(&[sd_notify::NotifyState::Reloading]);
+                    match Config::load(config_path.as_deref()) {
+                        Ok(new) => {
+                            tracing::info!("configuration loaded; applied before the next run");
+                            let _ = reloads.send(new).await;
+                        }
+                        Err(e) => tracing::error!("configuration reload refused, keeping the previous one: {e}"),
+                    }
+                    notify(&[sd_notify::NotifyState::Ready]);
+                }
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+            }
+        }
+        shutdown.cancel();
+    }))
+}
+
 /// How long a cancelled run gets to return before the daemon exits anyway.
 const RUN_STOP_WAIT: Duration = Duration::from_secs(1);
 
-async fn serve(loaded: LoadedConfig, config_path: Option<PathBuf>) -> Result<(), RunError> {
-    let daemon = loaded.config.daemon.clone();
+/// Serves until `shutdown` fires: the HTTP endpoint on `listener`, and a
+/// run of `engine` per cycle. `reloads` brings new configurations (already
+/// validated). Returns once the tasks have stopped, or the run in progress
+/// failed to stop within a second of its cancel (see the module doc).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    engine: Engine,
+    reloads: mpsc::Receiver<LoadedConfig>,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
+    let config = engine.settings().config.clone();
+    let daemon = config.daemon.clone();
     let shared = Arc::new(Shared::default());
-    let listener = tokio::net::TcpListener::bind(&daemon.listen)
-        .await
-        .map_err(|e| {
-            RunError::Usage(format!(
-                "cannot listen on {} (daemon.listen): {e}",
-                daemon.listen
-            ))
-        })?;
-    tracing::info!(listen = %daemon.listen, "serving /healthz, /readyz, /metrics, /report.json and the dashboard");
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(listen = %addr, "serving /healthz, /readyz, /metrics, /report.json and the dashboard");
+    }
+    let tasks = TaskTracker::new();
     let app = http::router(http::AppState {
         shared: shared.clone(),
-        store: loaded.config.store.path.clone(),
+        store: config.store.path.clone(),
         token: Some(daemon.token.clone()).filter(|t| !t.is_empty()),
     });
-    let mut http_shutdown = shutdown_rx.clone();
-    let server = tokio::spawn(async move {
-        let stop = async move {
-            let _ = http_shutdown.wait_for(|stop| *stop).await;
-        };
+    let http_stop = shutdown.clone();
+    let server = tasks.spawn(async move {
         if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
+            .with_graceful_shutdown(http_stop.cancelled_owned())
             .await
         {
             tracing::error!("HTTP server failed: {e}");
         }
     });
-    let (reload_tx, reload_rx) = mpsc::channel::<LoadedConfig>(4);
-    let cancel = Cancel::default();
-    let mut scheduler = tokio::spawn(schedule(
-        loaded.clone(),
+    // The run's own token: shutdown first gives the run its grace period.
+    let run_cancel = CancellationToken::new();
+    let mut scheduler = tasks.spawn(schedule(
+        engine,
         shared.clone(),
-        reload_rx,
-        shutdown_rx.clone(),
-        cancel.clone(),
+        reloads,
+        shutdown.clone(),
+        run_cancel.clone(),
     ));
-    spawn_watchdog(shutdown_rx.clone());
+    if let Some(every) = watchdog_interval() {
+        tasks.spawn(watchdog(every, shutdown.clone()));
+    }
+    tasks.close();
     notify(&[
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status("started; first run under way"),
     ]);
 
-    let mut hup = signal(tokio::signal::unix::SignalKind::hangup())?;
-    let mut term = signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut int = signal(tokio::signal::unix::SignalKind::interrupt())?;
-    loop {
-        tokio::select! {
-            _ = hup.recv() => {
-                notify(&[sd_notify::NotifyState::Reloading]);
-                match Config::load(config_path.as_deref()) {
-                    Ok(new) => {
-                        tracing::info!("configuration reloaded");
-                        let _ = reload_tx.send(new).await;
-                    }
-                    Err(e) => tracing::error!("configuration reload refused, keeping the previous one: {e}"),
-                }
-                notify(&[sd_notify::NotifyState::Ready]);
-            }
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-        }
-    }
+    shutdown.cancelled().await;
     tracing::info!(grace_secs = daemon.grace_secs, "shutting down");
     notify(&[sd_notify::NotifyState::Stopping]);
-    let _ = shutdown_tx.send(true);
     let grace = Duration::from_secs_f64(daemon.grace_secs);
     if tokio::time::timeout(grace, &mut scheduler).await.is_err() {
         tracing::warn!("the run in progress did not finish within the grace period; cancelling it");
-        cancel.cancel();
-        if tokio::time::timeout(RUN_STOP_WAIT, scheduler)
+        run_cancel.cancel();
+        if tokio::time::timeout(RUN_STOP_WAIT, &mut scheduler)
             .await
             .is_err()
         {
             // Its temporaries are left to the store's cleanup at the next
             // start: deleting them now would race a writer still running.
             tracing::warn!("the cancelled run did not stop in time; exiting without it");
+            scheduler.abort();
+            return Ok(());
         }
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), tasks.wait()).await;
     Ok(())
 }
 
@@ -180,21 +237,20 @@ fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::
         .map_err(|e| RunError::Internal(format!("cannot install a signal handler: {e}")))
 }
 
-fn spawn_watchdog(mut shutdown: watch::Receiver<bool>) {
+/// Half of systemd's `WatchdogSec`, when it is set.
+fn watchdog_interval() -> Option<Duration> {
     let mut usec = 0;
-    if !sd_notify::watchdog_enabled(false, &mut usec) {
-        return;
-    }
-    let every = Duration::from_micros(usec / 2);
-    tokio::spawn(async move {
-        loop {
-            notify(&[sd_notify::NotifyState::Watchdog]);
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = shutdown.changed() => return,
-            }
+    sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec / 2))
+}
+
+async fn watchdog(every: Duration, shutdown: CancellationToken) {
+    loop {
+        notify(&[sd_notify::NotifyState::Watchdog]);
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.cancelled() => return,
         }
-    });
+    }
 }
 
 /// Why the scheduler woke up.
@@ -206,49 +262,35 @@ enum Wake {
 }
 
 /// The scheduler task: runs, then waits for the timer, a corpus change, a
-/// reload or shutdown. Owns the configuration and the file watcher.
+/// reload or shutdown. Owns the engine and the file watcher.
 async fn schedule(
-    mut loaded: LoadedConfig,
+    mut engine: Engine,
     shared: Arc<Shared>,
-    mut reload: mpsc::Receiver<LoadedConfig>,
-    mut shutdown: watch::Receiver<bool>,
-    cancel: Cancel,
+    mut reloads: mpsc::Receiver<LoadedConfig>,
+    shutdown: CancellationToken,
+    cancel: CancellationToken,
 ) {
     let (changes_tx, mut changes) = mpsc::channel::<()>(64);
     // Kept alive (not `_`): dropping the watcher stops it.
-    let mut _watcher = watch_corpus(&loaded.config, changes_tx.clone());
-    // Unchanged documents are not extracted again from one run to the next.
-    let documents = Arc::new(crate::pipeline::DocumentCache::default());
+    let mut _watcher = watch_corpus(&engine.settings().config, changes_tx.clone());
     loop {
-        if *shutdown.borrow() {
+        if shutdown.is_cancelled() {
             return;
         }
         let started = metrics::unix_now();
-        let config = loaded.clone();
-        let report = report_path(&loaded.config);
-        let options = CheckOptions {
-            paths: Vec::new(),
-            offline: false,
-            no_cache: false,
-            crawl: Vec::new(),
+        let report = report_path(&engine.settings().config);
+        let request = RunRequest {
+            scope: Scope::Corpus(Vec::new()),
             report: Some(report.clone()),
             prom_file: None,
-            documents: Some(documents.clone()),
             format: OutputFormat::Json,
         };
-        documents.begin_run();
-        let run_cancel = cancel.clone();
-        let result =
-            tokio::task::spawn_blocking(move || run_check_until(&config, &options, &run_cancel))
-                .await;
-        let (read, unchanged) = documents.end_run();
-        tracing::info!("documents: {read} read, {unchanged} unchanged since the last run");
-        match result {
-            Ok(Ok(None)) => {
+        match engine.run(&request, &cancel).await {
+            Ok(None) => {
                 tracing::info!("run cancelled; the last complete report stays");
                 return;
             }
-            Ok(Ok(Some(outcome))) => {
+            Ok(Some(outcome)) => {
                 let finished = metrics::unix_now();
                 // A failed run keeps the previous report and its times.
                 let times = RunTimes {
@@ -256,60 +298,68 @@ async fn schedule(
                     finished,
                     last_success: finished,
                 };
-                match load_report(&report, times) {
-                    Ok(run) => shared.set(run),
-                    Err(e) => {
-                        tracing::error!("cannot read back the report {}: {e}", report.display())
-                    }
-                }
+                shared.set(last_run(
+                    report,
+                    outcome.metrics,
+                    outcome.digest,
+                    &outcome.summary,
+                    times,
+                ));
                 let line = outcome.summary.one_line();
                 tracing::info!("run finished: {line}");
                 notify(&[sd_notify::NotifyState::Status(&line)]);
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 tracing::error!("run failed: {e}");
                 notify(&[sd_notify::NotifyState::Status(&format!(
                     "last run failed: {e}"
                 ))]);
             }
-            Err(e) => tracing::error!("run panicked: {e}"),
         }
-        let interval = Duration::from_secs_f64(loaded.config.daemon.interval_secs);
+        let daemon = engine.settings().config.daemon.clone();
         let wake = tokio::select! {
-            _ = tokio::time::sleep(interval) => Wake::Timer,
+            _ = tokio::time::sleep(Duration::from_secs_f64(daemon.interval_secs)) => Wake::Timer,
             Some(()) = changes.recv() => Wake::Changed,
-            Some(new) = reload.recv() => Wake::Reload(Box::new(new)),
-            _ = shutdown.changed() => Wake::Shutdown,
+            Some(new) = reloads.recv() => Wake::Reload(Box::new(new)),
+            _ = shutdown.cancelled() => Wake::Shutdown,
         };
         match wake {
             Wake::Timer => tracing::debug!("scheduled run"),
             Wake::Changed => {
                 // Debounce: let a burst of writes settle, then run once.
-                tokio::time::sleep(Duration::from_millis(loaded.config.daemon.debounce_ms)).await;
+                tokio::time::sleep(Duration::from_millis(daemon.debounce_ms)).await;
                 while changes.try_recv().is_ok() {}
                 tracing::info!("corpus changed; running");
             }
-            Wake::Reload(new) => {
-                loaded = *new;
-                documents.clear();
-                _watcher = watch_corpus(&loaded.config, changes_tx.clone());
-            }
+            Wake::Reload(new) => match engine.reload(*new) {
+                Ok(()) => {
+                    tracing::info!("configuration reloaded");
+                    _watcher = watch_corpus(&engine.settings().config, changes_tx.clone());
+                }
+                Err(e) => {
+                    tracing::error!("configuration reload refused, keeping the previous one: {e}")
+                }
+            },
             Wake::Shutdown => return,
         }
     }
 }
 
-/// Reads the report a run wrote and renders its metrics.
-fn load_report(path: &Path, times: RunTimes) -> Result<LastRun, String> {
-    let report = std::fs::read(path).map_err(|e| e.to_string())?;
-    let value: serde_json::Value = serde_json::from_slice(&report).map_err(|e| e.to_string())?;
-    let metrics = metrics::render(&value, times);
-    Ok(LastRun {
+/// What the HTTP handlers serve of a finished run: its sinks' output and
+/// where its report is, not the report.
+fn last_run(
+    report: PathBuf,
+    metrics: metrics::Metrics,
+    digest: Digest,
+    summary: &crate::report::Summary,
+    times: RunTimes,
+) -> LastRun {
+    LastRun {
         report,
-        value,
-        metrics,
+        metrics: metrics.render(summary, times),
+        digest,
         times,
-    })
+    }
 }
 
 /// Watches the corpus folders; every event sends a tick on `changes`.

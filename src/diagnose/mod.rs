@@ -67,25 +67,23 @@ pub mod truncation;
 
 use std::collections::HashMap;
 
-use regex::RegexSet;
-
-use crate::config::LinksConfig;
+use crate::config::{LinksConfig, Regexes};
 use crate::model::{Finding, Link, Status, Suggestion};
 use crate::resolve::Resolution;
 use crate::vocab::{FindingKind, Reason, SuggestionReason};
 
-/// Compiled include/exclude URL patterns.
+/// The include/exclude URL patterns, compiled when the configuration was
+/// parsed (so building a filter cannot fail or drop a pattern).
 pub struct UrlFilter {
-    include: RegexSet,
-    exclude: RegexSet,
+    include: Regexes,
+    exclude: Regexes,
 }
 
 impl UrlFilter {
-    /// Compiles the patterns; they were validated with the configuration.
     pub fn new(config: &LinksConfig) -> UrlFilter {
         UrlFilter {
-            include: RegexSet::new(&config.include).unwrap_or_else(|_| RegexSet::empty()),
-            exclude: RegexSet::new(&config.exclude).unwrap_or_else(|_| RegexSet::empty()),
+            include: config.include.clone(),
+            exclude: config.exclude.clone(),
         }
     }
 

@@ -1,13 +1,26 @@
-//! Prometheus text exposition of a report, for the daemon's `/metrics`
-//! and for `--prom-file` (node_exporter's textfile collector).
+//! Prometheus text exposition of a run, for the daemon's `/metrics` and
+//! for `--prom-file` (node_exporter's textfile collector).
 //!
-//! Every number is computed from the finished JSON report, so the metrics
-//! and the report can never disagree.
+//! [`Metrics`] is fed each document as the run emits it (the same
+//! [`Scanned`] values the JSON report is written from) and renders with
+//! the run's [`Summary`] at the end, so the metrics and the report cannot
+//! disagree and nothing reads the report file back. What it keeps is
+//! bounded by the vocabulary and the hosts, not by the corpus: a count
+//! per (status, kind) and per (host, outcome), and the latency
+//! histogram's buckets.
+//!
+//! A hand accumulator rather than `prometheus-client`: these are per-run
+//! gauges rendered once per run, with label sets (every status and kind,
+//! zero included) and number formatting that existing dashboards and
+//! alerts read; a registry of live counters would add a dependency and a
+//! second formatting to keep identical, for no gain here. Live daemon
+//! metrics (in-flight requests, run counters) would be the case for it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde_json::Value;
+use super::{http_facts, Summary};
+use crate::pipeline::Scanned;
 
 /// Run timing the report alone does not carry.
 #[derive(Debug, Clone, Copy, Default)]
@@ -39,206 +52,227 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-fn num(v: &Value) -> f64 {
-    v.as_f64().unwrap_or(0.0)
+/// Label values of `archive_links`, every pair present even at zero so
+/// dashboards see a stable series set.
+const LINK_STATUSES: [&str; 7] = [
+    "ok",
+    "broken",
+    "truncated",
+    "unresolvable",
+    "unchecked",
+    "skipped",
+    "error",
+];
+const LINK_KINDS: [&str; 4] = ["image", "media", "page", "source"];
+
+/// The metrics of one run, accumulated document by document.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    /// Links by (status, kind).
+    links: BTreeMap<(&'static str, &'static str), u64>,
+    /// HTTP checks by (host, outcome).
+    checks: BTreeMap<(String, &'static str), u64>,
+    /// Requests per latency bucket (not cumulative), and the count and
+    /// sum of all of them (seconds); answers from the cache are left out.
+    buckets: [u64; BUCKETS.len()],
+    latency_count: u64,
+    latency_sum: f64,
 }
 
-/// Renders the metrics of `report` (a parsed JSON report).
-pub fn render(report: &Value, times: RunTimes) -> String {
-    let mut out = String::new();
-    let summary = &report["summary"];
-
-    header(
-        &mut out,
-        "archive_links",
-        "gauge",
-        "Links in the last report, by status and kind.",
-    );
-    let mut by: BTreeMap<(String, String), u64> = BTreeMap::new();
-    for status in [
-        "ok",
-        "broken",
-        "truncated",
-        "unresolvable",
-        "unchecked",
-        "skipped",
-        "error",
-    ] {
-        for kind in ["image", "media", "page", "source"] {
-            by.insert((status.into(), kind.into()), 0);
+impl Default for Metrics {
+    fn default() -> Metrics {
+        let links = LINK_STATUSES
+            .iter()
+            .flat_map(|s| LINK_KINDS.iter().map(move |k| ((*s, *k), 0)))
+            .collect();
+        Metrics {
+            links,
+            checks: BTreeMap::new(),
+            buckets: [0; BUCKETS.len()],
+            latency_count: 0,
+            latency_sum: 0.0,
         }
     }
-    let links = report["links"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-    for l in links {
-        let key = (
-            l["status"].as_str().unwrap_or("").to_string(),
-            l["kind"].as_str().unwrap_or("").to_string(),
-        );
-        *by.entry(key).or_default() += 1;
-    }
-    for ((status, kind), n) in &by {
-        let _ = writeln!(
-            out,
-            "archive_links{{status=\"{}\",kind=\"{}\"}} {n}",
-            escape(status),
-            escape(kind)
-        );
+}
+
+impl Metrics {
+    /// Counts one emitted document.
+    pub fn add(&mut self, scanned: &Scanned) {
+        for link in &scanned.links {
+            let status = link.status.as_str();
+            *self.links.entry((status, link.kind.as_str())).or_default() += 1;
+            let Some(http) = http_facts(link) else {
+                continue;
+            };
+            let host = link
+                .resolved
+                .as_deref()
+                .and_then(|r| url::Url::parse(r).ok())
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_default();
+            *self.checks.entry((host, status)).or_default() += 1;
+            if !http.from_cache {
+                let seconds = http.elapsed_ms / 1000.0;
+                if let Some(i) = BUCKETS.iter().position(|&bound| seconds <= bound) {
+                    self.buckets[i] += 1;
+                }
+                self.latency_count += 1;
+                self.latency_sum += seconds;
+            }
+        }
     }
 
-    header(
-        &mut out,
-        "archive_documents",
-        "gauge",
-        "Documents in the last report, by status.",
-    );
-    for status in ["ok", "skipped", "error"] {
-        let _ = writeln!(
-            out,
-            "archive_documents{{status=\"{status}\"}} {}",
-            num(&summary["documents"][status])
+    /// Renders the run's metrics, given its summary and timing.
+    pub fn render(&self, summary: &Summary, times: RunTimes) -> String {
+        let mut out = String::new();
+        header(
+            &mut out,
+            "archive_links",
+            "gauge",
+            "Links in the last report, by status and kind.",
         );
-    }
-
-    header(
-        &mut out,
-        "archive_findings",
-        "gauge",
-        "Multi-link findings in the last report, by kind.",
-    );
-    if let Some(findings) = summary["findings"].as_object() {
-        for (kind, n) in findings {
+        for ((status, kind), n) in &self.links {
             let _ = writeln!(
                 out,
-                "archive_findings{{kind=\"{}\"}} {}",
-                escape(kind),
-                num(n)
+                "archive_links{{status=\"{}\",kind=\"{}\"}} {n}",
+                escape(status),
+                escape(kind)
             );
         }
-    }
 
-    let store = &summary["store"];
-    for (name, key, help) in [
-        (
-            "archive_store_objects",
-            "objects_total",
-            "Objects in the media store.",
-        ),
-        (
-            "archive_store_bytes",
-            "bytes_total",
-            "Bytes in the media store.",
-        ),
-        (
-            "archive_store_objects_stored_last_run",
-            "objects_stored",
-            "Objects stored for the first time by the last run.",
-        ),
-        (
-            "archive_store_bytes_stored_last_run",
-            "bytes_stored",
-            "Bytes stored for the first time by the last run.",
-        ),
-    ] {
-        header(&mut out, name, "gauge", help);
-        let _ = writeln!(out, "{name} {}", num(&store[key]));
-    }
-
-    header(
-        &mut out,
-        "archive_checks",
-        "gauge",
-        "HTTP checks in the last run, by host and outcome.",
-    );
-    let mut checks: BTreeMap<(String, String), u64> = BTreeMap::new();
-    let mut latencies: Vec<f64> = Vec::new();
-    for l in links.iter().filter(|l| l["http"].is_object()) {
-        let host = url::Url::parse(l["resolved"].as_str().unwrap_or(""))
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
-            .unwrap_or_default();
-        *checks
-            .entry((host, l["status"].as_str().unwrap_or("").to_string()))
-            .or_default() += 1;
-        if l["http"]["from_cache"] != true {
-            latencies.push(num(&l["http"]["elapsed_ms"]) / 1000.0);
+        header(
+            &mut out,
+            "archive_documents",
+            "gauge",
+            "Documents in the last report, by status.",
+        );
+        let docs = &summary.documents;
+        for (status, n) in [
+            ("ok", docs.ok),
+            ("skipped", docs.skipped),
+            ("error", docs.error),
+        ] {
+            let _ = writeln!(out, "archive_documents{{status=\"{status}\"}} {n}");
         }
-    }
-    for ((host, outcome), n) in &checks {
+
+        header(
+            &mut out,
+            "archive_findings",
+            "gauge",
+            "Multi-link findings in the last report, by kind.",
+        );
+        for (kind, n) in &summary.findings {
+            let _ = writeln!(out, "archive_findings{{kind=\"{}\"}} {n}", escape(kind));
+        }
+
+        let store = summary.store.as_ref();
+        let stored = |f: fn(&crate::store::StoreSummary) -> u64| store.map_or(0, f);
+        for (name, value, help) in [
+            (
+                "archive_store_objects",
+                stored(|s| s.objects_total),
+                "Objects in the media store.",
+            ),
+            (
+                "archive_store_bytes",
+                stored(|s| s.bytes_total),
+                "Bytes in the media store.",
+            ),
+            (
+                "archive_store_objects_stored_last_run",
+                stored(|s| s.objects_stored),
+                "Objects stored for the first time by the last run.",
+            ),
+            (
+                "archive_store_bytes_stored_last_run",
+                stored(|s| s.bytes_stored),
+                "Bytes stored for the first time by the last run.",
+            ),
+        ] {
+            header(&mut out, name, "gauge", help);
+            let _ = writeln!(out, "{name} {value}");
+        }
+
+        header(
+            &mut out,
+            "archive_checks",
+            "gauge",
+            "HTTP checks in the last run, by host and outcome.",
+        );
+        for ((host, outcome), n) in &self.checks {
+            let _ = writeln!(
+                out,
+                "archive_checks{{host=\"{}\",outcome=\"{}\"}} {n}",
+                escape(host),
+                escape(outcome)
+            );
+        }
+
+        header(
+            &mut out,
+            "archive_request_duration_seconds",
+            "histogram",
+            "Time to check a link over HTTP (retries included), last run.",
+        );
+        let mut cumulative = 0;
+        for (bound, n) in BUCKETS.iter().zip(self.buckets) {
+            cumulative += n;
+            let _ = writeln!(
+                out,
+                "archive_request_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
+            );
+        }
+        let count = self.latency_count;
         let _ = writeln!(
             out,
-            "archive_checks{{host=\"{}\",outcome=\"{}\"}} {n}",
-            escape(host),
-            escape(outcome)
+            "archive_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
         );
-    }
-
-    header(
-        &mut out,
-        "archive_request_duration_seconds",
-        "histogram",
-        "Time to check a link over HTTP (retries included), last run.",
-    );
-    for bound in BUCKETS {
-        let n = latencies.iter().filter(|&&s| s <= bound).count();
         let _ = writeln!(
             out,
-            "archive_request_duration_seconds_bucket{{le=\"{bound}\"}} {n}"
+            "archive_request_duration_seconds_sum {}",
+            self.latency_sum
         );
-    }
-    let _ = writeln!(
-        out,
-        "archive_request_duration_seconds_bucket{{le=\"+Inf\"}} {}",
-        latencies.len()
-    );
-    let _ = writeln!(
-        out,
-        "archive_request_duration_seconds_sum {}",
-        latencies.iter().sum::<f64>()
-    );
-    let _ = writeln!(
-        out,
-        "archive_request_duration_seconds_count {}",
-        latencies.len()
-    );
+        let _ = writeln!(out, "archive_request_duration_seconds_count {count}");
 
-    header(
-        &mut out,
-        "archive_rate_limit_wait_seconds",
-        "gauge",
-        "Time requests waited for per-host rate limits in the last run.",
-    );
-    let _ = writeln!(
-        out,
-        "archive_rate_limit_wait_seconds {}",
-        num(&summary["rate_limit_wait_ms"]) / 1000.0
-    );
+        header(
+            &mut out,
+            "archive_rate_limit_wait_seconds",
+            "gauge",
+            "Time requests waited for per-host rate limits in the last run.",
+        );
+        let _ = writeln!(
+            out,
+            "archive_rate_limit_wait_seconds {}",
+            summary.rate_limit_wait_ms.unwrap_or(0) as f64 / 1000.0
+        );
 
-    for (name, value, help) in [
-        (
-            "archive_last_run_start_timestamp_seconds",
-            times.started,
-            "When the last run started.",
-        ),
-        (
-            "archive_last_run_end_timestamp_seconds",
-            times.finished,
-            "When the last run ended.",
-        ),
-        (
-            "archive_last_run_duration_seconds",
-            num(&summary["duration_ms"]) / 1000.0,
-            "How long the last run took.",
-        ),
-        (
-            "archive_last_success_timestamp_seconds",
-            times.last_success,
-            "When a run last completed.",
-        ),
-    ] {
-        header(&mut out, name, "gauge", help);
-        let _ = writeln!(out, "{name} {value}");
+        for (name, value, help) in [
+            (
+                "archive_last_run_start_timestamp_seconds",
+                times.started,
+                "When the last run started.",
+            ),
+            (
+                "archive_last_run_end_timestamp_seconds",
+                times.finished,
+                "When the last run ended.",
+            ),
+            (
+                "archive_last_run_duration_seconds",
+                summary.duration_ms as f64 / 1000.0,
+                "How long the last run took.",
+            ),
+            (
+                "archive_last_success_timestamp_seconds",
+                times.last_success,
+                "When a run last completed.",
+            ),
+        ] {
+            header(&mut out, name, "gauge", help);
+            let _ = writeln!(out, "{name} {value}");
+        }
+        out
     }
-    out
 }
 
 /// Writes `text` to `path` atomically (temp file in the same folder, then
@@ -250,19 +284,49 @@ pub fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Status;
+    use crate::report::fixtures::{document, link};
+    use crate::source::DocumentStatus;
 
     #[test]
     fn counts_match_the_report() {
-        let report = serde_json::json!({
-            "summary": {"documents": {"ok": 2, "skipped": 0, "error": 1}, "findings": {"exploded_url": 1},
-                        "duration_ms": 1500, "store": {"objects_total": 3, "bytes_total": 99}},
-            "links": [
-                {"status": "ok", "kind": "image", "resolved": "http://a.cn/x.jpg", "http": {"elapsed_ms": 20, "from_cache": false}},
-                {"status": "broken", "kind": "image", "resolved": "http://a.cn/y.jpg", "http": {"elapsed_ms": 3000, "from_cache": false}},
-                {"status": "truncated", "kind": "image", "resolved": null, "http": null}
-            ]
+        let http = |ms: u64| {
+            Some(crate::check::HttpInfo {
+                elapsed_ms: ms,
+                from_cache: false,
+                ..Default::default()
+            })
+        };
+        let mut truncated = link(Status::Truncated, "x.jpg", None);
+        truncated.resolved = None;
+        let docs = [
+            document(
+                "a.md",
+                DocumentStatus::Ok,
+                vec![
+                    link(Status::Ok, "http://a.cn/x.jpg", http(20)),
+                    link(Status::Broken, "http://a.cn/y.jpg", http(3000)),
+                ],
+            ),
+            document("b.md", DocumentStatus::Ok, vec![truncated]),
+            document("c.md", DocumentStatus::Error, Vec::new()),
+        ];
+        let (mut metrics, mut summary) = (Metrics::default(), Summary::default());
+        for doc in &docs {
+            metrics.add(doc);
+            summary.add(doc);
+        }
+        summary.findings.insert("exploded_url", 1);
+        summary.duration_ms = 1500;
+        summary.store = Some(crate::store::StoreSummary {
+            path: String::new(),
+            objects_stored: 0,
+            bytes_stored: 0,
+            objects_total: 3,
+            bytes_total: 99,
+            error: None,
         });
-        let text = render(&report, RunTimes::default());
+        let text = metrics.render(&summary, RunTimes::default());
         assert!(text.contains("archive_links{status=\"ok\",kind=\"image\"} 1\n"));
         assert!(text.contains("archive_links{status=\"truncated\",kind=\"image\"} 1\n"));
         assert!(text.contains("archive_links{status=\"ok\",kind=\"media\"} 0\n"));

@@ -6,7 +6,14 @@
 //! files and stitches them together at the end; the text report keeps
 //! only the lines of documents that have something to say. The
 //! [`Summary`] is counters.
+//!
+//! The same single pass feeds the sinks that used to re-read the written
+//! report: the Prometheus [`metrics::Metrics`] accumulator and the
+//! daemon's bounded dashboard [`digest::Digest`]. Nothing parses the
+//! report file back: it is written for its readers, not for us, and
+//! reading it back cost memory in proportion to the corpus.
 
+pub mod digest;
 pub mod json;
 pub mod metrics;
 pub mod progress;
@@ -16,8 +23,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::check::StoreOutcome;
 use crate::extract::LinkKind;
-use crate::model::Status;
+use crate::model::{Link, Status};
 use crate::pipeline::Scanned;
 use crate::source::DocumentStatus;
 use crate::vocab::FindingKind;
@@ -172,4 +180,90 @@ pub struct RunInfo {
     pub mode: &'static str,
     pub config_path: Option<String>,
     pub config_sha256: String,
+}
+
+/// What the sinks need of a link's HTTP check.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HttpFacts {
+    /// Time to check the link, retries included.
+    pub elapsed_ms: f64,
+    /// Answered from the check cache: no request was made.
+    pub from_cache: bool,
+}
+
+/// The link's HTTP check, if it was checked over HTTP. The one place the
+/// sinks read `Link.http`, so its type can change here alone.
+pub fn http_facts(link: &Link) -> Option<HttpFacts> {
+    let http = link.http.as_ref()?;
+    Some(HttpFacts {
+        elapsed_ms: http.elapsed_ms as f64,
+        from_cache: http.from_cache,
+    })
+}
+
+/// The digest of the link's archived copy, if it has one. The one place
+/// the sinks read `Link.store`, so its type can change here alone.
+pub fn stored_sha256(link: &Link) -> Option<&str> {
+    match link.store.as_ref()? {
+        StoreOutcome::Stored(copy) => Some(&copy.sha256),
+        StoreOutcome::Failed { .. } => None,
+    }
+}
+
+/// Documents and links to feed the sinks in unit tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use crate::extract::LinkKind;
+    use crate::model::{Link, Status};
+    use crate::pipeline::{DocumentRecord, Scanned};
+    use crate::source::format::{Format, HeaderStyle};
+    use crate::source::DocumentStatus;
+
+    pub fn document(path: &str, status: DocumentStatus, links: Vec<Link>) -> Scanned {
+        Scanned {
+            document: DocumentRecord {
+                id: 0,
+                path: path.to_string(),
+                format: Format::Markdown,
+                header: HeaderStyle::default(),
+                encoding: "utf-8",
+                status,
+                error: None,
+                notes: Vec::new(),
+                title: None,
+                date: None,
+                base_url: None,
+                base_origin: None,
+                source_url: None,
+                found_on_source: Vec::new(),
+                links: links.len(),
+                bytes: 0,
+            },
+            links,
+            findings: Vec::new(),
+        }
+    }
+
+    pub fn link(status: Status, url: &str, http: Option<crate::check::HttpInfo>) -> Link {
+        Link {
+            id: 0,
+            document: 0,
+            url: url.to_string(),
+            resolved: url::Url::parse(url).ok().map(String::from),
+            kind: LinkKind::Image,
+            status,
+            reason: None,
+            message: None,
+            static_reason: None,
+            line: 1,
+            column: 1,
+            syntax: crate::vocab::Syntax::MarkdownImage,
+            text: None,
+            finding: None,
+            duplicate_of: None,
+            suggestions: Vec::new(),
+            http,
+            store: None,
+        }
+    }
 }

@@ -5,33 +5,32 @@
 //! globs and none of the exclude globs. Globs are matched against the path
 //! relative to the folder given, so `**/*.md` means the same thing wherever
 //! the corpus lives. A path named explicitly (a file, not a folder) is
-//! always an input: the user asked for it.
+//! always an input: the user asked for it. The globs arrive compiled with
+//! the configuration ([`Globs`]), so building a walker cannot fail.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
-use globset::{GlobSet, GlobSetBuilder};
-
 use super::{Input, Source};
-use crate::config::CorpusConfig;
+use crate::config::{CorpusConfig, Globs};
 
 /// Walks the configured paths and yields each article file once.
 pub struct CorpusSource {
     roots: VecDeque<PathBuf>,
     current: Option<(PathBuf, walkdir::IntoIter)>,
-    include: GlobSet,
-    exclude: GlobSet,
+    include: Globs,
+    exclude: Globs,
 }
 
 impl CorpusSource {
-    /// Builds a walker over `paths` with the globs of `config`. Globs were
-    /// validated when the configuration was loaded.
+    /// Builds a walker over `paths` with the globs of `config`, compiled
+    /// when the configuration was parsed.
     pub fn new(paths: &[PathBuf], config: &CorpusConfig) -> CorpusSource {
         CorpusSource {
             roots: paths.iter().cloned().collect(),
             current: None,
-            include: glob_set(&config.include),
-            exclude: glob_set(&config.exclude),
+            include: config.include.clone(),
+            exclude: config.exclude.clone(),
         }
     }
 
@@ -39,16 +38,6 @@ impl CorpusSource {
         let relative = path.strip_prefix(root).unwrap_or(path);
         self.include.is_match(relative) && !self.exclude.is_match(relative)
     }
-}
-
-fn glob_set(patterns: &[String]) -> GlobSet {
-    let mut builder = GlobSetBuilder::new();
-    for p in patterns {
-        if let Ok(glob) = globset::Glob::new(p) {
-            builder.add(glob);
-        }
-    }
-    builder.build().unwrap_or_else(|_| GlobSet::empty())
 }
 
 impl Source for CorpusSource {

@@ -1,9 +1,10 @@
 //! Sources: where documents come from, decoded to text, with their header.
 //!
 //! A [`Source`] yields [`Input`]s one at a time, so a corpus of 100,000
-//! articles is never held in memory at once. Today there is one kind, the
-//! [`corpus::CorpusSource`] that walks files and folders; the crawler of a
-//! later stage yields fetched pages through the same trait.
+//! articles is never held in memory at once: the
+//! [`corpus::CorpusSource`] walks files and folders. Crawled pages are
+//! fetched by the engine's crawl driver ([`crate::engine`]), which reads
+//! `robots.txt` through [`robots`].
 //!
 //! Reading an input gives a [`Document`]: the text (decoded from UTF-8,
 //! UTF-16, GBK/GB18030 or whatever `chardetng` guesses), the detected
@@ -13,7 +14,6 @@
 //! stops the scan.
 
 pub mod corpus;
-pub mod crawl;
 pub mod decode;
 pub mod format;
 pub mod robots;

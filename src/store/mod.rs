@@ -107,6 +107,17 @@ impl Store {
         }
     }
 
+    /// A new `store.min_free_bytes`, for a reloaded configuration.
+    pub fn set_min_free(&mut self, bytes: u64) {
+        self.min_free = bytes;
+    }
+
+    /// Starts a run: the counters of objects stored by this run restart.
+    pub fn begin_run(&self) {
+        self.new_objects.store(0, Ordering::Relaxed);
+        self.new_bytes.store(0, Ordering::Relaxed);
+    }
+
     /// Counts an object this run stored for the first time.
     pub fn count_new(&self, size: u64) {
         self.new_objects.fetch_add(1, Ordering::Relaxed);

@@ -8,6 +8,10 @@
 //! or a whole, correct one; an abandoned pending object deletes itself.
 //! Leftovers of a killed process are removed by [`ObjectStore::open`],
 //! which also takes the store's lock so that no other process is writing.
+//! The lock (`flock`) and the free-space query (`statvfs`) go through
+//! `rustix`'s safe bindings rather than `unsafe` libc calls: `rustix` is
+//! already in the tree through `tempfile`, and `fs4` would only wrap the
+//! same calls in another API.
 //!
 //! Paths are only ever built from hex digests this module computed or
 //! validated ([`is_hex_digest`]), never from a URL.
@@ -81,15 +85,17 @@ impl ObjectStore {
             .write(true)
             .open(root.join("lock"))
             .map_err(|e| fail("open its lock file", e))?;
-        // SAFETY: flock on a file descriptor we own; no memory is shared.
-        let locked = unsafe {
-            use std::os::fd::AsRawFd;
-            libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB)
-        };
-        if locked != 0 {
-            return Err(StoreError::Locked {
-                root: root.to_path_buf(),
-            });
+        // An advisory lock tied to the open file: the kernel drops it when
+        // the process dies, however it dies, so no stale lock survives a
+        // `kill -9`. Only "would block" means another process holds it.
+        match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
+                return Err(StoreError::Locked {
+                    root: root.to_path_buf(),
+                });
+            }
+            Err(e) => return Err(fail("lock its lock file", e.into())),
         }
         let store = ObjectStore {
             root: root.to_path_buf(),
@@ -147,12 +153,10 @@ impl ObjectStore {
 
     /// Bytes free on the store's file system.
     pub fn free_space(&self) -> Option<u64> {
-        use std::os::unix::ffi::OsStrExt;
-        let path = std::ffi::CString::new(self.root.as_os_str().as_bytes()).ok()?;
-        let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-        // SAFETY: `path` is a valid C string and `stat` a valid out-pointer.
-        let rc = unsafe { libc::statvfs(path.as_ptr(), &mut stat) };
-        (rc == 0).then(|| stat.f_bavail as u64 * stat.f_frsize as u64)
+        let stat = rustix::fs::statvfs(&self.root).ok()?;
+        // `f_frsize` is a narrower integer on some targets.
+        #[allow(clippy::unnecessary_cast)]
+        Some(stat.f_bavail.saturating_mul(stat.f_frsize as u64))
     }
 
     /// Every object file: (digest, path, size). Files whose names are not
@@ -317,5 +321,12 @@ mod tests {
         }
         let _store = ObjectStore::open(dir.path()).unwrap();
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn free_space_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectStore::open(dir.path()).unwrap();
+        assert!(store.free_space().is_some_and(|free| free > 0));
     }
 }

@@ -61,7 +61,6 @@ pub fn run_online(toml: &str, dir: &Path, no_cache: bool, crawl: Vec<url::Url>) 
         crawl,
         report: Some(report.clone()),
         prom_file: None,
-        documents: None,
         format: OutputFormat::Json,
     };
     let outcome = run_check(&loaded, &options).expect("run_check");

@@ -1,0 +1,322 @@
+//! The engine: what a run needs, built once and kept for as many runs as
+//! the process makes.
+//!
+//! An [`Engine`] holds the settings, the store (its lock, its state
+//! database and writer thread), the [`Checker`] (HTTP client and its
+//! connection pool, host gates with their rate-limit and pause state,
+//! cache policy) and, for a long-lived process, the cache of scanned
+//! documents. The CLI builds one per invocation; the daemon builds one
+//! for its whole life and calls [`Engine::run`] once per cycle, so
+//! per-host politeness and open connections carry over from one run to
+//! the next. [`Engine::reload`] swaps settings between runs and rebuilds
+//! only what they changed: the checker when the network settings change
+//! (keeping the host gates unless the limits changed), the store only
+//! when it moved, the document cache when extraction settings change.
+//!
+//! [`Engine::run`] is async and runs on the caller's runtime: there is no
+//! runtime of its own. CPU-bound scanning happens on blocking threads fed
+//! and drained by the [driver](drive). A run stops early when its
+//! [`CancellationToken`] fires: the whole drive future is dropped, which
+//! is how tokio cancels, and with it every request, body read, rate-limit
+//! and `Retry-After` wait, and retry backoff in flight. All of these are
+//! cancel-safe: nothing in `check/` spawns tasks, state changes (database
+//! records, the rename of a finished object) are synchronous, and a
+//! download's pending object deletes its temporary file when dropped, so
+//! nothing partial is ever published. A cancelled run writes no report
+//! (a partial one would read as a corpus with fewer links) and does not
+//! prune the store's references; what it checked stays in the cache.
+
+mod crawl;
+mod drive;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use tokio_util::sync::CancellationToken;
+
+use crate::check::Checker;
+use crate::config::{Config, LoadedConfig};
+use crate::error::RunError;
+use crate::pipeline::{corpus_paths, DocumentCache};
+use crate::report::RunInfo;
+use crate::run::{write_prom_file, CheckOutcome, OutputFormat, Reports};
+use crate::store::Store;
+use crate::ExitCode;
+
+/// What a run covers.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    /// Files and folders to scan; empty means the configured
+    /// `corpus.paths` (a full run, which may prune the store's references).
+    Corpus(Vec<PathBuf>),
+    /// Pages to crawl from.
+    Crawl(Vec<url::Url>),
+}
+
+/// One run's request: what to cover and where the reports go.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub scope: Scope,
+    /// Where the JSON report goes (`-` for stdout); `None` means the
+    /// configured `report.path` (stdout with [`OutputFormat::Json`]).
+    pub report: Option<PathBuf>,
+    /// Also write Prometheus metrics here (textfile-collector format).
+    pub prom_file: Option<PathBuf>,
+    pub format: OutputFormat,
+}
+
+/// How an engine checks, fixed for its life.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EngineOptions {
+    /// No network: static diagnosis only (also `check.offline`).
+    pub offline: bool,
+    /// Ignore (but still refresh) cached check results.
+    pub no_cache: bool,
+    /// Keep scanned documents between runs (a long-lived process).
+    pub keep_documents: bool,
+}
+
+/// Settings, store, checker and document cache, for one or many runs.
+pub struct Engine {
+    loaded: LoadedConfig,
+    options: EngineOptions,
+    /// `None` offline.
+    checker: Option<Checker>,
+    documents: Option<Arc<DocumentCache>>,
+}
+
+/// Whether two configuration sections are the same (they are plain data).
+fn same<T: serde::Serialize>(a: &T, b: &T) -> bool {
+    serde_json::to_value(a).ok() == serde_json::to_value(b).ok()
+}
+
+/// Whether `a` and `b` check the network the same way.
+fn same_network(a: &Config, b: &Config) -> bool {
+    same(&a.check, &b.check)
+        && same(&a.resolve, &b.resolve)
+        && same(&a.remap, &b.remap)
+        && same(&a.store, &b.store)
+}
+
+impl Engine {
+    /// Opens the store and builds the checker (unless offline).
+    pub fn new(loaded: LoadedConfig, options: EngineOptions) -> Result<Engine, RunError> {
+        let offline = options.offline || loaded.config.check.offline;
+        let checker = if offline {
+            None
+        } else {
+            Some(build_checker(&loaded.config, options, None, None)?)
+        };
+        Ok(Engine {
+            options: EngineOptions { offline, ..options },
+            documents: options
+                .keep_documents
+                .then(|| Arc::new(DocumentCache::default())),
+            loaded,
+            checker,
+        })
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &LoadedConfig {
+        &self.loaded
+    }
+
+    pub fn offline(&self) -> bool {
+        self.options.offline
+    }
+
+    /// Swaps in new settings for the next run, rebuilding only what they
+    /// change (see the module doc). On an error nothing changes.
+    pub fn reload(&mut self, loaded: LoadedConfig) -> Result<(), RunError> {
+        let (old, new) = (&self.loaded.config, &loaded.config);
+        if new.check.offline != old.check.offline {
+            return Err(RunError::Usage(
+                "check.offline cannot change while running; restart instead".into(),
+            ));
+        }
+        if let Some(checker) = self.checker.as_ref().filter(|_| !same_network(old, new)) {
+            // Check what can fail before giving up the running checker.
+            crate::check::net::parse_overrides(&new.resolve).map_err(RunError::Usage)?;
+            let store_moved = old.store.path != new.store.path;
+            let fresh_store = if store_moved {
+                Some(Store::open(&new.store).map_err(RunError::Store)?)
+            } else {
+                None
+            };
+            let hosts = checker.hosts();
+            let old_checker = self.checker.take();
+            let store = match fresh_store {
+                Some(s) => Some(s),
+                None => old_checker.and_then(Checker::into_store).map(|mut s| {
+                    s.set_min_free(new.store.min_free_bytes);
+                    s
+                }),
+            };
+            self.checker = Some(build_checker(new, self.options, store, Some(hosts))?);
+        }
+        let extraction_changed = !same(&old.corpus, &new.corpus) || !same(&old.links, &new.links);
+        if let Some(documents) = self.documents.as_ref().filter(|_| extraction_changed) {
+            documents.clear();
+        }
+        self.loaded = loaded;
+        Ok(())
+    }
+
+    /// Runs once over `request.scope` and writes the reports. `Ok(None)`
+    /// when `cancel` fired first (no report written; see the module doc).
+    pub async fn run(
+        &self,
+        request: &RunRequest,
+        cancel: &CancellationToken,
+    ) -> Result<Option<CheckOutcome>, RunError> {
+        let started = Instant::now();
+        let started_unix = crate::report::metrics::unix_now();
+        let config = &self.loaded.config;
+        let offline = self.options.offline;
+        let mut reports = Reports::new(request.format, offline)?;
+        if let Some(checker) = &self.checker {
+            checker.begin_run();
+        }
+        if let Some(documents) = &self.documents {
+            documents.begin_run();
+        }
+        let paths = match &request.scope {
+            Scope::Corpus(paths) => corpus_paths(paths, config),
+            Scope::Crawl(_) => Vec::new(),
+        };
+        let drive = drive::Drive {
+            config: config.clone(),
+            paths,
+            documents: self.documents.clone(),
+            checker: self.checker.as_ref(),
+            cancel: cancel.clone(),
+        };
+        let finished = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => None,
+            done = drive.run(&request.scope, |scanned| reports.add(&scanned)) => Some(done),
+        };
+        if let Some(documents) = &self.documents {
+            let (read, unchanged) = documents.end_run();
+            tracing::info!("documents: {read} read, {unchanged} unchanged since the last run");
+        }
+        let Some(finished) = finished else {
+            reports.progress.finish();
+            tracing::info!("run cancelled; no report written");
+            return Ok(None);
+        };
+        finished?;
+        off_the_workers(|| self.finish(request, reports, started, started_unix)).map(Some)
+    }
+
+    /// Completes a run that was not cancelled: store bookkeeping, the
+    /// report files, the text summary, the exit code.
+    fn finish(
+        &self,
+        request: &RunRequest,
+        mut reports: Reports,
+        started: Instant,
+        started_unix: f64,
+    ) -> Result<CheckOutcome, RunError> {
+        let config = &self.loaded.config;
+        if let Some(checker) = &self.checker {
+            if let Some(store) = checker.store() {
+                // A full corpus run knows every current reference; forget the rest.
+                if matches!(&request.scope, Scope::Corpus(p) if p.is_empty()) {
+                    store.db.prune_refs(checker.started_at());
+                }
+                reports.summary.store = Some(store.summary(store.room_for_download().err()));
+            }
+            reports.summary.rate_limit_wait_ms = Some(checker.rate_limit_wait_ms());
+        }
+        let Reports {
+            mut summary,
+            json,
+            text,
+            metrics,
+            mut digest,
+            spill_error,
+            progress,
+        } = reports;
+        progress.finish();
+        if let Some(e) = spill_error {
+            return Err(RunError::Internal(format!(
+                "cannot write temporary report data: {e}"
+            )));
+        }
+        summary.duration_ms = started.elapsed().as_millis() as u64;
+        let offline = self.options.offline;
+        let info = RunInfo {
+            generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            mode: if offline { "offline" } else { "online" },
+            config_path: self.loaded.path.as_ref().map(|p| p.display().to_string()),
+            config_sha256: self.loaded.digest.clone(),
+        };
+        digest.finish(&summary, &info);
+        let target = match (&request.report, request.format) {
+            (Some(p), _) => Some(p.clone()),
+            (None, OutputFormat::Json) => Some(PathBuf::from("-")),
+            (None, OutputFormat::Text) => {
+                Some(config.report.path.clone()).filter(|p| !p.as_os_str().is_empty())
+            }
+        };
+        if let Some(path) = &target {
+            json.write_to(path, &info, &summary).map_err(|source| {
+                if path.as_os_str() == "-" {
+                    RunError::Stdout(source)
+                } else {
+                    RunError::WriteReport {
+                        path: path.clone(),
+                        source,
+                    }
+                }
+            })?;
+        }
+        if let Some(prom) = &request.prom_file {
+            write_prom_file(prom, &metrics, &summary, started_unix)?;
+        }
+        if let Some(text) = text {
+            let rendered = text.render(&summary, offline);
+            use std::io::Write as _;
+            let _ = std::io::stderr().write_all(rendered.as_bytes());
+        }
+        let exit_code = if summary.failing_links() > 0 {
+            ExitCode::Failures
+        } else {
+            ExitCode::Clean
+        };
+        Ok(CheckOutcome {
+            summary,
+            exit_code,
+            metrics,
+            digest,
+        })
+    }
+}
+
+/// Runs blocking file and database work (the end of a run) without
+/// stalling the runtime's other tasks (the daemon's HTTP endpoint), where
+/// the runtime allows it.
+fn off_the_workers<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
+/// The checker for `config`, with its store (opened unless given) and,
+/// when given and still fitting, earlier host gates.
+fn build_checker(
+    config: &Config,
+    options: EngineOptions,
+    store: Option<Store>,
+    hosts: Option<Arc<crate::check::hosts::Hosts>>,
+) -> Result<Checker, RunError> {
+    let store = match store {
+        Some(s) => s,
+        None => Store::open(&config.store).map_err(RunError::Store)?,
+    };
+    Checker::with_hosts(config, !options.no_cache, Some(store), hosts).map_err(RunError::Usage)
+}

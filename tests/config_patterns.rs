@@ -1,0 +1,61 @@
+//! An invalid regex (`links.include`/`links.exclude`) or glob
+//! (`corpus.include`/`corpus.exclude`) in `config.toml` ends the run with
+//! exit 2 and a message naming the key and its line (issue 9, item 5).
+//! Before, the patterns were compiled once to check them and again where
+//! they were used, with that second compilation's errors swallowed.
+
+use std::path::Path;
+use std::process::Command;
+
+/// Runs `archive --check --offline` with `text` as its config on an empty
+/// folder; returns the exit code and stderr.
+fn run(dir: &Path, text: &str) -> (Option<i32>, String) {
+    let cfg = dir.join("c.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_archive"))
+        .args(["--check", "--offline", "--config"])
+        .arg(&cfg)
+        .arg(&empty)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn invalid_regexes_and_globs_exit_2_naming_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("links.include", "[links]\n\ninclude = [\"(\"]\n"),
+        (
+            "links.exclude",
+            "[links]\ninclude = []\nexclude = [\"ok\", \"[z-a]\"]\n",
+        ),
+        ("corpus.include", "[corpus]\n\ninclude = [\"**/*.{md\"]\n"),
+        (
+            "corpus.exclude",
+            "[corpus]\ninclude = [\"**/*.md\"]\nexclude = [\"a/[b\"]\n",
+        ),
+    ];
+    for (key, text) in cases {
+        let (code, stderr) = run(dir.path(), text);
+        assert_eq!(code, Some(2), "{key}: {stderr}");
+        assert!(stderr.contains(&format!("`{key}`")), "{key}: {stderr}");
+        assert!(stderr.contains("line 3"), "{key}: {stderr}");
+    }
+}
+
+#[test]
+fn valid_patterns_are_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr) = run(
+        dir.path(),
+        "[links]\nexclude = [\"^https://ads\\\\.\"]\n[corpus]\ninclude = [\"**/*.md\"]\n",
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+}
