@@ -507,7 +507,7 @@ impl Fetcher {
         // fsync and rename block: let the runtime move other tasks away.
         let committed = sink.map(|s| s.and_then(|p: PendingObject| blocking(|| commit(p, store))));
         v.store = match committed {
-            Some(Ok(stored)) => stored_copy(&stored, &v.http).map(StoreOutcome::Stored),
+            Some(Ok(stored)) => StoredCopy::of(&stored, &v.http).map(StoreOutcome::Stored),
             Some(Err(error)) => Some(StoreOutcome::Failed { error }),
             None => None,
         };
@@ -576,15 +576,6 @@ impl Fetcher {
         *out = Some(body);
         Ok(verdict_ok(info))
     }
-}
-
-/// The report's copy of an object this fetch stored.
-pub(super) fn stored_copy(stored: &StoredObject, http: &HttpInfo) -> Option<StoredCopy> {
-    let copy = StoredCopy::new(&stored.sha256, stored.size, http.content_type.clone(), None)?;
-    Some(StoredCopy {
-        new: stored.new,
-        ..copy
-    })
 }
 
 /// Runs blocking file-system work without stalling the async workers

@@ -476,7 +476,7 @@ fn store_page(store: &Store, body: &[u8], http: &HttpInfo) -> Option<StoredCopy>
     let mut pending = store.objects.begin().ok()?;
     pending.write(body).ok()?;
     match pending.commit(&store.objects) {
-        Ok(o) => fetch::stored_copy(&o, http),
+        Ok(o) => StoredCopy::of(&o, http),
         Err(e) => {
             tracing::warn!("cannot archive a source page: {e}");
             None

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use super::net::{AddressRefused, ResolveError};
 use crate::model::Status;
-use crate::store::objects::relative_object_path;
+use crate::store::objects::{relative_object_path, StoredObject};
 use crate::vocab::Reason;
 
 /// What the report's `http` object says about a check.
@@ -125,6 +125,16 @@ impl StoredCopy {
             stored_at: stored_at
                 .unwrap_or_else(chrono::Utc::now)
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        })
+    }
+
+    /// The copy of an object this run just stored (or found already
+    /// stored: `new` false), stored now.
+    pub fn of(stored: &StoredObject, http: &HttpInfo) -> Option<StoredCopy> {
+        let copy = StoredCopy::new(&stored.sha256, stored.size, http.content_type.clone(), None)?;
+        Some(StoredCopy {
+            new: stored.new,
+            ..copy
         })
     }
 }
