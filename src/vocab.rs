@@ -249,6 +249,20 @@ mod tests {
     }
 
     #[test]
+    fn suggestion_reasons_are_in_the_schema() {
+        let schema: serde_json::Value = serde_json::from_str(SCHEMA).expect("schema parses");
+        let description = schema["$defs"]["suggestion"]["properties"]["reason"]["description"]
+            .as_str()
+            .expect("suggestion reason has a description");
+        for r in SuggestionReason::ALL {
+            assert!(
+                description.contains(&format!("`{r}`")),
+                "{r}: {description}"
+            );
+        }
+    }
+
+    #[test]
     fn words_round_trip() {
         for r in Reason::ALL {
             assert_eq!(r.as_str().parse::<Reason>(), Ok(*r));
