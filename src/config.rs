@@ -24,8 +24,10 @@ use crate::error::ConfigError;
 
 mod bounds;
 mod patterns;
+pub mod resolve;
 
 pub use patterns::{Globs, Regexes};
+pub use resolve::ResolveTable;
 
 /// The whole configuration, one section per pipeline stage.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -39,7 +41,7 @@ pub struct Config {
     pub daemon: DaemonConfig,
     pub report: ReportConfig,
     /// Host name → IP address (optionally `ip:port`), used instead of DNS.
-    pub resolve: BTreeMap<String, String>,
+    pub resolve: ResolveTable,
     /// URL prefix → URL prefix, applied before a URL is fetched.
     pub remap: BTreeMap<String, String>,
 }

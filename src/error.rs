@@ -41,6 +41,9 @@ pub enum RunError {
     Maintenance(#[from] crate::maintenance::MaintenanceError),
     #[error("internal error: {0}")]
     Internal(String),
+    /// Ctrl-C stopped the run; what it checked stays in the cache.
+    #[error("interrupted; no report written (what was checked stays in the cache)")]
+    Interrupted,
 }
 
 impl RunError {

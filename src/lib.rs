@@ -53,4 +53,7 @@ pub enum ExitCode {
     Usage = 2,
     /// Something went wrong inside archive (I/O on the report, a bug).
     Internal = 3,
+    /// Interrupted (Ctrl-C, SIGINT) before the run finished: no report
+    /// written. 128 + SIGINT, as shells report it.
+    Interrupted = 130,
 }

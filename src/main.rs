@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use archive::config::Config;
 use archive::error::RunError;
 use archive::maintenance;
-use archive::run::{run_check, CheckOptions, OutputFormat};
+use archive::run::{run_check_interruptible, CheckOptions, OutputFormat};
 use archive::ExitCode;
 
 const AFTER_HELP: &str = "\
@@ -23,7 +23,8 @@ Examples:
 Statuses: ok, broken, truncated, unresolvable, unchecked, skipped, error.
 Exit codes: 0 nothing broken (or stdout closed early, as by `| head`),
             1 broken or truncated links found,
-            2 usage or configuration error, 3 internal error.
+            2 usage or configuration error, 3 internal error,
+            130 interrupted by Ctrl-C (no report written).
 The JSON report follows docs/report.schema.json.";
 
 /// Find, diagnose and repair the image and source links of archived web
@@ -179,6 +180,7 @@ fn main() -> ProcessExit {
             eprintln!("archive: {e}");
             match e {
                 RunError::Config(_) | RunError::Usage(_) => ExitCode::Usage,
+                RunError::Interrupted => ExitCode::Interrupted,
                 _ => ExitCode::Internal,
             }
         }
@@ -345,5 +347,5 @@ fn check(args: CheckArgs) -> Result<ExitCode, RunError> {
             Format::Json => OutputFormat::Json,
         },
     };
-    Ok(run_check(&loaded, &options)?.exit_code)
+    Ok(run_check_interruptible(&loaded, &options)?.exit_code)
 }

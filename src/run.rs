@@ -112,6 +112,16 @@ pub fn run_check(loaded: &LoadedConfig, options: &CheckOptions) -> Result<CheckO
         .ok_or_else(|| RunError::Internal("the run was cancelled".into()))
 }
 
+/// [`run_check`] for a terminal: Ctrl-C (SIGINT) cancels the run, which
+/// stops within about a second, writes no report and leaves nothing
+/// partial in the store ([`RunError::Interrupted`]).
+pub fn run_check_interruptible(
+    loaded: &LoadedConfig,
+    options: &CheckOptions,
+) -> Result<CheckOutcome, RunError> {
+    run_with(loaded, options, &CancellationToken::new(), true)?.ok_or(RunError::Interrupted)
+}
+
 /// [`run_check`] that stops early when `cancel` fires: `Ok(None)` then,
 /// with no report written. Builds a runtime and an [`Engine`] for this
 /// one run.
@@ -119,6 +129,15 @@ pub fn run_check_until(
     loaded: &LoadedConfig,
     options: &CheckOptions,
     cancel: &CancellationToken,
+) -> Result<Option<CheckOutcome>, RunError> {
+    run_with(loaded, options, cancel, false)
+}
+
+fn run_with(
+    loaded: &LoadedConfig,
+    options: &CheckOptions,
+    cancel: &CancellationToken,
+    on_ctrl_c: bool,
 ) -> Result<Option<CheckOutcome>, RunError> {
     let offline = options.offline || loaded.config.check.offline;
     if offline && !options.crawl.is_empty() {
@@ -148,7 +167,18 @@ pub fn run_check_until(
         prom_file: options.prom_file.clone(),
         format: options.format,
     };
-    let outcome = runtime.block_on(engine.run(&request, cancel));
+    let outcome = runtime.block_on(async {
+        if on_ctrl_c {
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    tracing::info!("interrupted; stopping the run");
+                    cancel.cancel();
+                }
+            });
+        }
+        engine.run(&request, cancel).await
+    });
     // A cancelled run may leave the corpus scanner finishing its current
     // document; do not wait for it (the process may be exiting).
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));

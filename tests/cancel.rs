@@ -1,4 +1,4 @@
-//! Cancelling a run in-process (a [`CancellationToken`], what the daemon
+//! Cancelling a run (a [`CancellationToken`], what the daemon
 //! does when its grace period runs out): `run_check_until` returns within
 //! a second whatever the run is waiting on (a 20 s body, a 30 s
 //! `Retry-After`), writes no report, and leaves neither an object nor a
@@ -110,4 +110,75 @@ fn cancel_stops_a_retry_after_wait() {
     );
     assert!(took <= Duration::from_secs(1), "took {took:?}");
     assert_eq!(s.hits_on("/busy.jpg").len(), 1, "no retry after the cancel");
+}
+
+/// Ctrl-C in the CLI is the same cancel: SIGINT during a 20 s download
+/// ends `archive --check` with exit 130 about a second later, with no
+/// report, no object and no temporary file.
+#[test]
+fn sigint_stops_the_cli_during_a_download() {
+    let s = TestServer::start();
+    let (slow, len) = twenty_second_jpeg(7);
+    s.route("/slow.jpg", slow);
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    std::fs::write(corpus.join("a.md"), "![x](http://img.test/slow.jpg)\n").unwrap();
+    let store = dir.path().join("store");
+    let report = dir.path().join("report.json");
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[check]\nallow_private = true\n[store]\npath = \"{}\"\nmin_free_bytes = 0\n[resolve]\n\"img.test\" = \"127.0.0.1:{}\"\n",
+            store.display(),
+            s.addr.port()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_archive"))
+        .args(["--check", "--format", "json", "--config"])
+        .arg(&config)
+        .arg("--report")
+        .arg(&report)
+        .arg(&corpus)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while s.hits_on("/slow.jpg").is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(20), "no request");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let interrupted = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            interrupted.elapsed() < Duration::from_secs(10),
+            "the CLI ignores Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        interrupted.elapsed() <= Duration::from_secs(2),
+        "{:?}",
+        interrupted.elapsed()
+    );
+    assert!(s.body_bytes_sent() < len, "the body was sent whole");
+    assert!(!report.exists(), "an interrupted run writes no report");
+    assert!(walk(&store.join("sha256")).is_empty(), "no partial object");
+    assert!(walk(&store.join("tmp")).is_empty(), "no temporary left");
 }

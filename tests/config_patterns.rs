@@ -59,3 +59,18 @@ fn valid_patterns_are_accepted() {
     );
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+/// `[resolve]` entries are parsed with the file too: a value that is not
+/// an address is exit 2 naming the entry and its line, even offline (it
+/// used to pass until the HTTP client was built, with no line).
+#[test]
+fn invalid_resolve_entry_exits_2_naming_entry_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr) = run(
+        dir.path(),
+        "[resolve]\n\"a.test\" = \"127.0.0.1:8080\"\n\"b.test\" = \"localhost\"\n",
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("\"b.test\" = \"localhost\""), "{stderr}");
+    assert!(stderr.contains("line 1"), "{stderr}");
+}

@@ -47,6 +47,7 @@ fn write_corpus(dir: &Path, images: &[&str]) {
 
 /// A daemon serving on its own runtime thread.
 struct InProcess {
+    port: u16,
     reloads: mpsc::Sender<LoadedConfig>,
     shutdown: CancellationToken,
     done: std::thread::JoinHandle<Result<(), String>>,
@@ -56,13 +57,16 @@ fn start(loaded: LoadedConfig) -> InProcess {
     let (reload_tx, reloads) = mpsc::channel(4);
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let port = std_listener.local_addr().unwrap().port();
     let done = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .unwrap();
         let result = runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
             // Every run fetches again: what is measured is the requests.
             let options = EngineOptions {
                 no_cache: true,
@@ -77,6 +81,7 @@ fn start(loaded: LoadedConfig) -> InProcess {
         result
     });
     InProcess {
+        port,
         reloads: reload_tx,
         shutdown,
         done,
@@ -268,6 +273,84 @@ fn reload_that_changes_nothing_keeps_the_connection_pool() {
     assert!(
         server.connections.load(Ordering::SeqCst) > after_first,
         "a new client reuses no connection"
+    );
+    daemon.shutdown.cancel();
+    daemon.done.join().expect("no panic").expect("serve ok");
+}
+
+/// GET `path` from the daemon; the body.
+fn get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
+/// The value of a metric line that starts with `name` in `/metrics`.
+fn metric(text: &str, name: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ').map(str::to_string))
+}
+
+#[test]
+fn live_metrics_show_a_run_at_work_and_count_runs() {
+    let server = TestServer::start();
+    server.route(
+        "/fast.jpg",
+        common::server::Reply::Ok("image/jpeg", jpeg(1)),
+    );
+    let (slow, _) = twenty_second_jpeg(4);
+    server.route("/slow.jpg", slow);
+    let dir = tempfile::tempdir().unwrap();
+    write_corpus(dir.path(), &["/fast.jpg"]);
+    let loaded = config(
+        dir.path(),
+        server.addr.port(),
+        "rate_limit = 1000.0\nburst = 100",
+        "grace_secs = 0.0",
+    );
+    let daemon = start(loaded.clone());
+    let completed = "archive_runs_total{outcome=\"completed\"}";
+    wait_until("the first run", Duration::from_secs(20), || {
+        metric(&get(daemon.port, "/metrics"), completed).as_deref() == Some("1")
+    });
+    let idle = get(daemon.port, "/metrics");
+    assert_eq!(
+        metric(&idle, "archive_run_in_progress").as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        metric(&idle, "archive_requests_in_flight").as_deref(),
+        Some("0")
+    );
+    // A second run, held up by a slow body: the run and its request show.
+    write_corpus(dir.path(), &["/fast.jpg", "/slow.jpg"]);
+    daemon.reloads.blocking_send(loaded).unwrap();
+    wait_until("the slow download", Duration::from_secs(20), || {
+        !server.hits_on("/slow.jpg").is_empty()
+    });
+    let busy = get(daemon.port, "/metrics");
+    assert_eq!(
+        metric(&busy, "archive_run_in_progress").as_deref(),
+        Some("1"),
+        "{busy}"
+    );
+    assert_eq!(
+        metric(&busy, "archive_requests_in_flight").as_deref(),
+        Some("1"),
+        "{busy}"
+    );
+    assert_eq!(metric(&busy, completed).as_deref(), Some("1"));
+    assert!(
+        busy.contains("archive_links{"),
+        "the last run's metrics stay: {busy}"
     );
     daemon.shutdown.cancel();
     daemon.done.join().expect("no panic").expect("serve ok");

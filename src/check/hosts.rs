@@ -55,6 +55,13 @@ impl Hosts {
         }
     }
 
+    /// Requests holding a slot of the global cap now (in flight).
+    pub fn in_flight(&self) -> usize {
+        self.config
+            .concurrency
+            .saturating_sub(self.global.available_permits())
+    }
+
     /// The settings these gates were built for.
     pub fn config(&self) -> &CheckConfig {
         &self.config

@@ -49,7 +49,7 @@ use crate::store::Store;
 use crate::vocab::{FindingKind, Reason};
 use fetch::{FetchOptions, Fetcher, Want};
 use hosts::Hosts;
-use net::{parse_overrides, GuardedResolver, PortPins, Remap};
+use net::{GuardedResolver, PortPins, Remap};
 pub use verdict::{Checked, HttpInfo, StoreOutcome, StoredCopy};
 
 /// Each URL checked this run, by what was wanted of it.
@@ -110,7 +110,7 @@ impl Checker {
         hosts: Option<Arc<Hosts>>,
     ) -> Result<Checker, String> {
         let check = &config.check;
-        let overrides = parse_overrides(&config.resolve)?;
+        let overrides = config.resolve.entries().clone();
         let pins = PortPins::new(&overrides);
         let client = reqwest::Client::builder()
             .user_agent(check.user_agent.clone())

@@ -138,32 +138,14 @@ pub struct GuardedResolver {
 }
 
 impl GuardedResolver {
-    /// `overrides` maps host names to `ip` or `ip:port` strings; entries
-    /// that do not parse are reported by [`parse_overrides`].
+    /// `overrides` maps lower-case host names to addresses (port 0: the
+    /// URL's), as parsed from `[resolve]` ([`crate::config::ResolveTable`]).
     pub fn new(overrides: BTreeMap<String, SocketAddr>, allow_private: bool) -> Arc<Self> {
         Arc::new(GuardedResolver {
             overrides,
             allow_private,
         })
     }
-}
-
-/// Parses the `[resolve]` table: `host = "ip"` or `host = "ip:port"`.
-pub fn parse_overrides(
-    table: &BTreeMap<String, String>,
-) -> Result<BTreeMap<String, SocketAddr>, String> {
-    table
-        .iter()
-        .map(|(host, addr)| {
-            let parsed = addr
-                .parse::<SocketAddr>()
-                .or_else(|_| addr.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 0)))
-                .map_err(|_| {
-                    format!("[resolve] \"{host}\" = \"{addr}\": not an IP address or ip:port")
-                })?;
-            Ok((host.to_ascii_lowercase(), parsed))
-        })
-        .collect()
 }
 
 /// Why the resolver gave no address. The checker downcasts to this type;
@@ -381,7 +363,7 @@ mod tests {
         let mut t = BTreeMap::new();
         t.insert("Pinned.Test".to_string(), "127.0.0.1:18080".to_string());
         t.insert("free.test".to_string(), "127.0.0.1".to_string());
-        let pins = PortPins::new(&parse_overrides(&t).unwrap());
+        let pins = PortPins::new(crate::config::ResolveTable::new(&t).unwrap().entries());
         let refused = |u: &str| pins.refuse(&Url::parse(u).unwrap());
         assert!(refused("http://pinned.test/a").is_none());
         assert!(refused("http://pinned.test:80/a").is_none());

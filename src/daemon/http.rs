@@ -4,7 +4,8 @@
 //! * `GET /readyz`: a run has finished and the store is writable,
 //! * `GET /report.json`: the last complete report, streamed from the
 //!   file the run wrote (an atomic rename, so always a whole one),
-//! * `GET /metrics`: Prometheus text, accumulated during that run,
+//! * `GET /metrics`: Prometheus text, accumulated during that run, plus
+//!   the live metrics (run in progress, requests in flight, runs so far),
 //! * `GET /` (`?page=N`): the dashboard for people, from the run's digest,
 //! * `GET /objects/<sha256>`: an archived object, streamed from the store
 //!   with its sniffed type, `X-Content-Type-Options: nosniff` and a
@@ -133,11 +134,12 @@ async fn serve_file(path: &std::path::Path, request: Request) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state
+    let mut text = state
         .shared
         .last()
         .map(|r| r.metrics.clone())
         .unwrap_or_default();
+    text.push_str(&state.shared.live.render());
     (
         [(
             header::CONTENT_TYPE,

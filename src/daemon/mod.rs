@@ -31,6 +31,7 @@
 
 pub mod dashboard;
 pub mod http;
+pub mod live;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -62,6 +63,8 @@ pub struct LastRun {
 #[derive(Default)]
 pub struct Shared {
     last: RwLock<Option<Arc<LastRun>>>,
+    /// What the daemon is doing now ([`live`]).
+    pub live: live::Live,
 }
 
 impl Shared {
@@ -285,7 +288,14 @@ async fn schedule(
             prom_file: None,
             format: OutputFormat::Json,
         };
-        match engine.run(&request, &cancel).await {
+        shared.live.run_started(engine.hosts());
+        let outcome = engine.run(&request, &cancel).await;
+        shared.live.run_ended(match &outcome {
+            Ok(Some(_)) => live::RunEnd::Completed,
+            Ok(None) => live::RunEnd::Cancelled,
+            Err(_) => live::RunEnd::Failed,
+        });
+        match outcome {
             Ok(None) => {
                 tracing::info!("run cancelled; the last complete report stays");
                 return;

@@ -123,6 +123,11 @@ impl Engine {
         &self.loaded
     }
 
+    /// The checker's host gates (online), e.g. for live metrics.
+    pub fn hosts(&self) -> Option<Arc<crate::check::hosts::Hosts>> {
+        self.checker.as_ref().map(Checker::hosts)
+    }
+
     pub fn offline(&self) -> bool {
         self.options.offline
     }
@@ -137,8 +142,7 @@ impl Engine {
             ));
         }
         if let Some(checker) = self.checker.as_ref().filter(|_| !same_network(old, new)) {
-            // Check what can fail before giving up the running checker.
-            crate::check::net::parse_overrides(&new.resolve).map_err(RunError::Usage)?;
+            // Open what can fail before giving up the running checker.
             let store_moved = old.store.path != new.store.path;
             let fresh_store = if store_moved {
                 Some(Store::open(&new.store).map_err(RunError::Store)?)
