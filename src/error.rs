@@ -35,8 +35,10 @@ pub enum RunError {
     /// has all it wanted) is not reported: the process exits 0 quietly.
     #[error("cannot write to stdout: {0}")]
     Stdout(#[source] std::io::Error),
-    #[error("{0}")]
-    Store(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Maintenance(#[from] crate::maintenance::MaintenanceError),
     #[error("internal error: {0}")]
     Internal(String),
     /// Ctrl-C stopped the run; what it checked stays in the cache.

@@ -16,6 +16,8 @@
 //! | store | [`store`] | content-addressed objects (sha256) and the state database |
 //! | report | [`report`] | the JSON report (versioned schema) and the text one |
 //!
+//! The records the stages exchange are in [`model`], and the closed
+//! vocabularies they use (reasons, syntaxes, finding kinds) in [`vocab`].
 //! [`pipeline`] runs the static stages over a corpus; an [`engine`] owns
 //! what runs need (settings, store, checker, document cache) and drives
 //! documents through every stage into the reports, once for the CLI
@@ -38,6 +40,7 @@ pub mod resolve;
 pub mod run;
 pub mod source;
 pub mod store;
+pub mod vocab;
 
 /// Process exit codes, as documented in the README and `--help`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -200,7 +200,7 @@ fn maintain(command: Command) -> Result<ExitCode, RunError> {
             Ok(ExitCode::Clean)
         }
         Command::Verify(args) => {
-            let out = maintenance::verify(&store_config(&args)?).map_err(RunError::Store)?;
+            let out = maintenance::verify(&store_config(&args)?).map_err(RunError::Maintenance)?;
             print_json(&out)?;
             eprintln!(
                 "verified {} objects: {} corrupt (quarantined), {} missing",
@@ -215,7 +215,8 @@ fn maintain(command: Command) -> Result<ExitCode, RunError> {
             })
         }
         Command::Gc { store, force } => {
-            let out = maintenance::gc(&store_config(&store)?, force).map_err(RunError::Store)?;
+            let out =
+                maintenance::gc(&store_config(&store)?, force).map_err(RunError::Maintenance)?;
             print_json(&out)?;
             eprintln!(
                 "{} {} objects ({} bytes){}",
@@ -238,7 +239,7 @@ fn maintain(command: Command) -> Result<ExitCode, RunError> {
         } => {
             if let Some(dir) = rewrite {
                 let full = Config::load(store.config.as_deref())?.config;
-                let out = maintenance::rewrite(&full, &dir).map_err(RunError::Store)?;
+                let out = maintenance::rewrite(&full, &dir).map_err(RunError::Maintenance)?;
                 eprintln!(
                     "rewrote {} documents into {}: {} links point at archived objects",
                     out.documents,
@@ -258,7 +259,7 @@ fn maintain(command: Command) -> Result<ExitCode, RunError> {
                         })?;
                     let mut w = std::io::BufWriter::new(file);
                     let count =
-                        maintenance::export(&config, csv, &mut w).map_err(RunError::Store)?;
+                        maintenance::export(&config, csv, &mut w).map_err(RunError::Maintenance)?;
                     w.flush()
                         .map_err(|source| RunError::WriteReport { path, source })?;
                     count
@@ -271,7 +272,7 @@ fn maintain(command: Command) -> Result<ExitCode, RunError> {
                     if w.get_ref().broken {
                         return Err(RunError::Stdout(std::io::ErrorKind::BrokenPipe.into()));
                     }
-                    let count = count.map_err(RunError::Store)?;
+                    let count = count.map_err(RunError::Maintenance)?;
                     flushed.map_err(RunError::Stdout)?;
                     count
                 }
@@ -280,7 +281,7 @@ fn maintain(command: Command) -> Result<ExitCode, RunError> {
             Ok(ExitCode::Clean)
         }
         Command::Stats(args) => {
-            print_json(&maintenance::stats(&store_config(&args)?).map_err(RunError::Store)?)?;
+            print_json(&maintenance::stats(&store_config(&args)?).map_err(RunError::Maintenance)?)?;
             Ok(ExitCode::Clean)
         }
     }

@@ -3,6 +3,11 @@
 //! Each opens the store (taking its lock, so a running check cannot write
 //! underneath), does its work, and returns what it found for `main.rs` to
 //! print. None of them touches the network.
+//!
+//! Failures are [`MaintenanceError`]s, worded for the operator and
+//! keeping their cause as `source()`: a manifest written into a closed
+//! pipe ends in an `io::Error` of kind `BrokenPipe` that the caller can
+//! find, which a message string could not carry.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -12,7 +17,32 @@ use serde::Serialize;
 
 use crate::config::StoreConfig;
 use crate::store::objects::relative_object_path;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
+use crate::vocab::Reason;
+
+/// Why a maintenance command stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum MaintenanceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(
+        "cannot read the state database: {0} (check that state.db in the store folder is readable)"
+    )]
+    ReadDatabase(#[source] rusqlite::Error),
+    #[error(
+        "cannot quarantine {sha}: {source} (check that the store's quarantine/ folder is writable)"
+    )]
+    Quarantine { sha: String, source: std::io::Error },
+    #[error("cannot delete object {sha}: {source} (check that the store folder is writable)")]
+    Delete { sha: String, source: std::io::Error },
+    #[error("cannot write the manifest: {0}")]
+    WriteManifest(#[source] std::io::Error),
+    #[error("cannot write {}: {source} (check that the output folder is writable)", path.display())]
+    WriteDocument {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
 
 /// What `archive verify` found.
 #[derive(Debug, Default, Serialize)]
@@ -26,7 +56,7 @@ pub struct VerifyOutcome {
 
 /// Re-hashes every object; quarantines the corrupt ones and marks their
 /// URLs for download at the next check.
-pub fn verify(config: &StoreConfig) -> Result<VerifyOutcome, String> {
+pub fn verify(config: &StoreConfig) -> Result<VerifyOutcome, MaintenanceError> {
     let store = Store::open(config)?;
     let mut out = VerifyOutcome::default();
     for (sha, _, _) in store.objects.objects() {
@@ -34,10 +64,12 @@ pub fn verify(config: &StoreConfig) -> Result<VerifyOutcome, String> {
         match store.objects.verify(&sha) {
             Ok(true) => {}
             Ok(false) | Err(_) => {
-                let moved = store
-                    .objects
-                    .quarantine(&sha)
-                    .map_err(|e| format!("cannot quarantine {sha}: {e}"))?;
+                let moved = store.objects.quarantine(&sha).map_err(|source| {
+                    MaintenanceError::Quarantine {
+                        sha: sha.clone(),
+                        source,
+                    }
+                })?;
                 tracing::warn!(sha256 = %sha, to = %moved.display(), "corrupt object quarantined");
                 store.db.mark_redownload(&sha);
                 out.corrupt.push(sha);
@@ -51,7 +83,7 @@ pub fn verify(config: &StoreConfig) -> Result<VerifyOutcome, String> {
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
         })
-        .map_err(|e| format!("cannot read the state database: {e}"))?;
+        .map_err(MaintenanceError::ReadDatabase)?;
     for (sha, size) in listed {
         if !out.corrupt.contains(&sha) && !store.objects.contains(&sha, size as u64) {
             store.db.mark_redownload(&sha);
@@ -72,7 +104,7 @@ pub struct GcOutcome {
 
 /// Objects no current document needs and that no check has referenced for
 /// `store.gc_after_days`. Deletes them only with `force`.
-pub fn gc(config: &StoreConfig, force: bool) -> Result<GcOutcome, String> {
+pub fn gc(config: &StoreConfig, force: bool) -> Result<GcOutcome, MaintenanceError> {
     let store = Store::open(config)?;
     let cutoff = chrono::Utc::now().timestamp() - (config.gc_after_days as i64) * 86_400;
     let candidates: Vec<(String, i64)> = store
@@ -90,7 +122,7 @@ pub fn gc(config: &StoreConfig, force: bool) -> Result<GcOutcome, String> {
             let rows = stmt.query_map([cutoff], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
         })
-        .map_err(|e| format!("cannot read the state database: {e}"))?;
+        .map_err(MaintenanceError::ReadDatabase)?;
     let mut out = GcOutcome {
         deleted: force,
         ..GcOutcome::default()
@@ -99,7 +131,7 @@ pub fn gc(config: &StoreConfig, force: bool) -> Result<GcOutcome, String> {
         if force {
             if let Err(e) = store.objects.remove(&sha) {
                 if e.kind() != std::io::ErrorKind::NotFound {
-                    return Err(format!("cannot delete object {sha}: {e}"));
+                    return Err(MaintenanceError::Delete { sha, source: e });
                 }
             }
         }
@@ -133,7 +165,7 @@ pub struct HostStats {
     pub bytes: u64,
 }
 
-pub fn stats(config: &StoreConfig) -> Result<Stats, String> {
+pub fn stats(config: &StoreConfig) -> Result<Stats, MaintenanceError> {
     let store = Store::open(config)?;
     let (objects, bytes) = store.db.totals();
     let rows: Vec<(String, i64)> = store
@@ -145,7 +177,7 @@ pub fn stats(config: &StoreConfig) -> Result<Stats, String> {
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
         })
-        .map_err(|e| format!("cannot read the state database: {e}"))?;
+        .map_err(MaintenanceError::ReadDatabase)?;
     let mut out = Stats {
         objects,
         bytes,
@@ -184,7 +216,11 @@ pub struct ManifestRow {
 }
 
 /// Writes the manifest of archived URLs as JSON lines or CSV.
-pub fn export(config: &StoreConfig, csv: bool, out: &mut dyn Write) -> Result<usize, String> {
+pub fn export(
+    config: &StoreConfig,
+    csv: bool,
+    out: &mut dyn Write,
+) -> Result<usize, MaintenanceError> {
     let store = Store::open(config)?;
     let rows: Vec<(String, String, i64, Option<String>, i64)> = store
         .db
@@ -198,8 +234,8 @@ pub fn export(config: &StoreConfig, csv: bool, out: &mut dyn Write) -> Result<us
             })?;
             rows.collect()
         })
-        .map_err(|e| format!("cannot read the state database: {e}"))?;
-    let write_err = |e: std::io::Error| format!("cannot write the manifest: {e}");
+        .map_err(MaintenanceError::ReadDatabase)?;
+    let write_err = MaintenanceError::WriteManifest;
     if csv {
         writeln!(out, "url,sha256,size,content_type,first_seen,path").map_err(write_err)?;
     }
@@ -232,8 +268,10 @@ pub fn export(config: &StoreConfig, csv: bool, out: &mut dyn Write) -> Result<us
             )
             .map_err(write_err)?;
         } else {
+            // serde_json gives back the writer's io::Error (a closed pipe
+            // stays a closed pipe).
             serde_json::to_writer(&mut *out, &row)
-                .map_err(|e| format!("cannot write the manifest: {e}"))?;
+                .map_err(|e| write_err(std::io::Error::from(e)))?;
             writeln!(out).map_err(write_err)?;
         }
     }
@@ -254,14 +292,28 @@ pub struct RewriteOutcome {
 /// objects (relative paths) and repaired links replaced by their working,
 /// archived URL, so the archive can be browsed offline. Documents are
 /// written as UTF-8 whatever their original encoding.
-pub fn rewrite(config: &crate::config::Config, out_dir: &Path) -> Result<RewriteOutcome, String> {
+pub fn rewrite(
+    config: &crate::config::Config,
+    out_dir: &Path,
+) -> Result<RewriteOutcome, MaintenanceError> {
     use crate::pipeline::scan_corpus;
     use crate::source::corpus::CorpusSource;
 
     let store = Store::open(&config.store)?;
-    let store_root = std::fs::canonicalize(store.root()).map_err(|e| e.to_string())?;
+    let store_root = std::fs::canonicalize(store.root()).map_err(|source| StoreError::Folder {
+        root: store.root().to_path_buf(),
+        what: "resolve its path",
+        source,
+    })?;
     let object_of = |url: &str| -> Option<PathBuf> {
-        let state = store.db.url_state(url)?;
+        let state = match store.db.url_state(url) {
+            Ok(state) => state?,
+            Err(e) => {
+                // The link keeps its URL; the rewrite goes on.
+                tracing::warn!("state database: cannot read what is known about {url}: {e}");
+                return None;
+            }
+        };
         let (sha, size) = state.sha256.zip(state.size)?;
         if !store.objects.contains(&sha, size) {
             return None;
@@ -299,7 +351,7 @@ pub fn rewrite(config: &crate::config::Config, out_dir: &Path) -> Result<Rewrite
         for link in &scanned.links {
             // A repair that was archived wins over the link as written
             // (being in the store means it was checked good).
-            let via_run = link.finding.is_some() && link.reason == Some("exploded_url");
+            let via_run = link.finding.is_some() && link.reason == Some(Reason::ExplodedUrl);
             let candidates = link
                 .suggestions
                 .iter()
@@ -353,7 +405,12 @@ pub fn rewrite(config: &crate::config::Config, out_dir: &Path) -> Result<Rewrite
             std::fs::create_dir_all(&target_dir).and_then(|_| std::fs::write(&target, out));
         match written {
             Ok(()) => outcome.documents += 1,
-            Err(e) => failure = Some(format!("cannot write {}: {e}", target.display())),
+            Err(source) => {
+                failure = Some(MaintenanceError::WriteDocument {
+                    path: target.clone(),
+                    source,
+                })
+            }
         }
     });
     match failure {
@@ -380,4 +437,37 @@ fn relative_path(from: &Path, to: &Path) -> PathBuf {
         out.push(part);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that went away (`archive export | head`).
+    struct ClosedPipe;
+
+    impl Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_stays_a_closed_pipe() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StoreConfig {
+            path: dir.path().to_path_buf(),
+            ..StoreConfig::default()
+        };
+        let err = export(&config, true, &mut ClosedPipe).expect_err("the write fails");
+        assert!(
+            err.to_string().starts_with("cannot write the manifest"),
+            "{err}"
+        );
+        assert!(crate::error::RunError::from(err).is_broken_pipe());
+    }
 }

@@ -9,7 +9,9 @@
 
 use serde::Serialize;
 
+use crate::check::{HttpInfo, StoreOutcome};
 use crate::extract::LinkKind;
+use crate::vocab::{FindingKind, Reason, SuggestionReason, Syntax, UnknownWord};
 
 /// A link's verdict. The order is severity, worst last, so sorting by
 /// status puts the worst findings where people look first.
@@ -48,6 +50,17 @@ impl Status {
         }
     }
 
+    /// The status spelled `word` (as [`Status::as_str`] writes it).
+    pub fn from_word(word: &str) -> Result<Status, UnknownWord> {
+        Status::ALL
+            .into_iter()
+            .find(|s| s.as_str() == word)
+            .ok_or_else(|| UnknownWord {
+                vocabulary: "status",
+                word: word.to_string(),
+            })
+    }
+
     /// Statuses that make `archive --check` exit with code 1.
     pub fn fails_check(self) -> bool {
         matches!(self, Status::Broken | Status::Truncated)
@@ -59,7 +72,7 @@ impl Status {
 pub struct Suggestion {
     pub url: String,
     /// Machine-readable origin, e.g. `rebuilt_exploded_url`.
-    pub reason: &'static str,
+    pub reason: SuggestionReason,
     /// The suggestion's own check result, once checked (`null` offline).
     pub status: Option<Status>,
 }
@@ -77,7 +90,7 @@ pub struct Link {
     pub kind: LinkKind,
     pub status: Status,
     /// Machine-readable reason, e.g. `single_char_segment`, `no_base_url`.
-    pub reason: Option<&'static str>,
+    pub reason: Option<Reason>,
     /// The same, for people.
     pub message: Option<String>,
     /// Online only: the static pass's reason for a link it suspected
@@ -86,11 +99,11 @@ pub struct Link {
     /// body: `ok`; 404 or 410: `broken`), `reason` is the network's and
     /// this keeps the suspicion; when it could not, the link stays
     /// `truncated` and both are the same. `null` otherwise.
-    pub static_reason: Option<&'static str>,
+    pub static_reason: Option<Reason>,
     pub line: usize,
     pub column: usize,
     /// The syntax it was written in, e.g. `markdown_image`, `html_srcset`.
-    pub syntax: &'static str,
+    pub syntax: Syntax,
     /// Link or alt text.
     pub text: Option<String>,
     /// The finding this link is part of (an exploded URL run).
@@ -99,9 +112,9 @@ pub struct Link {
     pub duplicate_of: Option<usize>,
     pub suggestions: Vec<Suggestion>,
     /// Filled by the HTTP checker; `null` when not checked.
-    pub http: Option<serde_json::Value>,
+    pub http: Option<HttpInfo>,
     /// Filled by the media store; `null` when not stored.
-    pub store: Option<serde_json::Value>,
+    pub store: Option<StoreOutcome>,
 }
 
 /// A problem that concerns several links at once.
@@ -110,7 +123,7 @@ pub struct Finding {
     pub id: usize,
     pub document: usize,
     /// `exploded_url` or `duplicate`.
-    pub kind: &'static str,
+    pub kind: FindingKind,
     pub status: Status,
     pub line: usize,
     pub end_line: usize,

@@ -20,6 +20,7 @@ use crate::model::{Finding, Link, Status};
 use crate::resolve::{document_base, resolve, BaseOrigin};
 use crate::source::format::HeaderStyle;
 use crate::source::{read_input, Document, DocumentStatus, Format, Input, Source};
+use crate::vocab::Syntax;
 
 /// A document as the report shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -123,7 +124,7 @@ pub fn scan_document(doc: Document, config: &Config, filter: &UrlFilter) -> Scan
             0,
             url.clone(),
             crate::extract::LinkKind::Source,
-            "front_matter",
+            Syntax::FrontMatter,
             line,
             1,
             None,
@@ -163,7 +164,7 @@ fn new_link(
     id: usize,
     url: String,
     kind: crate::extract::LinkKind,
-    syntax: &'static str,
+    syntax: Syntax,
     line: usize,
     column: usize,
     text: Option<String>,

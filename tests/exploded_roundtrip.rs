@@ -57,6 +57,7 @@ use archive::diagnose::UrlFilter;
 use archive::model::Status;
 use archive::pipeline::scan_document;
 use archive::source::Document;
+use archive::vocab::{FindingKind, Reason};
 use url::Url;
 
 /// SplitMix64: small, seedable, good enough to pick from lists.
@@ -503,7 +504,7 @@ fn run(case: &Case, config: &Config, filter: &UrlFilter) -> Result<(), String> {
     let mut rebuilt: Vec<String> = scanned
         .findings
         .iter()
-        .filter(|f| f.kind == "exploded_url")
+        .filter(|f| f.kind == FindingKind::ExplodedUrl)
         .map(|f| f.suggestions[0].url.clone())
         .collect();
     let mut expected = case.expected.clone();
@@ -515,7 +516,7 @@ fn run(case: &Case, config: &Config, filter: &UrlFilter) -> Result<(), String> {
     let members = scanned
         .links
         .iter()
-        .filter(|l| l.reason == Some("exploded_url"))
+        .filter(|l| l.reason == Some(Reason::ExplodedUrl))
         .count();
     if members != case.exploded_links {
         return Err(format!(

@@ -31,7 +31,7 @@ fn scan_fixture(name: &str) -> Vec<(String, &'static str, usize, usize)> {
     scan_document(doc, &config, &filter)
         .links
         .iter()
-        .map(|l| (l.url.clone(), l.syntax, l.line, l.column))
+        .map(|l| (l.url.clone(), l.syntax.as_str(), l.line, l.column))
         .collect()
 }
 
@@ -165,7 +165,7 @@ impl Line {
 fn positions(links: Vec<RawLink>) -> Vec<(String, &'static str, usize, usize)> {
     links
         .into_iter()
-        .map(|l| (l.url, l.syntax, l.line, l.column))
+        .map(|l| (l.url, l.syntax.as_str(), l.line, l.column))
         .collect()
 }
 

@@ -31,7 +31,7 @@ fn scan_fixture(name: &str, syntax: &str) -> (Vec<(String, usize, usize)>, Strin
     let links = scanned
         .links
         .iter()
-        .filter(|l| l.syntax == syntax)
+        .filter(|l| l.syntax.as_str() == syntax)
         .map(|l| (l.url.clone(), l.line, l.column))
         .collect();
     // The whole file's text, header included, so lines count from 1.

@@ -21,12 +21,14 @@ use super::hosts::Hosts;
 use super::net::{refuse_ip_literal, PortPins, Remap};
 use super::sniff::{sniff, truncation, Sniffed, Tail, SNIFF_LEN};
 use super::verdict::{
-    classify_error, error_chain, parse_retry_after, transient, verdict, verdict_ok, HttpInfo,
-    Transient, Verdict,
+    classify_error, error_chain, parse_retry_after, transient, verdict, verdict_ok, Checked,
+    HttpInfo, StoreOutcome, StoredCopy, Transient,
 };
 use crate::config::CheckConfig;
 use crate::model::Status;
+use crate::store::db::UrlState;
 use crate::store::objects::{ObjectStore, PendingObject, StoredObject};
+use crate::vocab::Reason;
 
 /// What the caller needs from a URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +44,9 @@ pub enum Want {
 /// What a fetch may do beyond checking.
 #[derive(Default, Clone, Copy)]
 pub struct FetchOptions<'a> {
-    /// `ETag` and `Last-Modified` of the stored copy: ask only for changes.
-    pub conditional: Option<(&'a Option<String>, &'a Option<String>)>,
+    /// What is known of the stored copy: ask only for changes (its
+    /// `ETag` and `Last-Modified`), and on 304 the result names the copy.
+    pub conditional: Option<&'a UrlState>,
     /// Stream a media body into this store as it is read.
     pub store: Option<&'a ObjectStore>,
 }
@@ -97,8 +100,14 @@ impl Fetcher {
     }
 
     /// Checks `url`, retrying transient failures within the configured
-    /// bounds. Never panics, never fails: every outcome is a verdict.
-    pub async fn check(&self, url: &str, want: Want, options: FetchOptions<'_>) -> Verdict {
+    /// bounds. Never panics, never fails: every outcome is a result, with
+    /// the page's body for [`Want::Html`].
+    pub async fn check(
+        &self,
+        url: &str,
+        want: Want,
+        options: FetchOptions<'_>,
+    ) -> (Checked, Option<Vec<u8>>) {
         let host = Url::parse(url)
             .ok()
             .and_then(|u| u.host_str().map(str::to_string))
@@ -107,22 +116,29 @@ impl Fetcher {
         tracing::Instrument::instrument(self.check_in_span(url, want, options), span).await
     }
 
-    async fn check_in_span(&self, url: &str, want: Want, options: FetchOptions<'_>) -> Verdict {
+    async fn check_in_span(
+        &self,
+        url: &str,
+        want: Want,
+        options: FetchOptions<'_>,
+    ) -> (Checked, Option<Vec<u8>>) {
         let started = Instant::now();
         let budget = Duration::from_secs_f64(self.config.retry_max_time);
         let mut tries = 0;
         loop {
             tries += 1;
-            let result = self.attempt(url, want, options).await;
-            let (mut verdict, retry) = match result {
-                Ok(v) => (v, None),
+            // The body is a by-product of a successful attempt only.
+            let mut body = None;
+            let result = self.attempt(url, want, options, &mut body).await;
+            let (mut checked, retry) = match result {
+                Ok(c) => (c, None),
                 Err(t) => {
                     let delay = t.retry_after.unwrap_or_else(|| self.backoff(tries));
-                    (t.verdict, Some(delay))
+                    (t.checked, Some(delay))
                 }
             };
-            verdict.http.tries = tries;
-            verdict.http.elapsed_ms = started.elapsed().as_millis() as u64;
+            checked.http.tries = tries;
+            checked.http.elapsed_ms = started.elapsed().as_millis() as u64;
             match retry {
                 Some(delay)
                     if tries < self.config.max_tries && started.elapsed() + delay < budget =>
@@ -130,7 +146,7 @@ impl Fetcher {
                     tracing::debug!(url, tries, delay_ms = delay.as_millis() as u64, "retrying");
                     tokio::time::sleep(delay).await;
                 }
-                _ => return verdict,
+                _ => return (checked, body),
             }
         }
     }
@@ -150,7 +166,8 @@ impl Fetcher {
         url: &str,
         want: Want,
         options: FetchOptions<'_>,
-    ) -> Result<Verdict, Box<Transient>> {
+        body: &mut Option<Vec<u8>>,
+    ) -> Result<Checked, Box<Transient>> {
         let fetch_url = self.remap.apply(url);
         let mut info = HttpInfo {
             url: fetch_url.clone(),
@@ -161,7 +178,7 @@ impl Fetcher {
             Err(e) => {
                 return Ok(verdict(
                     Status::Broken,
-                    "malformed_url",
+                    Reason::MalformedUrl,
                     format!("cannot fetch: {e}"),
                     info,
                 ))
@@ -173,13 +190,23 @@ impl Fetcher {
         loop {
             if !matches!(current.scheme(), "http" | "https") {
                 let msg = format!("redirected to unsupported scheme `{}:`", current.scheme());
-                return Ok(verdict(Status::Broken, "unsupported_scheme", msg, info));
+                return Ok(verdict(
+                    Status::Broken,
+                    Reason::UnsupportedScheme,
+                    msg,
+                    info,
+                ));
             }
             if let Some(msg) = refuse_ip_literal(&current, self.config.allow_private) {
-                return Ok(verdict(Status::Skipped, "private_address", msg, info));
+                return Ok(verdict(Status::Skipped, Reason::PrivateAddress, msg, info));
             }
             if let Some(msg) = self.pins.refuse(&current) {
-                return Ok(verdict(Status::Skipped, "resolve_port_mismatch", msg, info));
+                return Ok(verdict(
+                    Status::Skipped,
+                    Reason::ResolvePortMismatch,
+                    msg,
+                    info,
+                ));
             }
             let host = current.host_str().unwrap_or("").to_string();
             let use_head = want == Want::Page
@@ -207,7 +234,7 @@ impl Fetcher {
                 Err(_) => {
                     let msg = format!("no response within {:.1}s", first_byte.as_secs_f64());
                     return Err(transient(
-                        verdict(Status::Broken, "timeout", msg, info),
+                        verdict(Status::Broken, Reason::Timeout, msg, info),
                         None,
                     ));
                 }
@@ -217,9 +244,21 @@ impl Fetcher {
             let status = response.status();
             info.status_code = Some(status.as_u16());
             info.final_url = Some(current.to_string());
-            if status == StatusCode::NOT_MODIFIED && options.conditional.is_some() {
+            if let (StatusCode::NOT_MODIFIED, Some(known)) = (status, options.conditional) {
+                let copy = known
+                    .sha256
+                    .as_deref()
+                    .zip(known.size)
+                    .and_then(|(sha, size)| {
+                        StoredCopy::new(sha, size, info.content_type.clone(), None)
+                    });
                 let mut v = verdict_ok(info);
-                v.not_modified = true;
+                v.store = copy.map(|copy| {
+                    StoreOutcome::Stored(StoredCopy {
+                        not_modified: true,
+                        ..copy
+                    })
+                });
                 return Ok(v);
             }
             if status.is_redirection() {
@@ -230,7 +269,7 @@ impl Fetcher {
                 else {
                     return Ok(verdict(
                         Status::Broken,
-                        "redirect_without_location",
+                        Reason::RedirectWithoutLocation,
                         format!("HTTP {status} without a Location header"),
                         info,
                     ));
@@ -240,7 +279,7 @@ impl Fetcher {
                     Err(e) => {
                         return Ok(verdict(
                             Status::Broken,
-                            "bad_redirect",
+                            Reason::BadRedirect,
                             format!("redirect to `{location}`: {e}"),
                             info,
                         ))
@@ -250,7 +289,7 @@ impl Fetcher {
                 if !seen.insert(next.to_string()) {
                     return Ok(verdict(
                         Status::Broken,
-                        "redirect_loop",
+                        Reason::RedirectLoop,
                         format!("redirect loop back to {next}"),
                         info,
                     ));
@@ -258,7 +297,7 @@ impl Fetcher {
                 hops += 1;
                 if hops > self.config.max_redirects {
                     let msg = format!("more than {} redirects", self.config.max_redirects);
-                    return Ok(verdict(Status::Broken, "too_many_redirects", msg, info));
+                    return Ok(verdict(Status::Broken, Reason::TooManyRedirects, msg, info));
                 }
                 drop(permit);
                 current = next;
@@ -275,21 +314,20 @@ impl Fetcher {
                 drop(permit);
                 continue;
             }
-            return self
-                .judge(response, status, want, &host, info, options)
-                .await;
+            return self.judge(response, want, &host, info, options, body).await;
         }
     }
 
     async fn judge(
         &self,
         response: reqwest::Response,
-        status: StatusCode,
         want: Want,
         host: &str,
         mut info: HttpInfo,
         options: FetchOptions<'_>,
-    ) -> Result<Verdict, Box<Transient>> {
+        body: &mut Option<Vec<u8>>,
+    ) -> Result<Checked, Box<Transient>> {
+        let status = response.status();
         let header = |name| {
             response
                 .headers()
@@ -307,9 +345,9 @@ impl Fetcher {
                 self.hosts.pause(host, d);
             }
             let reason = if status == StatusCode::TOO_MANY_REQUESTS {
-                "rate_limited"
+                Reason::RateLimited
             } else {
-                "server_error"
+                Reason::ServerError
             };
             return Err(transient(
                 verdict(Status::Broken, reason, format!("HTTP {status}"), info),
@@ -320,7 +358,7 @@ impl Fetcher {
             return Err(transient(
                 verdict(
                     Status::Broken,
-                    "server_error",
+                    Reason::ServerError,
                     format!("HTTP {status}"),
                     info,
                 ),
@@ -329,10 +367,10 @@ impl Fetcher {
         }
         if !status.is_success() {
             let reason = match status.as_u16() {
-                404 => "not_found",
-                410 => "gone",
-                401 | 403 => "forbidden",
-                _ => "client_error",
+                404 => Reason::NotFound,
+                410 => Reason::Gone,
+                401 | 403 => Reason::Forbidden,
+                _ => Reason::ClientError,
             };
             return Ok(verdict(
                 Status::Broken,
@@ -347,7 +385,7 @@ impl Fetcher {
         };
         if let Some(len) = info.content_length.filter(|&l| l > limit) {
             let msg = format!("declares {len} bytes, over the {limit}-byte limit (check.max_body_size); not downloaded");
-            return Ok(verdict(Status::Skipped, "too_large", msg, info));
+            return Ok(verdict(Status::Skipped, Reason::TooLarge, msg, info));
         }
         match want {
             Want::Page => Ok(verdict_ok(info)),
@@ -355,7 +393,7 @@ impl Fetcher {
                 self.read_media(response, image, limit, info, options.store)
                     .await
             }
-            Want::Html => self.read_html(response, limit, info).await,
+            Want::Html => self.read_html(response, limit, info, body).await,
         }
     }
 
@@ -366,7 +404,7 @@ impl Fetcher {
         limit: u64,
         mut info: HttpInfo,
         store: Option<&ObjectStore>,
-    ) -> Result<Verdict, Box<Transient>> {
+    ) -> Result<Checked, Box<Transient>> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(self.config.timeout);
         let mut sink = store.map(|s| {
             s.begin()
@@ -382,7 +420,7 @@ impl Fetcher {
                         self.config.timeout, info.bytes_read
                     );
                     return Err(transient(
-                        verdict(Status::Broken, "body_timeout", msg, info),
+                        verdict(Status::Broken, Reason::BodyTimeout, msg, info),
                         None,
                     ));
                 }
@@ -393,9 +431,9 @@ impl Fetcher {
                         error_chain(&e)
                     );
                     let reason = if info.content_length.is_some() {
-                        "short_body"
+                        Reason::ShortBody
                     } else {
-                        "connection_closed"
+                        Reason::ConnectionClosed
                     };
                     return Err(transient(
                         verdict(Status::Truncated, reason, msg, info),
@@ -418,7 +456,7 @@ impl Fetcher {
                     }
                     if info.bytes_read > limit {
                         let msg = format!("body exceeds the {limit}-byte limit (check.max_body_size); stopped reading");
-                        return Ok(verdict(Status::Skipped, "too_large", msg, info));
+                        return Ok(verdict(Status::Skipped, Reason::TooLarge, msg, info));
                     }
                 }
             }
@@ -428,12 +466,12 @@ impl Fetcher {
                 "body is {} bytes, Content-Length said {len}",
                 info.bytes_read
             );
-            return Ok(verdict(Status::Truncated, "short_body", msg, info));
+            return Ok(verdict(Status::Truncated, Reason::ShortBody, msg, info));
         }
         if info.bytes_read == 0 {
             return Ok(verdict(
                 Status::Broken,
-                "empty_body",
+                Reason::EmptyBody,
                 "the response body is empty".into(),
                 info,
             ));
@@ -447,7 +485,7 @@ impl Fetcher {
         if kind == Sniffed::Html {
             let msg = "an HTML page answered with 200 where a media file was expected (soft 404)"
                 .to_string();
-            return Ok(verdict(Status::Broken, "soft_404", msg, info));
+            return Ok(verdict(Status::Broken, Reason::Soft404, msg, info));
         }
         let wrong = if image {
             !(kind.is_image() || kind == Sniffed::Unknown && declared_image)
@@ -461,7 +499,7 @@ impl Fetcher {
                 kind.as_str(),
                 info.content_type.as_deref().unwrap_or("nothing")
             );
-            return Ok(verdict(Status::Broken, "wrong_type", msg, info));
+            return Ok(verdict(Status::Broken, Reason::WrongType, msg, info));
         }
         if let Some(reason) = truncation(kind, tail.bytes()) {
             let msg = format!(
@@ -474,11 +512,11 @@ impl Fetcher {
         let mut v = verdict_ok(info);
         // fsync and rename block: let the runtime move other tasks away.
         let committed = sink.map(|s| s.and_then(|p: PendingObject| blocking(|| commit(p, store))));
-        match committed {
-            Some(Ok(stored)) => v.stored = Some(stored),
-            Some(Err(e)) => v.store_error = Some(e),
-            None => {}
-        }
+        v.store = match committed {
+            Some(Ok(stored)) => StoredCopy::of(&stored, &v.http).map(StoreOutcome::Stored),
+            Some(Err(error)) => Some(StoreOutcome::Failed { error }),
+            None => None,
+        };
         Ok(v)
     }
 
@@ -490,11 +528,11 @@ impl Fetcher {
         options: FetchOptions<'_>,
     ) -> reqwest::RequestBuilder {
         let mut req = self.client.request(method.clone(), url.clone());
-        if let (Method::GET, Some((etag, modified))) = (method, options.conditional) {
-            if let Some(etag) = etag {
+        if let (Method::GET, Some(known)) = (method, options.conditional) {
+            if let Some(etag) = &known.etag {
                 req = req.header(reqwest::header::IF_NONE_MATCH, etag);
             }
-            if let Some(modified) = modified {
+            if let Some(modified) = &known.last_modified {
                 req = req.header(reqwest::header::IF_MODIFIED_SINCE, modified);
             }
         }
@@ -506,7 +544,8 @@ impl Fetcher {
         mut response: reqwest::Response,
         limit: u64,
         mut info: HttpInfo,
-    ) -> Result<Verdict, Box<Transient>> {
+        out: &mut Option<Vec<u8>>,
+    ) -> Result<Checked, Box<Transient>> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(self.config.timeout);
         let mut body = Vec::new();
         loop {
@@ -515,7 +554,7 @@ impl Fetcher {
                     return Err(transient(
                         verdict(
                             Status::Broken,
-                            "body_timeout",
+                            Reason::BodyTimeout,
                             "page body too slow".into(),
                             info,
                         ),
@@ -525,7 +564,7 @@ impl Fetcher {
                 Ok(Err(e)) => {
                     let msg = format!("connection closed: {}", error_chain(&e));
                     return Err(transient(
-                        verdict(Status::Broken, "connection_closed", msg, info),
+                        verdict(Status::Broken, Reason::ConnectionClosed, msg, info),
                         None,
                     ));
                 }
@@ -540,9 +579,8 @@ impl Fetcher {
                 }
             }
         }
-        let mut v = verdict_ok(info);
-        v.body = Some(body);
-        Ok(v)
+        *out = Some(body);
+        Ok(verdict_ok(info))
     }
 }
 

@@ -45,43 +45,12 @@ use crate::model::{Link, Status, Suggestion};
 use crate::pipeline::Scanned;
 use crate::repair::source_page::{page_images, suggest_from_source};
 use crate::store::db::{CheckRecord, UrlState};
-use crate::store::objects::relative_object_path;
 use crate::store::Store;
+use crate::vocab::{FindingKind, Reason};
 use fetch::{FetchOptions, Fetcher, Want};
 use hosts::Hosts;
 use net::{GuardedResolver, PortPins, Remap};
-use verdict::HttpInfo;
-
-/// A URL's result, shared by every link that names it.
-#[derive(Debug, Clone)]
-pub struct Checked {
-    pub status: Status,
-    pub reason: Option<&'static str>,
-    pub message: Option<String>,
-    pub http: HttpInfo,
-    /// For source pages: the absolute URLs of the images on the page.
-    pub images: Option<Vec<String>>,
-    /// The archived copy, for media links checked `ok`.
-    pub stored: Option<StoredRef>,
-    /// Why a valid body was not archived.
-    pub store_error: Option<String>,
-}
-
-/// An archived copy of a URL's body, as the report shows it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct StoredRef {
-    pub sha256: String,
-    pub size: u64,
-    pub content_type: Option<String>,
-    /// When this copy was first stored (RFC 3339) or confirmed unchanged.
-    pub stored_at: String,
-    /// Path of the object, relative to the store folder.
-    pub path: String,
-    /// Stored for the first time in this run.
-    pub new: bool,
-    /// The server said 304 Not Modified: nothing was downloaded.
-    pub not_modified: bool,
-}
+pub use verdict::{Checked, HttpInfo, StoreOutcome, StoredCopy};
 
 /// Each URL checked this run, by what was wanted of it.
 type Seen = HashMap<(String, WantKey), Arc<OnceCell<Checked>>>;
@@ -213,27 +182,20 @@ impl Checker {
     /// Fetches a page's HTML for the crawler (no cache: pages change).
     /// Returns the final URL and the body, or the failed check.
     pub async fn fetch_page(&self, url: &str) -> Result<(String, Vec<u8>), Checked> {
-        let v = self
+        let (checked, body) = self
             .fetcher
             .check(url, Want::Html, FetchOptions::default())
             .await;
-        match (v.status, v.body) {
+        match (checked.status, body) {
             (Status::Ok, Some(body)) => Ok((
-                v.http
+                checked
+                    .http
                     .final_url
                     .as_deref()
                     .map_or_else(|| url.to_string(), |u| self.fetcher.as_written(u)),
                 body,
             )),
-            (status, _) => Err(Checked {
-                status,
-                reason: v.reason,
-                message: v.message,
-                http: v.http,
-                images: None,
-                stored: None,
-                store_error: None,
-            }),
+            _ => Err(checked),
         }
     }
 
@@ -250,7 +212,15 @@ impl Checker {
     async fn fetch(&self, url: &str, want: Want) -> Checked {
         let media = matches!(want, Want::Media { .. });
         let store = self.store.as_ref();
-        let known = store.and_then(|s| s.db.url_state(url));
+        let known = store.and_then(|s| match s.db.url_state(url) {
+            Ok(known) => known,
+            Err(e) => {
+                // Not fatal: without what was known, the URL is checked
+                // afresh and its record rewritten.
+                tracing::warn!("state database: cannot read what is known about {url}: {e}");
+                None
+            }
+        });
         let has_object = |k: &UrlState| {
             !k.needs_download
                 && k.sha256
@@ -264,10 +234,7 @@ impl Checker {
         {
             return cached;
         }
-        let conditional = known
-            .as_ref()
-            .filter(|k| media && has_object(k))
-            .map(|k| (&k.etag, &k.last_modified));
+        let conditional = known.as_ref().filter(|k| media && has_object(k));
         let room = store.map(|s| s.room_for_download());
         let options = FetchOptions {
             conditional,
@@ -275,89 +242,61 @@ impl Checker {
                 .filter(|_| media && matches!(room, Some(Ok(()))))
                 .map(|s| &s.objects),
         };
-        let verdict = self.fetcher.check(url, want, options).await;
-        // Resolve the page's images against its URL as documents write it:
-        // `[remap]` is how we reach the page, not where it is.
-        let page_url = verdict
-            .http
-            .final_url
-            .as_deref()
-            .map_or_else(|| url.to_string(), |u| self.fetcher.as_written(u));
-        let images = verdict
-            .body
-            .as_deref()
-            .map(|body| page_images(body, verdict.http.content_type.as_deref(), &page_url));
-        let mut http = verdict.http;
-        http.images = images.clone();
-        let page_copy = match (&verdict.body, store) {
-            (Some(body), Some(s)) if self.archive_source_pages && verdict.status == Status::Ok => {
-                store_page(s, body)
+        let (mut checked, body) = self.fetcher.check(url, want, options).await;
+        if let Some(body) = &body {
+            // Resolve the page's images against its URL as documents
+            // write it: `[remap]` is how we reach the page, not where it is.
+            let page_url = checked
+                .http
+                .final_url
+                .as_deref()
+                .map_or_else(|| url.to_string(), |u| self.fetcher.as_written(u));
+            checked.http.images = Some(page_images(
+                body,
+                checked.http.content_type.as_deref(),
+                &page_url,
+            ));
+            if let Some(s) = store.filter(|_| self.archive_source_pages) {
+                if checked.status == Status::Ok && checked.store.is_none() {
+                    checked.store = store_page(s, body, &checked.http).map(StoreOutcome::Stored);
+                }
             }
-            _ => None,
-        };
-        let object = match (
-            verdict.stored.as_ref().or(page_copy.as_ref()),
-            verdict.not_modified,
-            &known,
-        ) {
-            (Some(o), _, _) => Some((o.sha256.clone(), o.size, o.new)),
-            (None, true, Some(k)) => k.sha256.clone().zip(k.size).map(|(s, n)| (s, n, false)),
-            _ => None,
-        };
-        let mut store_error = verdict.store_error;
-        if verdict.status == Status::Ok
-            && media
-            && store.is_some()
-            && object.is_none()
-            && store_error.is_none()
-        {
-            store_error = room.and_then(Result::err);
         }
-        let stored = object.as_ref().and_then(|(sha, size, new)| {
-            let s = store?;
-            if *new {
-                s.count_new(*size);
+        if checked.status == Status::Ok && media && store.is_some() && checked.store.is_none() {
+            // A valid body that could not be archived: say why.
+            if let Some(Err(e)) = room {
+                checked.store = Some(StoreOutcome::Failed {
+                    error: e.to_string(),
+                });
             }
-            Some(StoredRef {
-                sha256: sha.clone(),
-                size: *size,
-                content_type: http.content_type.clone(),
-                stored_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                path: relative_object_path(sha)?.display().to_string(),
-                new: *new,
-                not_modified: verdict.not_modified,
-            })
-        });
+        }
         if let Some(s) = store {
+            let copy = checked.stored();
+            if let Some(c) = copy.filter(|c| c.new) {
+                s.count_new(c.size);
+            }
+            let http = &checked.http;
             s.db.record_check(CheckRecord {
                 url: url.to_string(),
                 at: now(),
-                status: verdict.status,
-                reason: verdict.reason,
+                status: checked.status,
+                reason: checked.reason,
                 http_code: http.status_code,
                 etag: http.etag.clone(),
                 last_modified: http.last_modified.clone(),
                 content_type: http.content_type.clone(),
                 content_length: http.content_length,
-                object: object.map(|(sha, size, _)| (sha, size)),
-                http_json: serde_json::to_string(&http).ok(),
+                object: copy.map(|c| (c.sha256.clone(), c.size)),
+                http_json: serde_json::to_string(http).ok(),
             });
         }
-        Checked {
-            status: verdict.status,
-            reason: verdict.reason,
-            message: verdict.message,
-            http,
-            images,
-            stored,
-            store_error,
-        }
+        checked
     }
 
     /// A fresh `ok` result from the state database, if there is one and it
     /// has everything `want` needs (the body's object, the page's images).
     fn cached(&self, k: &UrlState, want: Want, object_missing: bool) -> Option<Checked> {
-        let fresh = k.status.as_deref() == Some("ok")
+        let fresh = k.status == Some(Status::Ok)
             && k.checked_at
                 .is_some_and(|t| now() - t <= self.cache_max_age);
         if !self.use_cache || !fresh || object_missing {
@@ -368,26 +307,16 @@ impl Checker {
             return None;
         }
         http.from_cache = true;
-        let stored = k.sha256.as_ref().zip(k.size).and_then(|(sha, size)| {
-            Some(StoredRef {
-                sha256: sha.clone(),
-                size,
-                content_type: http.content_type.clone(),
-                stored_at: chrono::DateTime::from_timestamp(k.checked_at?, 0)?
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                path: relative_object_path(sha)?.display().to_string(),
-                new: false,
-                not_modified: false,
-            })
+        let stored = k.sha256.as_deref().zip(k.size).and_then(|(sha, size)| {
+            let at = chrono::DateTime::from_timestamp(k.checked_at?, 0)?;
+            StoredCopy::new(sha, size, http.content_type.clone(), Some(at))
         });
         Some(Checked {
             status: Status::Ok,
             reason: None,
             message: None,
-            images: http.images.clone(),
             http,
-            stored,
-            store_error: None,
+            store: stored.map(StoreOutcome::Stored),
         })
     }
 
@@ -414,7 +343,7 @@ impl Checker {
         let exploded: std::collections::HashSet<usize> = scanned
             .findings
             .iter()
-            .filter(|f| f.kind == "exploded_url")
+            .filter(|f| f.kind == FindingKind::ExplodedUrl)
             .map(|f| f.id)
             .collect();
         let jobs: Vec<usize> = (0..scanned.links.len())
@@ -439,7 +368,7 @@ impl Checker {
                 apply(link, &checked);
             }
             if link.kind == LinkKind::Source {
-                for img in checked.images.unwrap_or_default() {
+                for img in checked.http.images.unwrap_or_default() {
                     if !found_on_source.contains(&img) {
                         found_on_source.push(img);
                     }
@@ -504,12 +433,8 @@ fn apply(link: &mut Link, checked: &Checked) {
     link.status = checked.status;
     link.reason = checked.reason;
     link.message = checked.message.clone();
-    link.http = serde_json::to_value(&checked.http).ok();
-    link.store = match (&checked.stored, &checked.store_error) {
-        (Some(stored), _) => serde_json::to_value(stored).ok(),
-        (None, Some(error)) => Some(serde_json::json!({ "error": error })),
-        (None, None) => None,
-    };
+    link.http = Some(checked.http.clone());
+    link.store = checked.store.clone();
 }
 
 /// Applies the network's verdict to a link the static pass marked
@@ -521,10 +446,10 @@ fn apply(link: &mut Link, checked: &Checked) {
 fn apply_to_suspect(link: &mut Link, checked: &Checked) {
     let static_reason = link.reason;
     let static_message = link.message.clone().unwrap_or_default();
-    let why = static_reason.unwrap_or("truncated");
+    let why = static_reason.map_or("truncated", Reason::as_str);
     let decided = checked.status == Status::Ok
         || (checked.status == Status::Broken
-            && matches!(checked.reason, Some("not_found" | "gone")));
+            && matches!(checked.reason, Some(Reason::NotFound | Reason::Gone)));
     if decided {
         apply(link, checked);
         link.message = Some(match checked.status {
@@ -537,10 +462,10 @@ fn apply_to_suspect(link: &mut Link, checked: &Checked) {
             ),
         });
     } else {
-        link.http = serde_json::to_value(&checked.http).ok();
+        link.http = Some(checked.http.clone());
         link.message = Some(format!(
             "{static_message}; the online check could not decide ({}: {})",
-            checked.reason.unwrap_or("no verdict"),
+            checked.reason.map_or("no verdict", Reason::as_str),
             checked.message.as_deref().unwrap_or("")
         ));
     }
@@ -548,11 +473,11 @@ fn apply_to_suspect(link: &mut Link, checked: &Checked) {
 }
 
 /// Archives a fetched source page's HTML (`store.archive_source_pages`).
-fn store_page(store: &Store, body: &[u8]) -> Option<crate::store::objects::StoredObject> {
+fn store_page(store: &Store, body: &[u8], http: &HttpInfo) -> Option<StoredCopy> {
     let mut pending = store.objects.begin().ok()?;
     pending.write(body).ok()?;
     match pending.commit(&store.objects) {
-        Ok(o) => Some(o),
+        Ok(o) => StoredCopy::of(&o, http),
         Err(e) => {
             tracing::warn!("cannot archive a source page: {e}");
             None

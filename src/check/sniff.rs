@@ -6,6 +6,8 @@
 //! JPEG without its end-of-image marker was cut in transfer or on the
 //! server's disk. Status codes say neither.
 
+use crate::vocab::Reason;
+
 /// A media type recognised from magic bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sniffed {
@@ -159,7 +161,7 @@ pub fn sniff(head: &[u8]) -> Sniffed {
 
 /// Why a complete-looking body is in fact cut short, judged from its type
 /// and its last bytes.
-pub fn truncation(kind: Sniffed, tail: &[u8]) -> Option<&'static str> {
+pub fn truncation(kind: Sniffed, tail: &[u8]) -> Option<Reason> {
     // Trailing NULs and whitespace after the end marker are harmless padding.
     let end = tail
         .iter()
@@ -167,9 +169,9 @@ pub fn truncation(kind: Sniffed, tail: &[u8]) -> Option<&'static str> {
         .map_or(0, |i| i + 1);
     let tail = &tail[..end];
     match kind {
-        Sniffed::Jpeg if !tail.ends_with(&[0xFF, 0xD9]) => Some("jpeg_no_end_marker"),
-        Sniffed::Png if !png_has_iend(tail) => Some("png_no_iend"),
-        Sniffed::Gif if !tail.ends_with(&[0x3B]) => Some("gif_no_trailer"),
+        Sniffed::Jpeg if !tail.ends_with(&[0xFF, 0xD9]) => Some(Reason::JpegNoEndMarker),
+        Sniffed::Png if !png_has_iend(tail) => Some(Reason::PngNoIend),
+        Sniffed::Gif if !tail.ends_with(&[0x3B]) => Some(Reason::GifNoTrailer),
         _ => None,
     }
 }
@@ -227,14 +229,17 @@ mod tests {
         assert_eq!(truncation(Sniffed::Jpeg, &[1, 2, 0xFF, 0xD9, 0, 0]), None);
         assert_eq!(
             truncation(Sniffed::Jpeg, &[1, 2, 3]),
-            Some("jpeg_no_end_marker")
+            Some(Reason::JpegNoEndMarker)
         );
         let mut png = b"xxxx".to_vec();
         png.extend_from_slice(&[0, 0, 0, 0]);
         png.extend_from_slice(b"IEND");
         png.extend_from_slice(&[0xAE, 0x42, 0x60, 0x82]);
         assert_eq!(truncation(Sniffed::Png, &png), None);
-        assert_eq!(truncation(Sniffed::Png, &png[..10]), Some("png_no_iend"));
+        assert_eq!(
+            truncation(Sniffed::Png, &png[..10]),
+            Some(Reason::PngNoIend)
+        );
     }
 
     #[test]

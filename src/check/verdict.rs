@@ -1,5 +1,6 @@
-//! Verdicts: what the report's `http` object says about a check, and how
-//! each kind of failure is classed: permanent (a 404, a DNS failure, a TLS
+//! Verdicts: the one result type of a check ([`Checked`]: status, reason,
+//! the report's `http` object and what the store did with the body), and
+//! how each kind of failure is classed: permanent (a 404, a DNS failure, a TLS
 //! error) or transient and worth retrying (timeouts, resets, 5xx, 429).
 //!
 //! A request error is classed by the types along its `source()` chain,
@@ -13,6 +14,12 @@
 //! `io::Error` of kind `InvalidData` while connecting to an `https` URL,
 //! and a server that hangs up during the handshake as `UnexpectedEof`;
 //! a plain TCP connect produces neither.
+//!
+//! A result is made once by the fetcher, completed by the checker (page
+//! images, the stored copy of a 304 or a source page) and then shared,
+//! unchanged, by every link naming the URL. The report's `http` and
+//! `store` fields are these types serialized, so what the report says and
+//! what the code decided cannot differ.
 
 use std::time::{Duration, SystemTime};
 
@@ -23,91 +30,155 @@ use serde::{Deserialize, Serialize};
 
 use super::net::{AddressRefused, ResolveError};
 use crate::model::Status;
-use crate::store::objects::StoredObject;
+use crate::store::objects::{relative_object_path, StoredObject};
+use crate::vocab::Reason;
 
 /// What the report's `http` object says about a check.
+///
+/// The fields are in alphabetical order on purpose: reports before this
+/// type was typed serialized it through `serde_json::Value`, whose maps
+/// sort their keys, and the report must stay byte-identical
+/// (`http_info_serializes_in_sorted_order` pins it).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct HttpInfo {
-    pub status_code: Option<u16>,
-    pub method: String,
-    /// The URL fetched after remapping, and where redirects led.
-    pub url: String,
-    pub final_url: Option<String>,
-    pub redirects: Vec<String>,
-    pub content_type: Option<String>,
-    pub content_length: Option<u64>,
-    /// The type read from the body's magic bytes.
-    pub sniffed_type: Option<String>,
     pub bytes_read: u64,
-    pub tries: u32,
+    pub content_length: Option<u64>,
+    pub content_type: Option<String>,
     pub elapsed_ms: u64,
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
     pub error: Option<String>,
+    pub etag: Option<String>,
+    pub final_url: Option<String>,
     pub from_cache: bool,
-    /// For source pages: the images found on the page.
+    /// For source pages: the absolute URLs of the images found on the page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<Vec<String>>,
+    pub last_modified: Option<String>,
+    pub method: String,
+    /// Where redirects led, hop by hop.
+    pub redirects: Vec<String>,
+    /// The type read from the body's magic bytes.
+    pub sniffed_type: Option<String>,
+    pub status_code: Option<u16>,
+    pub tries: u32,
+    /// The URL fetched, after remapping.
+    pub url: String,
 }
 
-/// The verdict on one URL.
+/// The result of checking one URL, from the fetcher to every link that
+/// names it: the verdict (`status`, `reason`, `message`), the `http`
+/// object, and what became of the body in the store. It is the one
+/// result type: the fetcher fills what it saw, the checker adds the page
+/// images (`http.images`) and the stored copy, and [`super::apply`] copies
+/// it into the links.
 #[derive(Debug, Clone)]
-pub struct Verdict {
+pub struct Checked {
     pub status: Status,
-    pub reason: Option<&'static str>,
+    pub reason: Option<Reason>,
     pub message: Option<String>,
     pub http: HttpInfo,
-    /// The body, for [`Want::Html`] only.
-    pub body: Option<Vec<u8>>,
-    /// The media body, stored while it streamed (valid bodies only).
-    pub stored: Option<StoredObject>,
-    /// Why a valid body was not stored (disk full, write error).
-    pub store_error: Option<String>,
-    /// The server answered 304 to a conditional request.
+    /// The archived copy, or why a valid body was not archived; `None`
+    /// when nothing was to be stored.
+    pub store: Option<StoreOutcome>,
+}
+
+/// The report's `store` object: the archived copy, or `{"error": ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum StoreOutcome {
+    Stored(StoredCopy),
+    Failed { error: String },
+}
+
+/// An archived copy of a URL's body, as the report shows it. Fields in
+/// alphabetical order, like [`HttpInfo`]'s and for the same reason.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredCopy {
+    pub content_type: Option<String>,
+    /// Stored for the first time in this run.
+    pub new: bool,
+    /// The server said 304 Not Modified: nothing was downloaded.
     pub not_modified: bool,
+    /// Path of the object, relative to the store folder.
+    pub path: String,
+    pub sha256: String,
+    pub size: u64,
+    /// When this copy was stored (RFC 3339) or confirmed unchanged.
+    pub stored_at: String,
+}
+
+impl StoredCopy {
+    /// The copy of object `sha256`, `stored_at` the given time (now when
+    /// `None`); `None` when `sha256` is not a valid digest.
+    pub fn new(
+        sha256: &str,
+        size: u64,
+        content_type: Option<String>,
+        stored_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Option<StoredCopy> {
+        Some(StoredCopy {
+            content_type,
+            new: false,
+            not_modified: false,
+            path: relative_object_path(sha256)?.display().to_string(),
+            sha256: sha256.to_string(),
+            size,
+            stored_at: stored_at
+                .unwrap_or_else(chrono::Utc::now)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        })
+    }
+
+    /// The copy of an object this run just stored (or found already
+    /// stored: `new` false), stored now.
+    pub fn of(stored: &StoredObject, http: &HttpInfo) -> Option<StoredCopy> {
+        let copy = StoredCopy::new(&stored.sha256, stored.size, http.content_type.clone(), None)?;
+        Some(StoredCopy {
+            new: stored.new,
+            ..copy
+        })
+    }
+}
+
+impl Checked {
+    /// The stored copy, when there is one.
+    pub fn stored(&self) -> Option<&StoredCopy> {
+        match &self.store {
+            Some(StoreOutcome::Stored(copy)) => Some(copy),
+            _ => None,
+        }
+    }
 }
 
 /// An attempt that failed in a way worth retrying, and how long the server
 /// asked us to wait.
 pub(super) struct Transient {
-    pub(super) verdict: Verdict,
+    pub(super) checked: Checked,
     pub(super) retry_after: Option<Duration>,
 }
 
-pub(super) fn verdict(
-    status: Status,
-    reason: &'static str,
-    message: String,
-    http: HttpInfo,
-) -> Verdict {
-    Verdict {
+pub(super) fn verdict(status: Status, reason: Reason, message: String, http: HttpInfo) -> Checked {
+    Checked {
         status,
         reason: Some(reason),
         message: Some(message),
         http,
-        body: None,
-        stored: None,
-        store_error: None,
-        not_modified: false,
+        store: None,
     }
 }
 
-pub(super) fn verdict_ok(http: HttpInfo) -> Verdict {
-    Verdict {
+pub(super) fn verdict_ok(http: HttpInfo) -> Checked {
+    Checked {
         status: Status::Ok,
         reason: None,
         message: None,
         http,
-        body: None,
-        stored: None,
-        store_error: None,
-        not_modified: false,
+        store: None,
     }
 }
 
-pub(super) fn transient(verdict: Verdict, retry_after: Option<Duration>) -> Box<Transient> {
+pub(super) fn transient(checked: Checked, retry_after: Option<Duration>) -> Box<Transient> {
     Box::new(Transient {
-        verdict,
+        checked,
         retry_after,
     })
 }
@@ -194,17 +265,17 @@ fn cause_in_chain(e: &(dyn Error + 'static), tls_phase: bool) -> Option<Cause> {
 pub(super) fn classify_error(
     e: &reqwest::Error,
     mut info: HttpInfo,
-) -> Result<Verdict, Box<Transient>> {
+) -> Result<Checked, Box<Transient>> {
     let chain = error_chain(e);
     info.error = Some(chain.clone());
     let found = cause(e);
     let (status, reason) = match found {
-        Cause::PrivateAddress => (Status::Skipped, "private_address"),
-        Cause::Dns => (Status::Broken, "dns_error"),
-        Cause::Tls => (Status::Broken, "tls_error"),
-        Cause::Timeout => (Status::Broken, "timeout"),
-        Cause::ConnectionRefused => (Status::Broken, "connection_refused"),
-        Cause::Network => (Status::Broken, "network_error"),
+        Cause::PrivateAddress => (Status::Skipped, Reason::PrivateAddress),
+        Cause::Dns => (Status::Broken, Reason::DnsError),
+        Cause::Tls => (Status::Broken, Reason::TlsError),
+        Cause::Timeout => (Status::Broken, Reason::Timeout),
+        Cause::ConnectionRefused => (Status::Broken, Reason::ConnectionRefused),
+        Cause::Network => (Status::Broken, Reason::NetworkError),
     };
     let v = verdict(status, reason, chain, info);
     match found {
@@ -229,6 +300,32 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reports serialized `http` and `store` through `serde_json::Value`,
+    /// whose maps sort their keys: the typed fields must come out in the
+    /// same order.
+    #[test]
+    fn http_info_serializes_in_sorted_order() {
+        let info = HttpInfo {
+            images: Some(vec!["http://a/x.jpg".into()]),
+            ..HttpInfo::default()
+        };
+        let typed = serde_json::to_string(&info).unwrap();
+        let sorted = serde_json::to_string(&serde_json::to_value(&info).unwrap()).unwrap();
+        assert_eq!(typed, sorted);
+        let copy = StoredCopy::new(&"a".repeat(64), 3, None, None).expect("a digest");
+        let store = StoreOutcome::Stored(copy);
+        let typed = serde_json::to_string(&store).unwrap();
+        let sorted = serde_json::to_string(&serde_json::to_value(&store).unwrap()).unwrap();
+        assert_eq!(typed, sorted);
+        let failed = StoreOutcome::Failed {
+            error: "disk full".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&failed).unwrap(),
+            r#"{"error":"disk full"}"#
+        );
+    }
 
     #[test]
     fn retry_after_forms() {

@@ -171,7 +171,7 @@ mod tests {
     #[test]
     fn escapes_hostile_report_values() {
         let mut bad = link(Status::Broken, "javascript:alert(1)", None);
-        bad.reason = Some("not_found");
+        bad.reason = Some(crate::vocab::Reason::NotFound);
         bad.message = Some("<b>".into());
         let doc = document(
             "a\"><img src=x onerror=alert(1)>.md",

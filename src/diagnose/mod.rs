@@ -70,6 +70,7 @@ use std::collections::HashMap;
 use crate::config::{LinksConfig, Regexes};
 use crate::model::{Finding, Link, Status, Suggestion};
 use crate::resolve::Resolution;
+use crate::vocab::{FindingKind, Reason, SuggestionReason};
 
 /// The include/exclude URL patterns, compiled when the configuration was
 /// parsed (so building a filter cannot fail or drop a pattern).
@@ -86,11 +87,11 @@ impl UrlFilter {
         }
     }
 
-    fn verdict(&self, url: &str) -> Option<(&'static str, &'static str)> {
+    fn verdict(&self, url: &str) -> Option<(Reason, &'static str)> {
         if self.exclude.is_match(url) {
-            Some(("excluded", "matches a `links.exclude` pattern"))
+            Some((Reason::Excluded, "matches a `links.exclude` pattern"))
         } else if !self.include.is_empty() && !self.include.is_match(url) {
-            Some(("not_included", "matches no `links.include` pattern"))
+            Some((Reason::NotIncluded, "matches no `links.include` pattern"))
         } else {
             None
         }
@@ -109,13 +110,13 @@ pub fn classify(link: &mut Link, resolution: &Resolution, filter: &UrlFilter, ba
         Resolution::Malformed(error) => {
             set(
                 Status::Broken,
-                "malformed_url",
+                Reason::MalformedUrl,
                 format!("not a valid URL: {error}"),
             );
         }
         Resolution::NoBase => set(
             Status::Unresolvable,
-            "no_base_url",
+            Reason::NoBaseUrl,
             format!(
                 "`{}` is relative and the document has no base URL; {base_hint}",
                 link.url
@@ -128,7 +129,7 @@ pub fn classify(link: &mut Link, resolution: &Resolution, filter: &UrlFilter, ba
                 "data" => {
                     return set(
                         Status::Skipped,
-                        "data_uri",
+                        Reason::DataUri,
                         format!(
                             "inline data: URI ({} bytes); reported, not fetched",
                             link.url.len()
@@ -138,7 +139,7 @@ pub fn classify(link: &mut Link, resolution: &Resolution, filter: &UrlFilter, ba
                 other => {
                     return set(
                         Status::Skipped,
-                        "unsupported_scheme",
+                        Reason::UnsupportedScheme,
                         format!("`{other}:` links are not checked"),
                     )
                 }
@@ -177,7 +178,7 @@ pub fn document_findings(
         let id = next_id + findings.len();
         let suggestion = Suggestion {
             url: run.rebuilt.clone(),
-            reason: "rebuilt_exploded_url",
+            reason: SuggestionReason::RebuiltExplodedUrl,
             status: None,
         };
         let direction = if run.backwards {
@@ -188,7 +189,7 @@ pub fn document_findings(
         for &m in &run.members {
             let link = &mut links[m];
             link.status = Status::Truncated;
-            link.reason = Some("exploded_url");
+            link.reason = Some(Reason::ExplodedUrl);
             // The URL itself is in the suggestion and the finding: a
             // message that repeated it would make a run of n links cost
             // n × n bytes.
@@ -206,7 +207,7 @@ pub fn document_findings(
         findings.push(Finding {
             id,
             document: first.document,
-            kind: "exploded_url",
+            kind: FindingKind::ExplodedUrl,
             status: Status::Truncated,
             line: first.line.min(last.line),
             end_line: first.line.max(last.line),
@@ -248,7 +249,7 @@ pub fn document_findings(
         findings.push(Finding {
             id,
             document: head.document,
-            kind: "duplicate",
+            kind: FindingKind::Duplicate,
             status: head.status,
             line: head.line,
             end_line: links[*all.last().unwrap_or(&first)].line,

@@ -39,15 +39,16 @@
 use url::Url;
 
 use crate::extract::{extension_of, LinkKind};
+use crate::vocab::Reason;
 
 /// A reason a URL is truncated, and the sentence that explains it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Truncation {
-    pub reason: &'static str,
+    pub reason: Reason,
     pub message: String,
 }
 
-fn found(reason: &'static str, message: String) -> Option<Truncation> {
+fn found(reason: Reason, message: String) -> Option<Truncation> {
     Some(Truncation { reason, message })
 }
 
@@ -66,7 +67,7 @@ pub fn truncation(raw: &str, url: &Url, kind: LinkKind) -> Option<Truncation> {
                 || (!host.contains('.') && host != "localhost"))
         {
             return found(
-                "cut_host",
+                Reason::CutHost,
                 format!("the host name `{host}` is incomplete (no top-level domain)"),
             );
         }
@@ -78,7 +79,7 @@ pub fn truncation(raw: &str, url: &Url, kind: LinkKind) -> Option<Truncation> {
     let path = url.path();
     if path.is_empty() || path == "/" {
         return found(
-            "site_root",
+            Reason::SiteRoot,
             format!(
                 "an {} link that points at the site root, not at a file",
                 kind.as_str()
@@ -88,7 +89,7 @@ pub fn truncation(raw: &str, url: &Url, kind: LinkKind) -> Option<Truncation> {
     let last = path.rsplit('/').next().unwrap_or("");
     if last.is_empty() {
         return found(
-            "folder_as_media",
+            Reason::FolderAsMedia,
             format!(
                 "an {} link that points at a folder (`{path}`), not at a file",
                 kind.as_str()
@@ -100,14 +101,14 @@ pub fn truncation(raw: &str, url: &Url, kind: LinkKind) -> Option<Truncation> {
     if let (Some(only), None) = (chars.next(), chars.next()) {
         if !only.is_ascii_digit() {
             return found(
-                "single_char_segment",
+                Reason::SingleCharSegment,
                 format!("the file name is the single character `{name}`: the URL was cut short"),
             );
         }
     }
     if last.ends_with('.') {
         return found(
-            "cut_extension",
+            Reason::CutExtension,
             format!("the file name `{last}` ends at a dot"),
         );
     }
@@ -115,7 +116,7 @@ pub fn truncation(raw: &str, url: &Url, kind: LinkKind) -> Option<Truncation> {
         const PREFIXES: &[&str] = &["jp", "pn", "gi", "we", "web", "av", "sv", "mp", "bm", "ti"];
         if PREFIXES.contains(&ext.as_str()) {
             return found(
-                "cut_extension",
+                Reason::CutExtension,
                 format!("the file name `{last}` ends in `.{ext}`, the start of a media extension"),
             );
         }
@@ -140,7 +141,7 @@ fn cut_escape(raw: &str) -> Option<Truncation> {
     });
     if let Some(at) = half {
         return found(
-            "cut_percent_escape",
+            Reason::CutPercentEscape,
             format!(
                 "the URL is cut inside a percent-escape at character {}",
                 position(at)
@@ -160,7 +161,7 @@ fn cut_escape(raw: &str) -> Option<Truncation> {
     let missing = bytes.len() - err.valid_up_to();
     let at = n.saturating_sub(3 * missing);
     found(
-        "cut_percent_escape",
+        Reason::CutPercentEscape,
         format!(
             "the URL is cut inside a percent-encoded UTF-8 character at character {} (`{}`)",
             position(at),
@@ -199,7 +200,7 @@ mod tests {
     use super::*;
 
     fn reason(raw: &str, kind: LinkKind) -> Option<&'static str> {
-        truncation(raw, &Url::parse(raw).unwrap(), kind).map(|t| t.reason)
+        truncation(raw, &Url::parse(raw).unwrap(), kind).map(|t| t.reason.as_str())
     }
 
     #[test]

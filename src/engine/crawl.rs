@@ -36,6 +36,7 @@ use crate::model::Status;
 use crate::pipeline::{scan_document, CorpusTotals, Scanned};
 use crate::source::robots::Robots;
 use crate::source::{Document, DocumentStatus, Format};
+use crate::vocab::Reason;
 
 /// Pages fetched or checked at once.
 const PAGES_IN_FLIGHT: usize = 8;
@@ -182,9 +183,10 @@ impl Crawl<'_> {
                 DocumentStatus::Error,
                 format!(
                     "cannot fetch page: {}",
-                    failed
-                        .message
-                        .unwrap_or_else(|| failed.reason.unwrap_or("error").to_string())
+                    failed.message.unwrap_or_else(|| failed
+                        .reason
+                        .map_or("error", Reason::as_str)
+                        .to_string())
                 ),
             ),
         };

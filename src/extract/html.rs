@@ -30,6 +30,7 @@ use super::text::scan_text;
 use super::{
     kind_by_extension, kind_of_hyperlink, Extracted, Extractor, LineIndex, LinkKind, RawLink,
 };
+use crate::vocab::Syntax;
 
 /// Extractor for HTML bodies.
 pub struct HtmlExtractor;
@@ -187,7 +188,7 @@ impl State<'_> {
         }
     }
 
-    fn push(&mut self, url: &str, kind: LinkKind, syntax: &'static str, line: usize) {
+    fn push(&mut self, url: &str, kind: LinkKind, syntax: Syntax, line: usize) {
         let url = url.trim();
         if url.is_empty() {
             return;
@@ -222,9 +223,9 @@ impl State<'_> {
                 for key in ["src", "data-src", "data-original", "data-lazy-src"] {
                     if let Some(v) = attr(key) {
                         let syntax = if key == "src" {
-                            "html_img"
+                            Syntax::HtmlImg
                         } else {
-                            "html_img_lazy"
+                            Syntax::HtmlImgLazy
                         };
                         self.push(&v, LinkKind::Image, syntax, line);
                     }
@@ -238,9 +239,9 @@ impl State<'_> {
                     LinkKind::Image
                 };
                 let syntax = if in_media {
-                    "html_media_source"
+                    Syntax::HtmlMediaSource
                 } else {
-                    "html_picture_source"
+                    Syntax::HtmlPictureSource
                 };
                 if let Some(v) = attr("src") {
                     self.push(&v, kind, syntax, line);
@@ -249,10 +250,10 @@ impl State<'_> {
             }
             "video" | "audio" => {
                 if let Some(v) = attr("poster") {
-                    self.push(&v, LinkKind::Image, "html_poster", line);
+                    self.push(&v, LinkKind::Image, Syntax::HtmlPoster, line);
                 }
                 if let Some(v) = attr("src") {
-                    self.push(&v, LinkKind::Media, "html_media", line);
+                    self.push(&v, LinkKind::Media, Syntax::HtmlMedia, line);
                 }
                 if !tag.self_closing {
                     self.media_depth += 1;
@@ -264,14 +265,14 @@ impl State<'_> {
                     self.push(
                         &v,
                         kind_by_extension(&v).unwrap_or(LinkKind::Media),
-                        "html_embed",
+                        Syntax::HtmlEmbed,
                         line,
                     );
                 }
             }
             "iframe" => {
                 if let Some(v) = attr("src") {
-                    self.push(&v, LinkKind::Page, "html_iframe", line);
+                    self.push(&v, LinkKind::Page, Syntax::HtmlIframe, line);
                 }
             }
             "a" | "area" => {
@@ -283,7 +284,7 @@ impl State<'_> {
                         self.anchor = Some(RawLink {
                             url: href,
                             kind: LinkKind::Page,
-                            syntax: "html_a",
+                            syntax: Syntax::HtmlA,
                             line: l,
                             column: c,
                             text: Some(String::new()),
@@ -307,7 +308,7 @@ impl State<'_> {
                     } else {
                         LinkKind::Page
                     };
-                    self.push(&href, kind, "html_link", line);
+                    self.push(&href, kind, Syntax::HtmlLink, line);
                 }
             }
             "meta" => self.meta(
@@ -342,11 +343,11 @@ impl State<'_> {
             _ => {}
         }
         if let Some(v) = attr("background") {
-            self.push(&v, LinkKind::Image, "html_background", line);
+            self.push(&v, LinkKind::Image, Syntax::HtmlBackground, line);
         }
         if let Some(style) = attr("style") {
             for (_, url) in css_urls(&style) {
-                self.push(&url, LinkKind::Image, "css_url", line);
+                self.push(&url, LinkKind::Image, Syntax::CssUrl, line);
             }
         }
         TokenSinkResult::Continue
@@ -354,7 +355,7 @@ impl State<'_> {
 
     fn srcset(&mut self, srcset: Option<String>, kind: LinkKind, line: usize) {
         for (_, url) in srcset_urls(&srcset.unwrap_or_default()) {
-            self.push(&url, kind, "html_srcset", line);
+            self.push(&url, kind, Syntax::HtmlSrcset, line);
         }
     }
 
@@ -365,9 +366,9 @@ impl State<'_> {
         let key = key.to_ascii_lowercase();
         match key.as_str() {
             "og:image" | "og:image:url" | "twitter:image" | "image" | "thumbnailurl" => {
-                self.push(&content, LinkKind::Image, "html_meta", line)
+                self.push(&content, LinkKind::Image, Syntax::HtmlMeta, line)
             }
-            "og:url" => self.push(&content, LinkKind::Source, "html_meta", line),
+            "og:url" => self.push(&content, LinkKind::Source, Syntax::HtmlMeta, line),
             k if source_date_key(k) && self.out.date.is_none() => {
                 self.out.date = Some(crate::source::format::clean_date(&content));
             }
@@ -398,7 +399,7 @@ impl State<'_> {
             Capture::Title => return self.captured.push_str(text),
             Capture::Style => {
                 for (_, url) in css_urls(text) {
-                    self.push(&url, LinkKind::Image, "css_url", line);
+                    self.push(&url, LinkKind::Image, Syntax::CssUrl, line);
                 }
                 return;
             }
@@ -444,7 +445,7 @@ mod tests {
             .extract(html, 1)
             .links
             .into_iter()
-            .map(|l| (l.url, l.kind, l.syntax, l.line))
+            .map(|l| (l.url, l.kind, l.syntax.as_str(), l.line))
             .collect()
     }
 

@@ -21,6 +21,7 @@ use super::text::scan_text;
 use super::{
     kind_by_extension, kind_of_hyperlink, Extracted, Extractor, LineIndex, LinkKind, RawLink,
 };
+use crate::vocab::Syntax;
 
 /// Extractor for Markdown bodies.
 pub struct MarkdownExtractor;
@@ -115,7 +116,10 @@ impl Extractor for MarkdownExtractor {
                             link.text = Some(text.trim().to_string()).filter(|t| !t.is_empty());
                         }
                     }
-                    let opens_anchor = fragment.links.last().is_some_and(|l| l.syntax == "html_a")
+                    let opens_anchor = fragment
+                        .links
+                        .last()
+                        .is_some_and(|l| l.syntax == Syntax::HtmlA)
                         && !html.contains("</a");
                     out.links.extend(fragment.links);
                     if opens_anchor {
@@ -220,15 +224,15 @@ fn finish(o: Open) -> RawLink {
     );
     let (syntax, kind) = match (o.is_image, o.link_type) {
         (_, LinkType::Autolink) => (
-            "markdown_autolink",
+            Syntax::MarkdownAutolink,
             kind_by_extension(&o.url).unwrap_or(LinkKind::Page),
         ),
-        (_, LinkType::Email) => ("markdown_autolink", LinkKind::Page),
+        (_, LinkType::Email) => (Syntax::MarkdownAutolink, LinkKind::Page),
         (true, _) => (
             if reference {
-                "markdown_reference_image"
+                Syntax::MarkdownReferenceImage
             } else {
-                "markdown_image"
+                Syntax::MarkdownImage
             },
             kind_by_extension(&o.url)
                 .filter(|k| *k == LinkKind::Media)
@@ -236,9 +240,9 @@ fn finish(o: Open) -> RawLink {
         ),
         (false, _) => (
             if reference {
-                "markdown_reference_link"
+                Syntax::MarkdownReferenceLink
             } else {
-                "markdown_link"
+                Syntax::MarkdownLink
             },
             kind_of_hyperlink(&o.url, &o.text),
         ),
@@ -268,7 +272,7 @@ mod tests {
         let links = MarkdownExtractor.extract(md, 10).links;
         let got: Vec<_> = links
             .iter()
-            .map(|l| (l.url.as_str(), l.kind, l.syntax, l.line, l.column))
+            .map(|l| (l.url.as_str(), l.kind, l.syntax.as_str(), l.line, l.column))
             .collect();
         assert_eq!(
             got,

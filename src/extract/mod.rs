@@ -22,6 +22,7 @@ pub mod text;
 use serde::Serialize;
 
 use crate::source::{Document, Format};
+use crate::vocab::Syntax;
 pub use position::LineIndex;
 
 /// What a link points at, as far as the document tells.
@@ -68,7 +69,7 @@ pub struct RawLink {
     pub url: String,
     pub kind: LinkKind,
     /// The construct it was found in, e.g. `markdown_image`, `html_srcset`.
-    pub syntax: &'static str,
+    pub syntax: Syntax,
     /// 1-based line and column (in characters) in the original file.
     pub line: usize,
     pub column: usize,

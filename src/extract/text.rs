@@ -52,6 +52,7 @@ use regex::Regex;
 
 use super::{is_media_extension, kind_by_extension, Extracted, Extractor, LineIndex, RawLink};
 use crate::extract::LinkKind;
+use crate::vocab::Syntax;
 
 /// Extractor for plain-text bodies.
 pub struct TextExtractor;
@@ -90,7 +91,7 @@ pub fn scan_text(text: &str, offset: usize, index: &LineIndex, out: &mut Vec<Raw
         out.push(RawLink {
             url: url.to_string(),
             kind: kind_by_extension(url).unwrap_or(LinkKind::Page),
-            syntax: "bare_url",
+            syntax: Syntax::BareUrl,
             line,
             column,
             text: None,
@@ -117,7 +118,7 @@ pub fn scan_text(text: &str, offset: usize, index: &LineIndex, out: &mut Vec<Raw
         out.push(RawLink {
             url: name.to_string(),
             kind: kind_by_extension(name).unwrap_or(LinkKind::Media),
-            syntax: "bare_file_name",
+            syntax: Syntax::BareFileName,
             line,
             column,
             text: None,
@@ -367,7 +368,7 @@ mod tests {
             .extract(text, 1)
             .links
             .into_iter()
-            .map(|l| (l.url, l.syntax, l.line, l.column))
+            .map(|l| (l.url, l.syntax.as_str(), l.line, l.column))
             .collect()
     }
 

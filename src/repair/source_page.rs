@@ -35,6 +35,7 @@ use url::Url;
 use crate::extract::{html::extract_html_fragment, LinkKind};
 use crate::model::{Status, Suggestion};
 use crate::pipeline::Scanned;
+use crate::vocab::{FindingKind, SuggestionReason, Syntax};
 
 /// Shortest file-name prefix (in characters, percent-decoded) matched
 /// against the page's images.
@@ -126,7 +127,7 @@ pub fn page_images(body: &[u8], content_type: Option<&str>, page_url: &str) -> V
     for link in extracted
         .links
         .iter()
-        .filter(|l| l.kind == LinkKind::Image && l.syntax != "html_meta")
+        .filter(|l| l.kind == LinkKind::Image && l.syntax != Syntax::HtmlMeta)
     {
         let resolved = match &base {
             Some(b) => b.join(&link.url).ok(),
@@ -241,7 +242,7 @@ pub fn suggest_from_source(scanned: &mut Scanned, candidates: &[String]) {
     let rebuilt: HashMap<usize, String> = scanned
         .findings
         .iter()
-        .filter(|f| f.kind == "exploded_url")
+        .filter(|f| f.kind == FindingKind::ExplodedUrl)
         .filter_map(|f| f.suggestions.first().map(|s| (f.id, s.url.clone())))
         .collect();
     for (i, l) in scanned
@@ -289,7 +290,7 @@ pub fn suggest_from_source(scanned: &mut Scanned, candidates: &[String]) {
         for pick in picks {
             let suggestion = Suggestion {
                 url: pick.clone(),
-                reason: "found_on_source",
+                reason: SuggestionReason::FoundOnSource,
                 status: None,
             };
             for &m in members {

@@ -17,6 +17,7 @@ use super::{stored_sha256, RunInfo, Summary};
 use crate::extract::LinkKind;
 use crate::model::{Status, Suggestion};
 use crate::pipeline::Scanned;
+use crate::vocab::{FindingKind, Reason};
 
 /// Problem documents kept (the first ones in report order).
 pub const PROBLEM_DOCUMENTS: usize = 200;
@@ -134,7 +135,7 @@ impl Digest {
         let exploded = scanned
             .findings
             .iter()
-            .filter(|f| f.kind == "exploded_url")
+            .filter(|f| f.kind == FindingKind::ExplodedUrl)
             .map(|f| Problem::Exploded {
                 message: f.message.clone(),
                 repairs: repairs(&f.suggestions),
@@ -147,7 +148,7 @@ impl Digest {
                 status: l.status.as_str(),
                 line: l.line,
                 url: l.url.clone(),
-                reason: l.reason.unwrap_or("").to_string(),
+                reason: l.reason.map_or("", Reason::as_str).to_string(),
                 message: l.message.clone().unwrap_or_default(),
                 repairs: repairs(&l.suggestions),
             });
@@ -184,7 +185,17 @@ mod tests {
     use crate::source::DocumentStatus;
 
     fn stored(mut l: crate::model::Link, sha: &str) -> crate::model::Link {
-        l.store = Some(serde_json::json!({ "sha256": sha }));
+        l.store = Some(crate::check::StoreOutcome::Stored(
+            crate::check::StoredCopy {
+                content_type: None,
+                new: true,
+                not_modified: false,
+                path: String::new(),
+                sha256: sha.to_string(),
+                size: 1,
+                stored_at: String::new(),
+            },
+        ));
         l
     }
 

@@ -290,7 +290,13 @@ mod tests {
 
     #[test]
     fn counts_match_the_report() {
-        let http = |ms: u64| Some(serde_json::json!({"elapsed_ms": ms, "from_cache": false}));
+        let http = |ms: u64| {
+            Some(crate::check::HttpInfo {
+                elapsed_ms: ms,
+                from_cache: false,
+                ..Default::default()
+            })
+        };
         let mut truncated = link(Status::Truncated, "x.jpg", None);
         truncated.resolved = None;
         let docs = [

@@ -24,10 +24,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::check::StoreOutcome;
 use crate::extract::LinkKind;
 use crate::model::{Link, Status};
 use crate::pipeline::Scanned;
 use crate::source::DocumentStatus;
+use crate::vocab::FindingKind;
 
 /// Version of the JSON report's schema (semver: a new optional field is a
 /// minor bump, anything that breaks a reader is a major one).
@@ -73,10 +75,7 @@ impl Default for Summary {
                 by_status: Status::ALL.iter().map(|s| (s.as_str(), 0)).collect(),
                 by_kind: LinkKind::ALL.iter().map(|k| (k.as_str(), 0)).collect(),
             },
-            findings: ["exploded_url", "duplicate"]
-                .iter()
-                .map(|k| (*k, 0))
-                .collect(),
+            findings: FindingKind::ALL.iter().map(|k| (k.as_str(), 0)).collect(),
             bytes_scanned: 0,
             duration_ms: 0,
             store: None,
@@ -105,7 +104,7 @@ impl Summary {
             *self.links.by_kind.entry(link.kind.as_str()).or_default() += 1;
         }
         for f in &scanned.findings {
-            *self.findings.entry(f.kind).or_default() += 1;
+            *self.findings.entry(f.kind.as_str()).or_default() += 1;
         }
     }
 
@@ -196,17 +195,20 @@ pub struct HttpFacts {
 /// The link's HTTP check, if it was checked over HTTP. The one place the
 /// sinks read `Link.http`, so its type can change here alone.
 pub fn http_facts(link: &Link) -> Option<HttpFacts> {
-    let http = link.http.as_ref().filter(|v| v.is_object())?;
+    let http = link.http.as_ref()?;
     Some(HttpFacts {
-        elapsed_ms: http["elapsed_ms"].as_f64().unwrap_or(0.0),
-        from_cache: http["from_cache"] == true,
+        elapsed_ms: http.elapsed_ms as f64,
+        from_cache: http.from_cache,
     })
 }
 
 /// The digest of the link's archived copy, if it has one. The one place
 /// the sinks read `Link.store`, so its type can change here alone.
 pub fn stored_sha256(link: &Link) -> Option<&str> {
-    link.store.as_ref()?["sha256"].as_str()
+    match link.store.as_ref()? {
+        StoreOutcome::Stored(copy) => Some(&copy.sha256),
+        StoreOutcome::Failed { .. } => None,
+    }
 }
 
 /// Documents and links to feed the sinks in unit tests.
@@ -243,7 +245,7 @@ pub(crate) mod fixtures {
         }
     }
 
-    pub fn link(status: Status, url: &str, http: Option<serde_json::Value>) -> Link {
+    pub fn link(status: Status, url: &str, http: Option<crate::check::HttpInfo>) -> Link {
         Link {
             id: 0,
             document: 0,
@@ -256,7 +258,7 @@ pub(crate) mod fixtures {
             static_reason: None,
             line: 1,
             column: 1,
-            syntax: "markdown_image",
+            syntax: crate::vocab::Syntax::MarkdownImage,
             text: None,
             finding: None,
             duplicate_of: None,

@@ -9,6 +9,7 @@ use crate::pipeline::Scanned;
 use crate::source::DocumentStatus;
 
 use super::Summary;
+use crate::vocab::{FindingKind, Reason};
 
 /// Lines kept for one document that has something to report.
 struct Entry {
@@ -40,7 +41,11 @@ impl TextReport {
         for note in &doc.notes {
             lines.push(format!("  {:<12} {note}", "note"));
         }
-        for f in scanned.findings.iter().filter(|f| f.kind == "exploded_url") {
+        for f in scanned
+            .findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::ExplodedUrl)
+        {
             lines.push(format!(
                 "  L{}-{:<7} {:<12} {}\n{:>16}repair: {}",
                 f.line,
@@ -62,7 +67,7 @@ impl TextReport {
                 "  L{:<9} {:<12} {:<20} {}",
                 format!("{}:{}", l.line, l.column),
                 l.status.as_str(),
-                l.reason.unwrap_or(""),
+                l.reason.map_or("", Reason::as_str),
                 l.url
             );
             if let Some(m) = &l.message {
@@ -70,7 +75,11 @@ impl TextReport {
             }
             lines.push(line);
         }
-        for f in scanned.findings.iter().filter(|f| f.kind == "duplicate") {
+        for f in scanned
+            .findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::Duplicate)
+        {
             lines.push(format!("  {:<12} {}", "duplicate", f.message));
         }
         if !lines.is_empty() {

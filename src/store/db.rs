@@ -7,6 +7,11 @@
 //! which WAL lets run beside the writer. Migrations are numbered by
 //! `PRAGMA user_version`.
 //!
+//! Statuses and reasons are stored as the report spells them and read back
+//! as types ([`ToSql`]/[`FromSql`] below): a word the code does not know
+//! (a database written by a newer version, or edited by hand) is an error
+//! when read, never a silent default.
+//!
 //! Ordering is what keeps the archive honest: an object is committed to
 //! the object store *before* the database is told about it, so after a
 //! crash the database never names an object that is not there.
@@ -16,9 +21,39 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
+use rusqlite::{params, Connection, OptionalExtension, ToSql};
 
+use super::StoreError;
 use crate::model::Status;
+use crate::vocab::Reason;
+
+impl ToSql for Status {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for Status {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Status> {
+        Status::from_word(value.as_str()?).map_err(|e| FromSqlError::Other(Box::new(e)))
+    }
+}
+
+impl ToSql for Reason {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for Reason {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Reason> {
+        value
+            .as_str()?
+            .parse()
+            .map_err(|e| FromSqlError::Other(Box::new(e)))
+    }
+}
 
 /// Migrations, in order; `user_version` counts how many ran.
 const MIGRATIONS: &[&str] = &[r#"
@@ -75,7 +110,7 @@ pub struct CheckRecord {
     pub url: String,
     pub at: i64,
     pub status: Status,
-    pub reason: Option<&'static str>,
+    pub reason: Option<Reason>,
     pub http_code: Option<u16>,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
@@ -107,7 +142,7 @@ enum Write {
 #[derive(Debug, Clone, Default)]
 pub struct UrlState {
     pub checked_at: Option<i64>,
-    pub status: Option<String>,
+    pub status: Option<Status>,
     pub status_since: Option<i64>,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
@@ -146,8 +181,11 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
 
 impl StateDb {
     /// Opens (creating and migrating) `path`.
-    pub fn open(path: &Path) -> Result<StateDb, String> {
-        let err = |e: rusqlite::Error| format!("state database {}: {e}", path.display());
+    pub fn open(path: &Path) -> Result<StateDb, StoreError> {
+        let err = |source| StoreError::Database {
+            path: path.to_path_buf(),
+            source,
+        };
         let mut writer_conn = open_connection(path).map_err(err)?;
         migrate(&mut writer_conn).map_err(err)?;
         let reader = open_connection(path).map_err(err)?;
@@ -155,7 +193,7 @@ impl StateDb {
         let writer = std::thread::Builder::new()
             .name("state-db-writer".into())
             .spawn(move || writer_loop(writer_conn, rx))
-            .map_err(|e| format!("cannot start the database writer: {e}"))?;
+            .map_err(StoreError::Writer)?;
         Ok(StateDb {
             tx: Some(tx),
             writer: Some(writer),
@@ -209,8 +247,9 @@ impl StateDb {
         f(&conn)
     }
 
-    /// What is known about `url`.
-    pub fn url_state(&self, url: &str) -> Option<UrlState> {
+    /// What is known about `url`; an error when the database cannot be
+    /// read or holds a status this version does not know.
+    pub fn url_state(&self, url: &str) -> rusqlite::Result<Option<UrlState>> {
         self.read(|c| {
             c.query_row(
                 "SELECT u.checked_at, u.status, u.status_since, u.etag, u.last_modified, u.sha256, o.size, u.http_json, u.needs_download
@@ -232,8 +271,6 @@ impl StateDb {
             )
             .optional()
         })
-        .ok()
-        .flatten()
     }
 
     /// (objects, bytes) recorded in total.
@@ -321,15 +358,17 @@ fn writer_loop(mut conn: Connection, rx: Receiver<Write>) {
 }
 
 fn write_check(tx: &rusqlite::Transaction, r: &CheckRecord) -> rusqlite::Result<()> {
-    let status = r.status.as_str();
-    let previous: Option<Option<String>> = tx
-        .query_row("SELECT status FROM urls WHERE url = ?1", [&r.url], |row| {
-            row.get(0)
-        })
+    let status = r.status;
+    // Compared by SQLite, so a stored word this version does not know
+    // counts as a change instead of failing the whole batch.
+    let unchanged: Option<bool> = tx
+        .query_row(
+            "SELECT status IS ?2 FROM urls WHERE url = ?1",
+            params![r.url, status],
+            |row| row.get(0),
+        )
         .optional()?;
-    let changed = previous
-        .as_ref()
-        .is_none_or(|p| p.as_deref() != Some(status));
+    let changed = unchanged != Some(true);
     tx.execute(
         "INSERT INTO urls (url, first_seen, last_seen, checked_at, status, reason, status_since, http_code, etag,
                            last_modified, content_type, content_length, http_json)
@@ -409,8 +448,8 @@ mod tests {
             db.record_check(record("http://a/x.jpg", 300, Status::Broken, None));
             db.record_refs("doc.md", 300, vec![("http://a/x.jpg".into(), 4)]);
             db.flush();
-            let s = db.url_state("http://a/x.jpg").unwrap();
-            assert_eq!(s.status.as_deref(), Some("broken"));
+            let s = db.url_state("http://a/x.jpg").unwrap().unwrap();
+            assert_eq!(s.status, Some(Status::Broken));
             assert_eq!(
                 s.status_since,
                 Some(200),
@@ -429,7 +468,24 @@ mod tests {
         assert_eq!(db.totals(), (1, 3));
         db.mark_redownload(&sha);
         db.flush();
-        let s = db.url_state("http://a/x.jpg").unwrap();
+        let s = db.url_state("http://a/x.jpg").unwrap().unwrap();
         assert!(s.needs_download && s.sha256.is_none());
+    }
+
+    #[test]
+    fn an_unknown_stored_status_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = StateDb::open(&dir.path().join("state.db")).unwrap();
+        db.record_check(record("http://a/x.jpg", 100, Status::Ok, None));
+        db.flush();
+        let conn = open_connection(&dir.path().join("state.db")).unwrap();
+        conn.execute("UPDATE urls SET status = 'fine'", []).unwrap();
+        let err = db.url_state("http://a/x.jpg").expect_err("unknown status");
+        assert!(err.to_string().contains("unknown status `fine`"), "{err}");
+        // Writing over it still works, and counts as a change.
+        db.record_check(record("http://a/x.jpg", 200, Status::Ok, None));
+        db.flush();
+        let s = db.url_state("http://a/x.jpg").unwrap().unwrap();
+        assert_eq!((s.status, s.status_since), (Some(Status::Ok), Some(200)));
     }
 }

@@ -5,11 +5,16 @@
 //! Both live under `store.path`: `sha256/…` objects, `tmp/` for downloads
 //! in progress, `quarantine/` for objects `archive verify` found corrupt,
 //! and `state.db`.
+//!
+//! Failures are [`StoreError`]s: each names the store and says what to do
+//! (fix `store.path`, wait for the other process, free disk space), and
+//! keeps the `io::Error` or SQLite error as its source, so callers can
+//! still tell, for instance, a closed pipe from a full disk.
 
 pub mod db;
 pub mod objects;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
@@ -17,6 +22,40 @@ use serde::Serialize;
 use crate::config::StoreConfig;
 use db::StateDb;
 use objects::ObjectStore;
+
+/// Why the store cannot be opened or used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "store {}: cannot {what}: {source} (check store.path in config.toml and that the folder is writable)",
+        root.display()
+    )]
+    Folder {
+        root: PathBuf,
+        /// What was being done, e.g. `create folders`.
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error(
+        "store {} is in use by another archive process (its lock file is held); wait for it or stop it",
+        root.display()
+    )]
+    Locked { root: PathBuf },
+    #[error(
+        "state database {}: {source} (check that the file and its folder are writable)",
+        path.display()
+    )]
+    Database {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("cannot start the database writer: {0}")]
+    Writer(#[source] std::io::Error),
+    #[error(
+        "only {free} bytes free on the store's disk (store.min_free_bytes is {min_free}); downloads stopped, checks go on"
+    )]
+    LowDisk { free: u64, min_free: u64 },
+}
 
 /// An open store: objects, state, and this run's counters.
 pub struct Store {
@@ -41,7 +80,7 @@ pub struct StoreSummary {
 
 impl Store {
     /// Opens the store at `config.path`, creating it if needed.
-    pub fn open(config: &StoreConfig) -> Result<Store, String> {
+    pub fn open(config: &StoreConfig) -> Result<Store, StoreError> {
         let objects = ObjectStore::open(&config.path)?;
         let db = StateDb::open(&config.path.join("state.db"))?;
         Ok(Store {
@@ -58,12 +97,12 @@ impl Store {
     }
 
     /// Whether there is room for a download; the reason when not.
-    pub fn room_for_download(&self) -> Result<(), String> {
+    pub fn room_for_download(&self) -> Result<(), StoreError> {
         match self.objects.free_space() {
-            Some(free) if free < self.min_free => Err(format!(
-                "only {free} bytes free on the store's disk (store.min_free_bytes is {}); downloads stopped, checks go on",
-                self.min_free
-            )),
+            Some(free) if free < self.min_free => Err(StoreError::LowDisk {
+                free,
+                min_free: self.min_free,
+            }),
             _ => Ok(()),
         }
     }
@@ -85,7 +124,9 @@ impl Store {
         self.new_bytes.fetch_add(size, Ordering::Relaxed);
     }
 
-    pub fn summary(&self, error: Option<String>) -> StoreSummary {
+    /// The report's summary of the store; `error` is why downloads
+    /// stopped, if they did.
+    pub fn summary(&self, error: Option<StoreError>) -> StoreSummary {
         self.db.flush();
         let (objects_total, bytes_total) = self.db.totals();
         StoreSummary {
@@ -94,7 +135,7 @@ impl Store {
             bytes_stored: self.new_bytes.load(Ordering::Relaxed),
             objects_total,
             bytes_total,
-            error,
+            error: error.map(|e| e.to_string()),
         }
     }
 }

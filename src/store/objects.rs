@@ -22,6 +22,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::StoreError;
+
 /// An object in the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredObject {
@@ -68,12 +70,11 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 impl ObjectStore {
     /// Opens (creating) the store at `root`, takes its lock and removes
     /// temporaries left by a killed process.
-    pub fn open(root: &Path) -> Result<ObjectStore, String> {
-        let fail = |what: &str, e: io::Error| {
-            format!(
-                "store {}: cannot {what}: {e} (check store.path in config.toml and that the folder is writable)",
-                root.display()
-            )
+    pub fn open(root: &Path) -> Result<ObjectStore, StoreError> {
+        let fail = |what: &'static str, source: io::Error| StoreError::Folder {
+            root: root.to_path_buf(),
+            what,
+            source,
         };
         for sub in ["sha256", "tmp", "quarantine"] {
             fs::create_dir_all(root.join(sub)).map_err(|e| fail("create folders", e))?;
@@ -90,10 +91,9 @@ impl ObjectStore {
         match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {}
             Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
-                return Err(format!(
-                    "store {} is in use by another archive process (its lock file is held); wait for it or stop it",
-                    root.display()
-                ));
+                return Err(StoreError::Locked {
+                    root: root.to_path_buf(),
+                });
             }
             Err(e) => return Err(fail("lock its lock file", e.into())),
         }
@@ -315,7 +315,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let _store = ObjectStore::open(dir.path()).unwrap();
-            let err = ObjectStore::open(dir.path()).err().unwrap();
+            let err = ObjectStore::open(dir.path()).err().unwrap().to_string();
             assert!(err.contains("in use"), "{err}");
             fs::write(dir.path().join("tmp/obj-left-by-kill"), b"x").unwrap();
         }
