@@ -112,6 +112,7 @@ vocabulary! {
         TlsError = "tls_error",
         PrivateAddress = "private_address",
         ResolvePortMismatch = "resolve_port_mismatch",
+        HostWaitExceeded = "host_wait_exceeded",
         RedirectLoop = "redirect_loop",
         TooManyRedirects = "too_many_redirects",
         RedirectWithoutLocation = "redirect_without_location",

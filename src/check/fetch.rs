@@ -93,6 +93,15 @@ impl Fetcher {
         self.hosts.clone()
     }
 
+    /// The host whose gate a request for `url` passes: the host it is
+    /// fetched from, after `[remap]`.
+    fn gate_host(&self, url: &str) -> String {
+        Url::parse(&self.remap.apply(url))
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
     /// `url` (one the server answered with) as the documents write it:
     /// `[remap]` undone.
     pub fn as_written(&self, url: &str) -> String {
@@ -139,6 +148,16 @@ impl Fetcher {
             };
             checked.http.tries = tries;
             checked.http.elapsed_ms = started.elapsed().as_millis() as u64;
+            // A host that has kept this run waiting long enough is not
+            // waited for again, not even by a retry's own sleep.
+            if retry.is_some() {
+                if let Err(exceeded) = self.hosts.check_budget(&self.gate_host(url)) {
+                    checked.status = Status::Error;
+                    checked.reason = Some(Reason::HostWaitExceeded);
+                    checked.message = Some(exceeded.to_string());
+                    return (checked, body);
+                }
+            }
             match retry {
                 Some(delay)
                     if tries < self.config.max_tries && started.elapsed() + delay < budget =>
@@ -223,7 +242,7 @@ impl Fetcher {
                 Ok(permit) => permit,
                 Err(exceeded) => {
                     let msg = exceeded.to_string();
-                    return Ok(verdict(Status::Error, "host_wait_exceeded", msg, info));
+                    return Ok(verdict(Status::Error, Reason::HostWaitExceeded, msg, info));
                 }
             };
             let first_byte = Duration::from_secs_f64(self.config.timeout);

@@ -180,6 +180,11 @@ impl Hosts {
         })
     }
 
+    /// Whether `host` may still keep this run waiting.
+    pub fn check_budget(&self, host: &str) -> Result<(), HostWaitExceeded> {
+        self.within_budget(host, &self.gate(host))
+    }
+
     fn within_budget(&self, host: &str, gate: &HostGate) -> Result<(), HostWaitExceeded> {
         let paused = *gate
             .paused_this_run
