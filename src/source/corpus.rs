@@ -5,13 +5,22 @@
 //! globs and none of the exclude globs. Globs are matched against the path
 //! relative to the folder given, so `**/*.md` means the same thing wherever
 //! the corpus lives. A path named explicitly (a file, not a folder) is
-//! always an input: the user asked for it. The globs arrive compiled with
-//! the configuration ([`Globs`]), so building a walker cannot fail.
+//! always an input: the user asked for it.
+//!
+//! Only regular files are read. A FIFO, socket or device, named on the
+//! command line or met in a folder (and matching the globs, as a regular
+//! file would have to), is yielded as [`Input::Skipped`] with a note
+//! naming it: opening a FIFO blocks until someone writes to it, which
+//! used to hang the run forever, and one in a folder was silently left
+//! out. [`super::read_input`] checks again on the opened descriptor.
+//!
+//! The globs arrive compiled with the configuration ([`Globs`]), so
+//! building a walker cannot fail.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
-use super::{Input, Source};
+use super::{non_regular_kind, not_regular, Input, Source};
 use crate::config::{CorpusConfig, Globs};
 
 /// Walks the configured paths and yields each article file once.
@@ -46,13 +55,18 @@ impl Source for CorpusSource {
             if let Some((root, walker)) = &mut self.current {
                 match walker.next() {
                     Some(Ok(entry)) => {
-                        if entry.file_type().is_file() {
-                            let root = root.clone();
-                            if self.wanted(&root, entry.path()) {
-                                return Some(Input::File(entry.into_path()));
-                            }
+                        let file_type = entry.file_type();
+                        if file_type.is_dir() {
+                            continue;
                         }
-                        continue;
+                        let root = root.clone();
+                        if !self.wanted(&root, entry.path()) {
+                            continue;
+                        }
+                        return Some(match non_regular_kind(&file_type) {
+                            None => Input::File(entry.into_path()),
+                            Some(kind) => skipped_not_regular(entry.into_path(), kind),
+                        });
                     }
                     Some(Err(e)) => {
                         let path = e
@@ -76,10 +90,21 @@ impl Source for CorpusSource {
                         .into_iter();
                     self.current = Some((root, walker));
                 }
-                Ok(_) => return Some(Input::File(root)),
+                Ok(m) => {
+                    return Some(match non_regular_kind(&m.file_type()) {
+                        None => Input::File(root),
+                        Some(kind) => skipped_not_regular(root, kind),
+                    })
+                }
                 // Reading it reports the error with the path.
                 Err(_) => return Some(Input::File(root)),
             }
         }
     }
+}
+
+/// A FIFO, socket or device: reported as `skipped`, never opened.
+fn skipped_not_regular(path: PathBuf, kind: &str) -> Input {
+    let reason = not_regular(&path.display().to_string(), kind);
+    Input::Skipped { path, reason }
 }

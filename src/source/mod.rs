@@ -139,6 +139,14 @@ impl Document {
 }
 
 /// Reads an input into a document. I/O errors become `error` documents.
+///
+/// A file is opened non-blocking and checked to be a regular file on the
+/// opened descriptor, before a byte is read: a FIFO, socket or device
+/// (named on the command line, met in a folder, or swapped in after the
+/// walk looked at it) is a `skipped` document, never a read that blocks
+/// the run forever. The read itself stops one byte past
+/// `corpus.max_file_size`, so a file that grows after it was measured
+/// cannot make the run hold more than that.
 pub fn read_input(input: Input, max_size: u64) -> Document {
     match input {
         Input::Skipped { path, reason } => {
@@ -149,21 +157,32 @@ pub fn read_input(input: Input, max_size: u64) -> Document {
         }
         Input::File(path) => {
             let name = path.display().to_string();
-            match std::fs::metadata(&path) {
-                Ok(m) if m.len() > max_size => {
+            let file = match open_regular(&path) {
+                Ok(file) => file,
+                Err(Opened::NotRegular(kind)) => {
+                    let reason = not_regular(&name, kind);
+                    return Document::failed(name, DocumentStatus::Skipped, reason);
+                }
+                Err(Opened::Failed(e)) => {
                     return Document::failed(
                         name,
-                        DocumentStatus::Skipped,
-                        format!(
-                            "file is {} bytes, over corpus.max_file_size ({max_size})",
-                            m.len()
-                        ),
+                        DocumentStatus::Error,
+                        format!("cannot read file: {e}"),
                     )
                 }
-                _ => {}
+            };
+            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            if len > max_size {
+                return too_big(name, len, max_size);
             }
-            match std::fs::read(&path) {
-                Ok(bytes) => Document::from_bytes(name, &bytes),
+            let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+            let read = std::io::Read::read_to_end(
+                &mut std::io::Read::take(file, max_size.saturating_add(1)),
+                &mut bytes,
+            );
+            match read {
+                Ok(n) if n as u64 > max_size => too_big(name, n as u64, max_size),
+                Ok(_) => Document::from_bytes(name, &bytes),
                 Err(e) => Document::failed(
                     name,
                     DocumentStatus::Error,
@@ -172,4 +191,67 @@ pub fn read_input(input: Input, max_size: u64) -> Document {
             }
         }
     }
+}
+
+fn too_big(name: String, len: u64, max_size: u64) -> Document {
+    Document::failed(
+        name,
+        DocumentStatus::Skipped,
+        format!("file is {len} bytes, over corpus.max_file_size ({max_size})"),
+    )
+}
+
+/// Why a file was not opened.
+enum Opened {
+    /// It is a FIFO, socket or device: what kind.
+    NotRegular(&'static str),
+    Failed(std::io::Error),
+}
+
+/// Opens `path` for reading without ever blocking, and only if it is a
+/// regular file. `O_NONBLOCK` makes opening a FIFO with no writer return
+/// at once (a blocking open would wait for a writer forever); the type is
+/// then checked with `fstat` on the descriptor itself, so nothing can be
+/// swapped in between the check and the read. On a regular file the flag
+/// changes nothing.
+fn open_regular(path: &std::path::Path) -> Result<std::fs::File, Opened> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = rustix::fs::open(path, flags, Mode::empty())
+        .map_err(|e| Opened::Failed(std::io::Error::from(e)))?;
+    let file = std::fs::File::from(fd);
+    let meta = file.metadata().map_err(Opened::Failed)?;
+    match non_regular_kind(&meta.file_type()) {
+        Some(kind) => Err(Opened::NotRegular(kind)),
+        None => Ok(file),
+    }
+}
+
+/// What a file that is not a regular file is, in words; `None` for a
+/// regular file. Folders are walked, not read, so they never come here
+/// except as the target of something named as a file.
+pub(crate) fn non_regular_kind(file_type: &std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_file() {
+        None
+    } else if file_type.is_fifo() {
+        Some("a FIFO (named pipe)")
+    } else if file_type.is_socket() {
+        Some("a socket")
+    } else if file_type.is_char_device() {
+        Some("a character device")
+    } else if file_type.is_block_device() {
+        Some("a block device")
+    } else if file_type.is_dir() {
+        Some("a folder")
+    } else {
+        Some("not a regular file")
+    }
+}
+
+/// The note of a `skipped` document that is not a regular file.
+pub(crate) fn not_regular(name: &str, kind: &str) -> String {
+    format!(
+        "{name} is {kind}, not a regular file; it was not read (reading it could block the run forever). Name articles or folders of articles"
+    )
 }

@@ -1,0 +1,102 @@
+//! Hostile corpora (issue 10, point 3): files that are not regular files,
+//! symlinks out of the corpus, file names that are not UTF-8. Each is
+//! reported as what it is; none hangs the run, leaks a file from outside
+//! the corpus, or loses its name.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::assert_schema;
+use serde_json::Value;
+
+/// Runs `archive --check --offline --format json` on `paths` with the
+/// config text `config`; a run still going after 60 s is killed and the
+/// test fails (the FIFO used to hang it forever).
+fn check(dir: &Path, config: &str, paths: &[&OsStr]) -> (i32, Value) {
+    let cfg = dir.join("archive-test.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_archive"))
+        .args(["--check", "--offline", "--format", "json", "--config"])
+        .arg(&cfg)
+        .args(paths)
+        .env("RUST_LOG", "error")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run archive");
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("archive still running after 60 s on {paths:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_schema(&report);
+    (out.status.code().expect("exit code"), report)
+}
+
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().expect("mkfifo");
+    assert!(status.success());
+}
+
+fn documents(report: &Value) -> &Vec<Value> {
+    report["documents"].as_array().unwrap()
+}
+
+fn doc<'a>(report: &'a Value, name: &str) -> &'a Value {
+    documents(report)
+        .iter()
+        .find(|d| d["path"].as_str().unwrap().ends_with(name))
+        .unwrap_or_else(|| panic!("no document {name} in {:#}", report["documents"]))
+}
+
+#[test]
+fn a_fifo_on_the_command_line_is_skipped_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.md");
+    mkfifo(&fifo);
+    let (code, report) = check(dir.path(), "", &[fifo.as_os_str()]);
+    assert_eq!(code, 0, "{report:#}");
+    let d = doc(&report, "pipe.md");
+    assert_eq!(d["status"], "skipped", "{d:#}");
+    let error = d["error"].as_str().unwrap();
+    assert!(error.contains(&fifo.display().to_string()), "{error}");
+    assert!(error.contains("FIFO"), "{error}");
+}
+
+#[test]
+fn fifos_and_sockets_in_a_folder_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir(&corpus).unwrap();
+    std::fs::write(corpus.join("a.md"), "![x](http://a.example/1.jpg)\n").unwrap();
+    mkfifo(&corpus.join("b.md"));
+    let _socket = std::os::unix::net::UnixListener::bind(corpus.join("c.md")).unwrap();
+    // Not an article by its name: left out, as a regular file would be.
+    mkfifo(&corpus.join("d.bin"));
+    let (code, report) = check(dir.path(), "", &[corpus.as_os_str()]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(documents(&report).len(), 3, "{:#}", report["documents"]);
+    assert_eq!(doc(&report, "a.md")["status"], "ok");
+    for (name, kind) in [("b.md", "FIFO"), ("c.md", "socket")] {
+        let d = doc(&report, name);
+        assert_eq!(d["status"], "skipped", "{d:#}");
+        let error = d["error"].as_str().unwrap();
+        assert!(error.contains(name) && error.contains(kind), "{error}");
+    }
+}
