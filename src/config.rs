@@ -59,6 +59,8 @@ pub struct CorpusConfig {
     /// Files larger than this many bytes are skipped with a note.
     #[serde(deserialize_with = "bounds::max_file_size")]
     pub max_file_size: u64,
+    /// Read symbolic links whose target is outside the scanned roots.
+    pub follow_symlinks: bool,
     /// Base URLs for folders whose articles carry no source address.
     pub base: Vec<FolderBase>,
 }
@@ -256,6 +258,7 @@ impl Default for CorpusConfig {
             include: Globs::new("corpus.include", DEFAULT_CORPUS_INCLUDE).unwrap_or_default(),
             exclude: Globs::new("corpus.exclude", DEFAULT_CORPUS_EXCLUDE).unwrap_or_default(),
             max_file_size: 16 * 1024 * 1024,
+            follow_symlinks: false,
             base: Vec::new(),
         }
     }

@@ -100,3 +100,62 @@ fn fifos_and_sockets_in_a_folder_are_reported() {
         assert!(error.contains(name) && error.contains(kind), "{error}");
     }
 }
+
+#[test]
+fn symlinks_out_of_the_corpus_are_not_read_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let secret = outside.join("secret.md");
+    std::fs::write(&secret, "![s](http://secret.example/leak.jpg)\n").unwrap();
+    std::fs::create_dir(outside.join("folder")).unwrap();
+    std::fs::write(
+        outside.join("folder/more.md"),
+        "![s](http://secret.example/more.jpg)\n",
+    )
+    .unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir_all(corpus.join("sub")).unwrap();
+    std::fs::write(corpus.join("sub/real.md"), "![x](http://a.example/1.jpg)\n").unwrap();
+    let link = |target: &Path, name: &str| {
+        std::os::unix::fs::symlink(target, corpus.join(name)).unwrap();
+    };
+    link(&secret, "leak.md");
+    link(&outside.join("folder"), "leakdir");
+    // Inside the corpus: fine.
+    link(&corpus.join("sub/real.md"), "inside.md");
+    link(&corpus.join("sub"), "insidedir");
+
+    let (code, report) = check(dir.path(), "", &[corpus.as_os_str()]);
+    assert_eq!(code, 0, "{report:#}");
+    let text = report.to_string();
+    assert!(!text.contains("secret.example"), "read outside: {report:#}");
+    for name in ["leak.md", "leakdir"] {
+        let d = doc(&report, name);
+        assert_eq!(d["status"], "skipped", "{d:#}");
+        let error = d["error"].as_str().unwrap();
+        let target = std::fs::canonicalize(outside.join(if name == "leakdir" {
+            "folder"
+        } else {
+            "secret.md"
+        }))
+        .unwrap();
+        assert!(
+            error.contains(name) && error.contains(&target.display().to_string()),
+            "{error}"
+        );
+        assert!(error.contains("corpus.follow_symlinks"), "{error}");
+    }
+    for name in ["inside.md", "insidedir/real.md", "sub/real.md"] {
+        assert_eq!(doc(&report, name)["status"], "ok", "{name}");
+    }
+
+    // Allowed: both links outside are read.
+    let (_, report) = check(
+        dir.path(),
+        "[corpus]\nfollow_symlinks = true\n",
+        &[corpus.as_os_str()],
+    );
+    assert_eq!(doc(&report, "leak.md")["status"], "ok");
+    assert_eq!(doc(&report, "leakdir/more.md")["status"], "ok");
+}

@@ -14,6 +14,19 @@
 //! used to hang the run forever, and one in a folder was silently left
 //! out. [`super::read_input`] checks again on the opened descriptor.
 //!
+//! Symbolic links are followed (walkdir catches loops) as long as their
+//! target, resolved with `canonicalize`, lies inside one of the scanned
+//! roots (the paths given, resolved the same way). A link whose target is
+//! elsewhere (`notes/x.md -> /etc/hostname`) is not read unless
+//! `corpus.follow_symlinks` is set: it is yielded as [`Input::Skipped`]
+//! naming the link and its target, and a linked folder out there is not
+//! entered. A corpus is often a scraper's output or someone else's
+//! checkout; a link in it must not make `archive` read, and quote in its
+//! report, files the user never pointed it at. A root named on the command
+//! line is read wherever it points: the user named it. The check is made
+//! when the walk meets the link; a link re-pointed between the walk and
+//! the read is not caught (whoever can do that can edit the corpus).
+//!
 //! The globs arrive compiled with the configuration ([`Globs`]), so
 //! building a walker cannot fail.
 
@@ -29,6 +42,10 @@ pub struct CorpusSource {
     current: Option<(PathBuf, walkdir::IntoIter)>,
     include: Globs,
     exclude: Globs,
+    follow_symlinks: bool,
+    /// The roots, resolved: where a link may point when
+    /// `follow_symlinks` is off.
+    real_roots: Vec<PathBuf>,
 }
 
 impl CorpusSource {
@@ -40,7 +57,33 @@ impl CorpusSource {
             current: None,
             include: config.include.clone(),
             exclude: config.exclude.clone(),
+            follow_symlinks: config.follow_symlinks,
+            real_roots: paths
+                .iter()
+                .filter_map(|p| std::fs::canonicalize(p).ok())
+                .collect(),
         }
+    }
+
+    /// For a link whose target is outside every root (and following such
+    /// links is off): the input that reports it.
+    fn escaping_link(&self, entry: &walkdir::DirEntry) -> Option<Input> {
+        if self.follow_symlinks || !entry.path_is_symlink() {
+            return None;
+        }
+        let target = std::fs::canonicalize(entry.path()).ok()?;
+        if self.real_roots.iter().any(|root| target.starts_with(root)) {
+            return None;
+        }
+        let reason = format!(
+            "{} is a symbolic link to {}, outside the scanned folders; it was not read (set corpus.follow_symlinks = true to read such links)",
+            entry.path().display(),
+            target.display()
+        );
+        Some(Input::Skipped {
+            path: entry.path().to_path_buf(),
+            reason,
+        })
     }
 
     fn wanted(&self, root: &Path, path: &Path) -> bool {
@@ -55,13 +98,25 @@ impl Source for CorpusSource {
             if let Some((root, walker)) = &mut self.current {
                 match walker.next() {
                     Some(Ok(entry)) => {
-                        let file_type = entry.file_type();
-                        if file_type.is_dir() {
-                            continue;
-                        }
                         let root = root.clone();
+                        let file_type = entry.file_type();
+                        let escaping = self.escaping_link(&entry);
+                        if file_type.is_dir() {
+                            match escaping {
+                                Some(input) => {
+                                    if let Some((_, walker)) = &mut self.current {
+                                        walker.skip_current_dir();
+                                    }
+                                    return Some(input);
+                                }
+                                None => continue,
+                            }
+                        }
                         if !self.wanted(&root, entry.path()) {
                             continue;
+                        }
+                        if let Some(input) = escaping {
+                            return Some(input);
                         }
                         return Some(match non_regular_kind(&file_type) {
                             None => Input::File(entry.into_path()),
