@@ -290,7 +290,7 @@ fn scan_guarded(input: &Input, max_size: u64, config: &Config, filter: &UrlFilte
             Input::File(p) | Input::Skipped { path: p, .. } | Input::Unreadable { path: p, .. } => p,
         };
         let doc = Document::failed(
-            path.display().to_string(),
+            crate::source::path_string(path),
             DocumentStatus::Error,
             "internal error while scanning this file (a bug in archive: please report it with the file)".into(),
         );

@@ -159,3 +159,51 @@ fn symlinks_out_of_the_corpus_are_not_read_unless_allowed() {
     assert_eq!(doc(&report, "leak.md")["status"], "ok");
     assert_eq!(doc(&report, "leakdir/more.md")["status"], "ok");
 }
+
+#[test]
+fn file_names_that_are_not_utf8_keep_their_bytes() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir(&corpus).unwrap();
+    let names: [&[u8]; 4] = [b"a\xff.md", b"a\xfe.md", br"a\xff.md", b"\xb2\xe2.md"];
+    for (i, name) in names.iter().enumerate() {
+        let body = format!("![x](http://a.example/{i}.jpg)\n");
+        std::fs::write(corpus.join(OsStr::from_bytes(name)), body).unwrap();
+    }
+    let (code, report) = check(dir.path(), "", &[corpus.as_os_str()]);
+    assert_eq!(code, 0, "{report:#}");
+    let paths: Vec<&str> = documents(&report)
+        .iter()
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths.len(), 4, "{paths:?}");
+    let distinct: std::collections::BTreeSet<&&str> = paths.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        4,
+        "two files share a report path: {paths:?}"
+    );
+    let prefix = format!("{}/", corpus.display());
+    let mut back: Vec<Vec<u8>> = paths
+        .iter()
+        .map(|p| {
+            let real = archive::source::path_from_string(p).expect(p);
+            assert!(real.is_file(), "{p} does not name the file");
+            let name = real.strip_prefix(&prefix).unwrap().as_os_str();
+            name.as_bytes().to_vec()
+        })
+        .collect();
+    back.sort();
+    let mut want: Vec<Vec<u8>> = names.iter().map(|n| n.to_vec()).collect();
+    want.sort();
+    assert_eq!(back, want);
+    assert!(
+        paths.contains(&format!(r"{prefix}a\xff.md").as_str()),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&format!(r"{prefix}a\\xff.md").as_str()),
+        "{paths:?}"
+    );
+}

@@ -33,7 +33,7 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
-use super::{non_regular_kind, not_regular, Input, Source};
+use super::{non_regular_kind, not_regular, path_string, Input, Source};
 use crate::config::{CorpusConfig, Globs};
 
 /// Walks the configured paths and yields each article file once.
@@ -77,8 +77,8 @@ impl CorpusSource {
         }
         let reason = format!(
             "{} is a symbolic link to {}, outside the scanned folders; it was not read (set corpus.follow_symlinks = true to read such links)",
-            entry.path().display(),
-            target.display()
+            path_string(entry.path()),
+            path_string(&target)
         );
         Some(Input::Skipped {
             path: entry.path().to_path_buf(),
@@ -160,6 +160,6 @@ impl Source for CorpusSource {
 
 /// A FIFO, socket or device: reported as `skipped`, never opened.
 fn skipped_not_regular(path: PathBuf, kind: &str) -> Input {
-    let reason = not_regular(&path.display().to_string(), kind);
+    let reason = not_regular(&path_string(&path), kind);
     Input::Skipped { path, reason }
 }

@@ -12,6 +12,21 @@
 //! matter or key-value header carried. Anything that goes wrong with one
 //! file becomes a [`Document`] with status `error` or `skipped`; it never
 //! stops the scan.
+//!
+//! ## Paths in the report
+//!
+//! A file name on Unix is bytes, not text; the report's `path` is a JSON
+//! string. [`path_string`] writes every byte that is part of valid UTF-8
+//! as itself, every other byte as `\xNN` (two lowercase hex digits) and a
+//! backslash as `\\`, so the form is reversible ([`path_from_string`]) and
+//! two distinct files never share a report path (the lossy conversion
+//! used before made every invalid byte U+FFFD, so the names `a<FF>.md` and
+//! `a<FE>.md` were both reported as `a�.md`). Backslash escaping rather
+//! than percent escaping because `%` is common in the names of scraped
+//! files (URL-encoded names saved as they were), and a reversible percent
+//! form would have to escape every `%` too, changing many real names; a
+//! backslash in a Unix file name is rare. Names that are valid UTF-8 and
+//! hold no backslash, nearly all of them, are reported unchanged.
 
 pub mod corpus;
 pub mod decode;
@@ -150,13 +165,13 @@ impl Document {
 pub fn read_input(input: Input, max_size: u64) -> Document {
     match input {
         Input::Skipped { path, reason } => {
-            Document::failed(path.display().to_string(), DocumentStatus::Skipped, reason)
+            Document::failed(path_string(&path), DocumentStatus::Skipped, reason)
         }
         Input::Unreadable { path, reason } => {
-            Document::failed(path.display().to_string(), DocumentStatus::Error, reason)
+            Document::failed(path_string(&path), DocumentStatus::Error, reason)
         }
         Input::File(path) => {
-            let name = path.display().to_string();
+            let name = path_string(&path);
             let file = match open_regular(&path) {
                 Ok(file) => file,
                 Err(Opened::NotRegular(kind)) => {
@@ -191,6 +206,56 @@ pub fn read_input(input: Input, max_size: u64) -> Document {
             }
         }
     }
+}
+
+/// `path` as the report writes it: valid UTF-8 as itself, a backslash as
+/// `\\`, any other byte as `\xNN` (see the module doc).
+pub fn path_string(path: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c == '\\' {
+                out.push_str("\\\\");
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// The path [`path_string`] wrote as `s`; `None` if `s` is not such a form
+/// (a lone backslash, a bad escape).
+pub fn path_from_string(s: &str) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    let mut bytes = Vec::with_capacity(s.len());
+    let mut rest = s.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        rest = tail;
+        if b != b'\\' {
+            bytes.push(b);
+            continue;
+        }
+        match rest {
+            [b'\\', tail @ ..] => {
+                bytes.push(b'\\');
+                rest = tail;
+            }
+            [b'x', hi, lo, tail @ ..] => {
+                let hex = [*hi, *lo];
+                let hex = std::str::from_utf8(&hex).ok()?;
+                bytes.push(u8::from_str_radix(hex, 16).ok()?);
+                rest = tail;
+            }
+            _ => return None,
+        }
+    }
+    Some(PathBuf::from(std::ffi::OsString::from_vec(bytes)))
 }
 
 fn too_big(name: String, len: u64, max_size: u64) -> Document {
@@ -254,4 +319,40 @@ pub(crate) fn not_regular(name: &str, kind: &str) -> String {
     format!(
         "{name} is {kind}, not a regular file; it was not read (reading it could block the run forever). Name articles or folders of articles"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::Path;
+
+    #[test]
+    fn paths_are_escaped_reversibly() {
+        let cases: &[&[u8]] = &[
+            b"plain/a.md",
+            "中文/微信图片.md".as_bytes(),
+            b"a\xff.md",
+            b"a\xfe.md",
+            b"a\\xff.md",
+            b"a\\.md",
+            b"\xe4\xb8.md",
+            b"trail\\",
+            b"100%25.md",
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for bytes in cases {
+            let path = Path::new(OsStr::from_bytes(bytes));
+            let s = path_string(path);
+            assert!(seen.insert(s.clone()), "{s} twice");
+            assert_eq!(path_from_string(&s).as_deref(), Some(path), "{s}");
+        }
+        let raw = Path::new(OsStr::from_bytes(b"a\xff.md"));
+        assert_eq!(path_string(raw), r"a\xff.md");
+        assert_eq!(path_string(Path::new(r"a\xff.md")), r"a\\xff.md");
+        assert_eq!(path_string(Path::new("中文.md")), "中文.md");
+        assert_eq!(path_from_string(r"a\"), None);
+        assert_eq!(path_from_string(r"a\xzz"), None);
+    }
 }
