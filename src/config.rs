@@ -173,6 +173,12 @@ pub struct DaemonConfig {
     pub grace_secs: f64,
     /// Bearer token for everything but /healthz; empty means none.
     pub token: String,
+    /// Seconds a client gets to send a request's headers.
+    #[serde(deserialize_with = "bounds::header_timeout_secs")]
+    pub header_timeout_secs: f64,
+    /// HTTP connections served at once.
+    #[serde(deserialize_with = "bounds::max_connections")]
+    pub max_connections: usize,
 }
 
 impl Default for DaemonConfig {
@@ -184,6 +190,8 @@ impl Default for DaemonConfig {
             debounce_ms: 2000,
             grace_secs: 10.0,
             token: String::new(),
+            header_timeout_secs: 10.0,
+            max_connections: 512,
         }
     }
 }
