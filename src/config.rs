@@ -61,6 +61,8 @@ pub struct CorpusConfig {
     /// Files larger than this many bytes are skipped with a note.
     #[serde(deserialize_with = "bounds::max_file_size")]
     pub max_file_size: u64,
+    /// Read symbolic links whose target is outside the scanned roots.
+    pub follow_symlinks: bool,
     /// Base URLs for folders whose articles carry no source address.
     pub base: Vec<FolderBase>,
 }
@@ -177,6 +179,12 @@ pub struct DaemonConfig {
     pub grace_secs: f64,
     /// Bearer token for everything but /healthz; empty means none.
     pub token: String,
+    /// Seconds a client gets to send a request's headers.
+    #[serde(deserialize_with = "bounds::header_timeout_secs")]
+    pub header_timeout_secs: f64,
+    /// HTTP connections served at once.
+    #[serde(deserialize_with = "bounds::max_connections")]
+    pub max_connections: usize,
 }
 
 impl Default for DaemonConfig {
@@ -188,6 +196,8 @@ impl Default for DaemonConfig {
             debounce_ms: 2000,
             grace_secs: 10.0,
             token: String::new(),
+            header_timeout_secs: 10.0,
+            max_connections: 512,
         }
     }
 }
@@ -262,6 +272,7 @@ impl Default for CorpusConfig {
             include: Globs::new("corpus.include", DEFAULT_CORPUS_INCLUDE).unwrap_or_default(),
             exclude: Globs::new("corpus.exclude", DEFAULT_CORPUS_EXCLUDE).unwrap_or_default(),
             max_file_size: 16 * 1024 * 1024,
+            follow_symlinks: false,
             base: Vec::new(),
         }
     }

@@ -106,7 +106,13 @@ pub struct GcOutcome {
 /// `store.gc_after_days`. Deletes them only with `force`.
 pub fn gc(config: &StoreConfig, force: bool) -> Result<GcOutcome, MaintenanceError> {
     let store = Store::open(config)?;
-    let cutoff = chrono::Utc::now().timestamp() - (config.gc_after_days as i64) * 86_400;
+    // Saturating: a huge `gc_after_days` (bounded when parsed, but the
+    // struct is public) must mean "nothing is that old", never wrap to a
+    // cutoff in the future that offers just-referenced objects.
+    let age = i64::try_from(config.gc_after_days)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(86_400);
+    let cutoff = chrono::Utc::now().timestamp().saturating_sub(age);
     let candidates: Vec<(String, i64)> = store
         .db
         .read(|c| {

@@ -216,3 +216,66 @@ fn bounds_are_inclusive_and_in_range_values_pass() {
         assert_eq!(code, Some(want), "{text}: {err}");
     }
 }
+
+/// Issue 10: a per-host `rate_limit = 0` was accepted and the run waited
+/// 11.6 days per request; a huge `gc_after_days` overflowed. Zero and
+/// near-zero rates, per host as at the top level, and the largest
+/// day counts exit 2 naming the key and its line.
+#[test]
+fn zero_rates_and_huge_gc_ages_exit_2_naming_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = "# a host entry\n[check.hosts.\"slow.example\"]\n";
+    let cases = [
+        (
+            format!("{host}rate_limit = 0"),
+            3,
+            "check.hosts.<host>.rate_limit",
+        ),
+        (
+            format!("{host}rate_limit = 0.0"),
+            3,
+            "check.hosts.<host>.rate_limit",
+        ),
+        (
+            format!("{host}rate_limit = -0.5"),
+            3,
+            "check.hosts.<host>.rate_limit",
+        ),
+        (
+            format!("{host}rate_limit = 0.0001"),
+            3,
+            "check.hosts.<host>.rate_limit",
+        ),
+        (
+            format!("{host}rate_limit = 1.0\nburst = 0"),
+            4,
+            "check.hosts.<host>.burst",
+        ),
+        ("[check]\n\nrate_limit = 0".into(), 3, "check.rate_limit"),
+        (
+            "[store]\ngc_after_days = 36501".into(),
+            2,
+            "store.gc_after_days",
+        ),
+        (
+            "[store]\ngc_after_days = 106751991167301".into(),
+            2,
+            "store.gc_after_days",
+        ),
+    ];
+    for (text, line, key) in cases {
+        let (code, err) = run(dir.path(), &text);
+        assert_eq!(code, Some(2), "{text}: {err}");
+        assert!(err.contains(&format!("`{key}`")), "{text}: {err}");
+        assert!(err.contains(&format!("line {line},")), "{text}: {err}");
+        assert!(!err.contains("panicked"), "{text}: {err}");
+    }
+    // In range, the same keys pass.
+    for text in [
+        format!("{host}rate_limit = 0.001"),
+        "[store]\ngc_after_days = 36500".into(),
+    ] {
+        let (code, err) = run(dir.path(), &text);
+        assert_eq!(code, Some(0), "{text}: {err}");
+    }
+}

@@ -362,6 +362,48 @@ fn gc_keeps_what_documents_need_and_collects_the_rest() {
     assert_eq!(setup.run(&["verify"]).0, 0);
 }
 
+/// A `gc_after_days` past the parse bound (reached in-process, as a
+/// future caller might) used to overflow in debug builds and, in release,
+/// wrap to a cutoff in the future that offered just-referenced objects
+/// for deletion (issue 10). The arithmetic saturates: "older than a
+/// million years" selects nothing.
+#[test]
+fn gc_after_days_out_of_range_offers_nothing() {
+    let s = nankai();
+    let corpus = tempfile::tempdir().unwrap();
+    for name in ["000_9f14297dde64cb40.txt", "001_2f62085cd5636d82.txt"] {
+        std::fs::copy(fixture(&format!("seeds/{name}")), corpus.path().join(name)).unwrap();
+    }
+    let setup = Setup::new(&s, corpus.path(), "");
+    std::fs::write(
+        &setup.config,
+        std::fs::read_to_string(&setup.config).unwrap().replace(
+            "min_free_bytes = 0",
+            "min_free_bytes = 0\ngc_after_days = 0",
+        ),
+    )
+    .unwrap();
+    setup.check();
+    // Timestamps are in seconds: the next run must be a later one.
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::remove_file(corpus.path().join("001_2f62085cd5636d82.txt")).unwrap();
+    setup.check();
+    let text = std::fs::read_to_string(&setup.config).unwrap();
+    let mut store = archive::config::Config::parse(&text, &setup.config)
+        .expect("config")
+        .store;
+    std::thread::sleep(Duration::from_millis(1100));
+    store.gc_after_days = 0;
+    let control = archive::maintenance::gc(&store, false).expect("gc");
+    assert_eq!(control.objects.len(), 3, "the control: 001's objects");
+    for days in [36_500, 1 << 53, i64::MAX as u64, u64::MAX] {
+        store.gc_after_days = days;
+        let out = archive::maintenance::gc(&store, false).expect("gc");
+        assert!(out.objects.is_empty(), "{days} days: {:?}", out.objects);
+    }
+    assert_eq!(setup.objects().len(), 4);
+}
+
 #[test]
 fn export_rewrite_points_links_at_the_archive() {
     let s = nankai();

@@ -179,6 +179,8 @@ keys! {
     interval_secs: f64 = "daemon.interval_secs", 0.001, 30.0 * DAY, " seconds";
     debounce_ms: u64 = "daemon.debounce_ms", 0, 3_600_000, " milliseconds";
     grace_secs: f64 = "daemon.grace_secs", 0.0, HOUR, " seconds";
+    header_timeout_secs: f64 = "daemon.header_timeout_secs", 0.001, HOUR, " seconds";
+    max_connections: usize = "daemon.max_connections", 1, 100_000, "";
     min_free_bytes: u64 = "store.min_free_bytes", 0, u64::MAX, " bytes";
     gc_after_days: u64 = "store.gc_after_days", 0, 36_500, " days";
 }

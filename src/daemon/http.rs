@@ -18,6 +18,11 @@
 //!
 //! With `daemon.token` set, everything but `/healthz` needs
 //! `Authorization: Bearer <token>`.
+//!
+//! Connections are accepted by [`serve_connections`], not `axum::serve`:
+//! a header-read timeout (`daemon.header_timeout_secs`) and a cap on
+//! connections served at once (`daemon.max_connections`), so half-open
+//! connections (slowloris) cannot exhaust the daemon's file descriptors.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -204,4 +209,93 @@ async fn object(
         HeaderValue::from_static("public, max-age=31536000, immutable"),
     );
     response
+}
+
+/// Limits on the connections [`serve_connections`] accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// Time a client gets to send a request's headers
+    /// (`daemon.header_timeout_secs`).
+    pub header_timeout: std::time::Duration,
+    /// Connections served at once (`daemon.max_connections`).
+    pub max_connections: usize,
+}
+
+/// Serves `app` on `listener` until `stop` fires, then lets the requests
+/// in flight finish (their connections close after their response).
+///
+/// `axum::serve` has no way to bound a connection: a client that opens a
+/// connection and sends half a request line (slowloris) held it, and its
+/// file descriptor, forever; at 20,000 of them the daemon ran out of
+/// descriptors and `/healthz` failed. So connections are served here with
+/// hyper's HTTP/1 builder directly:
+///
+/// * **header-read timeout**: hyper closes a connection whose request
+///   headers are not complete within `header_timeout`. The timer starts
+///   whenever hyper waits for a request head, so it also closes an idle
+///   kept-alive connection and one that never sends a byte;
+/// * **connection cap**: a slot of a semaphore is taken before `accept`,
+///   and given back when the connection ends. With every slot taken, new
+///   connections wait in the kernel's backlog (they are not refused) and
+///   are accepted as slots free; the timeout above frees a stalled
+///   connection's slot within `header_timeout`, so the cap cannot be held
+///   by stalled clients for longer than that.
+///
+/// HTTP/1 only: `axum::serve` also spoke cleartext HTTP/2 (prior
+/// knowledge), which nothing here needs, and whose preface detection
+/// would wait for a silent client with no timeout.
+pub async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let connections = tokio_util::task::TaskTracker::new();
+    loop {
+        let slot = tokio::select! {
+            _ = stop.cancelled() => break,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+        };
+        let stream = tokio::select! {
+            _ = stop.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of descriptors or a connection reset before it
+                    // was accepted: wait a little instead of spinning.
+                    tracing::warn!("cannot accept an HTTP connection: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let stop = stop.clone();
+        connections.spawn(async move {
+            let _slot = slot;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header_timeout);
+            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!("HTTP connection closed: {e}");
+                    }
+                }
+                _ = stop.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    connections.close();
+    connections.wait().await;
 }

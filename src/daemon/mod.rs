@@ -185,15 +185,16 @@ pub async fn serve(
         store: config.store.path.clone(),
         token: Some(daemon.token.clone()).filter(|t| !t.is_empty()),
     });
-    let http_stop = shutdown.clone();
-    let server = tasks.spawn(async move {
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(http_stop.cancelled_owned())
-            .await
-        {
-            tracing::error!("HTTP server failed: {e}");
-        }
-    });
+    let limits = http::ConnectionLimits {
+        header_timeout: Duration::from_secs_f64(daemon.header_timeout_secs),
+        max_connections: daemon.max_connections,
+    };
+    let server = tasks.spawn(http::serve_connections(
+        listener,
+        app,
+        limits,
+        shutdown.clone(),
+    ));
     // The run's own token: shutdown first gives the run its grace period.
     let run_cancel = CancellationToken::new();
     let mut scheduler = tasks.spawn(schedule(
