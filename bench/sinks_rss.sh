@@ -11,7 +11,9 @@
 #   archive --check --offline --format json --report FILE --prom-file P DIR
 #
 # and, for the daemon, VmHWM and VmRSS (from /proc) once its first run has
-# finished, with `check.offline = true` so no network is needed. With
+# finished, with `check.offline = true` so no network is needed: with
+# its default document cache (`daemon.document_cache_mb = 32`) and with
+# none (0). An older build has no such key: it is measured once. With
 # BASE=<older archive binary> the same rows are measured for it too (an
 # older build may need the report in a file for --prom-file: it is).
 #
@@ -53,9 +55,9 @@ cli() {
     printf '%s' "$R_rss_kb"
 }
 
-# daemon BIN: "VmHWM VmRSS" (KiB) after the daemon's first run.
+# daemon BIN [CACHE_MB]: "VmHWM VmRSS" (KiB) after the daemon's first run.
 daemon() {
-    local bin=$1 port pid i
+    local bin=$1 cache=${2:-} port pid i
     port=$(( (RANDOM % 20000) + 30000 ))
     rm -rf "$WORK/store" "$WORK/daemon-report.json"
     cat >"$WORK/daemon.toml" <<TOML
@@ -67,6 +69,7 @@ offline = true
 listen = "127.0.0.1:$port"
 interval_secs = 3600.0
 watch = false
+${cache:+document_cache_mb = $cache}
 [store]
 path = "$WORK/store"
 [report]
@@ -85,17 +88,25 @@ TOML
 }
 
 row() {
-    local bin=$1 name=$2 plain prom d
+    local bin=$1 name=$2 plain prom d0 d32
     plain=$(cli "$bin" "$name: report" )
     prom=$(cli "$bin" "$name: report + --prom-file" --prom-file "$WORK/metrics.prom")
-    d=$(daemon "$bin")
-    read -r hwm rss <<<"$d"
-    printf '| %s | %d | %d | %+d | %d | %d |\n' "$name" "$((plain / 1024))" "$((prom / 1024))" \
-        "$(( (prom - plain) / 1024 ))" "$((hwm / 1024))" "$((rss / 1024))"
+    if [[ "$bin" == "$BASE" ]]; then
+        d32=$(daemon "$bin")
+        d0="- -"
+    else
+        d32=$(daemon "$bin" 32)
+        d0=$(daemon "$bin" 0)
+    fi
+    read -r hwm rss <<<"$d32"
+    read -r hwm0 _ <<<"$d0"
+    mib() { [[ "$1" == - ]] && printf -- - || printf '%d' "$(($1 / 1024))"; }
+    printf '| %s | %d | %d | %+d | %s | %s | %s |\n' "$name" "$((plain / 1024))" "$((prom / 1024))" \
+        "$(( (prom - plain) / 1024 ))" "$(mib "$hwm")" "$(mib "$rss")" "$(mib "$hwm0")"
 }
 
 printf '\nCorpus: %s articles (seed %s), `%s`\n\n' "$N" "$SEED" "$CORPUS"
-printf '| build | check, peak RSS MiB | check + --prom-file, peak RSS MiB | difference MiB | daemon after its run: VmHWM MiB | VmRSS MiB |\n'
-printf '|---|---|---|---|---|---|\n'
+printf '| build | check, peak RSS MiB | check + --prom-file, peak RSS MiB | difference MiB | daemon after its run, document cache 32 MiB (base: unbounded): VmHWM MiB | VmRSS MiB | daemon, no document cache: VmHWM MiB |\n'
+printf '|---|---|---|---|---|---|---|\n'
 [[ -n "$BASE" ]] && row "$BASE" "base ($BASE)"
 row "$ARCHIVE" "this build"

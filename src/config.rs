@@ -185,6 +185,9 @@ pub struct DaemonConfig {
     /// HTTP connections served at once.
     #[serde(deserialize_with = "bounds::max_connections")]
     pub max_connections: usize,
+    /// MiB of scanned documents kept between runs.
+    #[serde(deserialize_with = "bounds::document_cache_mb")]
+    pub document_cache_mb: u64,
 }
 
 impl Default for DaemonConfig {
@@ -198,6 +201,7 @@ impl Default for DaemonConfig {
             token: String::new(),
             header_timeout_secs: 10.0,
             max_connections: 512,
+            document_cache_mb: 32,
         }
     }
 }

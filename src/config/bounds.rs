@@ -181,6 +181,7 @@ keys! {
     grace_secs: f64 = "daemon.grace_secs", 0.0, HOUR, " seconds";
     header_timeout_secs: f64 = "daemon.header_timeout_secs", 0.001, HOUR, " seconds";
     max_connections: usize = "daemon.max_connections", 1, 100_000, "";
+    document_cache_mb: u64 = "daemon.document_cache_mb", 0, 65_536, " MiB";
     min_free_bytes: u64 = "store.min_free_bytes", 0, u64::MAX, " bytes";
     gc_after_days: u64 = "store.gc_after_days", 0, 36_500, " days";
 }

@@ -113,7 +113,7 @@ impl Engine {
             options: EngineOptions { offline, ..options },
             documents: options
                 .keep_documents
-                .then(|| Arc::new(DocumentCache::default())),
+                .then(|| Arc::new(document_cache(&loaded.config))),
             loaded,
             checker,
         })
@@ -162,8 +162,12 @@ impl Engine {
             self.checker = Some(build_checker(new, self.options, store, Some(hosts))?);
         }
         let extraction_changed = !same(&old.corpus, &new.corpus) || !same(&old.links, &new.links);
-        if let Some(documents) = self.documents.as_ref().filter(|_| extraction_changed) {
-            documents.clear();
+        if let Some(documents) = self.documents.as_mut() {
+            if old.daemon.document_cache_mb != new.daemon.document_cache_mb {
+                *documents = Arc::new(document_cache(new));
+            } else if extraction_changed {
+                documents.clear();
+            }
         }
         self.loaded = loaded;
         Ok(())
@@ -316,6 +320,12 @@ fn off_the_workers<T>(work: impl FnOnce() -> T) -> T {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
         _ => work(),
     }
+}
+
+/// An empty document cache with the configured budget.
+fn document_cache(config: &Config) -> DocumentCache {
+    let mib = usize::try_from(config.daemon.document_cache_mb).unwrap_or(usize::MAX);
+    DocumentCache::new(mib.saturating_mul(1024 * 1024))
 }
 
 /// The checker for `config`, with its store (opened unless given) and,

@@ -7,11 +7,12 @@
 //! callback. Nothing holds the corpus: memory is one batch of documents
 //! plus whatever the callback keeps.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
+
+mod cache;
+pub use cache::DocumentCache;
 
 use crate::config::Config;
 use crate::diagnose::{classify, document_findings, UrlFilter};
@@ -337,89 +338,6 @@ fn scan_guarded(input: &Input, max_size: u64, config: &Config, filter: &UrlFilte
     })
 }
 
-/// Scanned documents kept between the runs of a long-lived process (the
-/// daemon): a file whose size and modification time have not changed is
-/// not read, decoded or extracted again. Entries for files that a run did
-/// not see are dropped at the end of that run, so the cache follows the
-/// corpus. Links are still checked each run (through the check cache).
-#[derive(Debug, Default)]
-pub struct DocumentCache {
-    entries: std::sync::Mutex<HashMap<std::path::PathBuf, CachedDocument>>,
-    run: AtomicUsize,
-    read: AtomicUsize,
-    reused: AtomicUsize,
-}
-
-#[derive(Debug)]
-struct CachedDocument {
-    len: u64,
-    modified: std::time::SystemTime,
-    /// The last run that saw the file.
-    run: usize,
-    scanned: Scanned,
-}
-
-impl DocumentCache {
-    /// Starts a run: counters reset.
-    pub fn begin_run(&self) {
-        self.run.fetch_add(1, Ordering::SeqCst);
-        self.read.store(0, Ordering::SeqCst);
-        self.reused.store(0, Ordering::SeqCst);
-    }
-
-    /// Ends a run: forgets files it did not see. Returns (read, unchanged).
-    pub fn end_run(&self) -> (usize, usize) {
-        let run = self.run.load(Ordering::SeqCst);
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.retain(|_, e| e.run == run);
-        }
-        (
-            self.read.load(Ordering::SeqCst),
-            self.reused.load(Ordering::SeqCst),
-        )
-    }
-
-    /// Forgets everything (a new configuration may extract differently).
-    pub fn clear(&self) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.clear();
-        }
-    }
-
-    /// The cached result for an unchanged file, else `scan()`'s, cached.
-    fn scan(&self, input: &Input, scan: impl FnOnce() -> Scanned) -> Scanned {
-        let Input::File(path) = input else {
-            return scan();
-        };
-        let run = self.run.load(Ordering::SeqCst);
-        let stamp = std::fs::metadata(path)
-            .ok()
-            .and_then(|m| Some((m.len(), m.modified().ok()?)));
-        if let (Some((len, modified)), Ok(mut entries)) = (stamp, self.entries.lock()) {
-            if let Some(e) = entries
-                .get_mut(path)
-                .filter(|e| e.len == len && e.modified == modified)
-            {
-                e.run = run;
-                self.reused.fetch_add(1, Ordering::Relaxed);
-                return e.scanned.clone();
-            }
-        }
-        let scanned = scan();
-        self.read.fetch_add(1, Ordering::Relaxed);
-        if let (Some((len, modified)), Ok(mut entries)) = (stamp, self.entries.lock()) {
-            let cached = CachedDocument {
-                len,
-                modified,
-                run,
-                scanned: scanned.clone(),
-            };
-            entries.insert(path.clone(), cached);
-        }
-        scanned
-    }
-}
-
 /// Counts of the documents emitted so far; the one place report ids are
 /// given, so that `documents[i].id == i` (and likewise for links and
 /// findings) whatever order documents finished in.
@@ -453,7 +371,7 @@ pub fn corpus_paths(given: &[PathBuf], config: &Config) -> Vec<PathBuf> {
 mod tests {
     use super::*;
     use crate::source::corpus::CorpusSource;
-    use std::sync::atomic::AtomicBool;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::time::Duration;
 
     /// `total` inputs named by their index; counts what it handed out.
@@ -538,45 +456,5 @@ mod tests {
             "{most} documents out at once behind one slow one (bound {bound})"
         );
         assert!(!broke.load(Ordering::SeqCst));
-    }
-
-    fn run(
-        dir: &std::path::Path,
-        config: &Config,
-        cache: &DocumentCache,
-    ) -> ((usize, usize), usize) {
-        cache.begin_run();
-        let mut source = CorpusSource::new(&[dir.to_path_buf()], &config.corpus);
-        let mut links = 0;
-        scan_corpus(&mut source, config, Some(cache), |s| links += s.links.len());
-        (cache.end_run(), links)
-    }
-
-    #[test]
-    fn unchanged_documents_come_from_the_cache() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = Config::default();
-        let cache = DocumentCache::default();
-        std::fs::write(dir.path().join("a.md"), "![x](http://a.cn/1.jpg)\n").unwrap();
-        std::fs::write(dir.path().join("b.md"), "![x](http://a.cn/2.jpg)\n").unwrap();
-        assert_eq!(run(dir.path(), &config, &cache), ((2, 0), 2));
-        assert_eq!(run(dir.path(), &config, &cache), ((0, 2), 2));
-        std::fs::write(
-            dir.path().join("a.md"),
-            "![x](http://a.cn/1.jpg) ![y](http://a.cn/3.jpg)\n",
-        )
-        .unwrap();
-        assert_eq!(
-            run(dir.path(), &config, &cache),
-            ((1, 1), 3),
-            "the edited file is read again"
-        );
-        std::fs::remove_file(dir.path().join("b.md")).unwrap();
-        assert_eq!(run(dir.path(), &config, &cache), ((0, 1), 2));
-        assert_eq!(
-            cache.entries.lock().unwrap().len(),
-            1,
-            "deleted files are forgotten"
-        );
     }
 }
