@@ -370,7 +370,6 @@ pub fn corpus_paths(given: &[PathBuf], config: &Config) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::corpus::CorpusSource;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::time::Duration;
 
