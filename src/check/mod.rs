@@ -36,7 +36,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use futures_util::future::join_all;
+use futures_util::stream::{self, StreamExt};
 use tokio::sync::OnceCell;
 
 use crate::config::Config;
@@ -320,6 +320,17 @@ impl Checker {
         })
     }
 
+    /// Checks `targets` with at most `in_flight` at once; results in order.
+    /// Futures are made as slots free up, not all at once: a document of
+    /// half a million links costs `in_flight` futures, not half a million.
+    async fn check_all(&self, targets: Vec<(String, LinkKind)>, in_flight: usize) -> Vec<Checked> {
+        stream::iter(targets)
+            .map(|(url, kind)| async move { self.check_url(&url, kind).await })
+            .buffered(in_flight)
+            .collect()
+            .await
+    }
+
     /// Checks a document's links, its source page and its suggestions.
     pub async fn check_document(&self, mut scanned: Scanned) -> Scanned {
         if let Some(store) = &self.store {
@@ -354,11 +365,15 @@ impl Checker {
                 (l.status == Status::Unchecked || suspected) && l.resolved.is_some()
             })
             .collect();
-        let results = join_all(jobs.iter().map(|&i| {
-            let link = &scanned.links[i];
-            self.check_url(link.resolved.as_deref().unwrap_or(""), link.kind)
-        }))
-        .await;
+        let in_flight = self.fetcher.hosts().config().concurrency.max(1);
+        let targets: Vec<(String, LinkKind)> = jobs
+            .iter()
+            .map(|&i| {
+                let link = &scanned.links[i];
+                (link.resolved.clone().unwrap_or_default(), link.kind)
+            })
+            .collect();
+        let results = self.check_all(targets, in_flight).await;
         let mut found_on_source: Vec<String> = Vec::new();
         for (&i, checked) in jobs.iter().zip(results) {
             let link = &mut scanned.links[i];
@@ -405,7 +420,8 @@ impl Checker {
                 urls.push((s.url.clone(), kind));
             }
         }
-        let results = join_all(urls.iter().map(|(u, k)| self.check_url(u, *k))).await;
+        let in_flight = self.fetcher.hosts().config().concurrency.max(1);
+        let results = self.check_all(urls.clone(), in_flight).await;
         let status: HashMap<&str, Status> = urls
             .iter()
             .map(|(u, _)| u.as_str())
