@@ -254,3 +254,80 @@ fn a_host_that_keeps_asking_to_wait_does_not_hold_the_run() {
         }
     }
 }
+
+/// A pause a host asked for outlives the process (issue 10: per-host state
+/// survives): the next run, a new process with the same state database,
+/// sends that host nothing while the pause lasts, and the other host is
+/// checked as usual.
+#[test]
+fn a_pause_outlives_the_process() {
+    let s = TestServer::start();
+    s.route_on(
+        "busy.test",
+        "/b.jpg",
+        Reply::FailFirst {
+            n: 1000,
+            status: 429,
+            retry_after: Some("60"),
+            then: Box::new(Reply::Status(200)),
+        },
+    );
+    s.route_on("calm.test", "/c.jpg", Reply::Ok("image/jpeg", jpeg(9)));
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    std::fs::write(
+        corpus.join("a.md"),
+        "![b](http://busy.test/b.jpg)\n\n![c](http://calm.test/c.jpg)\n",
+    )
+    .unwrap();
+    let toml = format!(
+        "[corpus]\npaths = [\"{}\"]\n[check]\nallow_private = true\nrate_limit = 1000.0\nburst = 100\nmax_host_wait = 5.0\n[store]\npath = \"{}\"\n[resolve]\n\"busy.test\" = \"127.0.0.1:{port}\"\n\"calm.test\" = \"127.0.0.1:{port}\"\n",
+        corpus.display(),
+        dir.path().join("store").display(),
+        port = s.addr.port()
+    );
+    let busy_hits = || {
+        s.hits()
+            .into_iter()
+            .filter(|h| h.host == "busy.test")
+            .count()
+    };
+    let calm_hits = || {
+        s.hits()
+            .into_iter()
+            .filter(|h| h.host == "calm.test")
+            .count()
+    };
+    let (_, first) = run_online(&toml, dir.path(), true, Vec::new());
+    assert_eq!(busy_hits(), 1, "one request, then a 60 s pause");
+    let busy = |r: &Value| {
+        r["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["url"] == "http://busy.test/b.jpg")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        busy(&first)["reason"],
+        "host_wait_exceeded",
+        "{}",
+        busy(&first)
+    );
+    let calm_before = calm_hits();
+    let (code, second) = run_online(&toml, dir.path(), true, Vec::new());
+    assert_eq!(
+        busy_hits(),
+        1,
+        "the paused host was asked again by the next process"
+    );
+    assert!(
+        calm_hits() > calm_before,
+        "the other host is checked as usual"
+    );
+    assert_eq!(busy(&second)["status"], "error", "{}", busy(&second));
+    assert_eq!(busy(&second)["reason"], "host_wait_exceeded");
+    assert_eq!(code, 0);
+}

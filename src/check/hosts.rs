@@ -204,10 +204,18 @@ impl Hosts {
     /// Pauses `host` (only) for `delay`, e.g. after `Retry-After`. The
     /// time this adds to the host's pause counts against its budget.
     pub fn pause(&self, host: &str, delay: Duration) {
+        self.pause_until(host, Instant::now() + delay);
+        tracing::info!(
+            host,
+            delay_ms = delay.as_millis() as u64,
+            "host asked us to slow down"
+        );
+    }
+
+    fn pause_until(&self, host: &str, t: Instant) {
         let gate = self.gate(host);
         let mut until = gate.paused_until.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        let t = now + delay;
         let from = until.filter(|u| *u > now).unwrap_or(now);
         if t > from {
             *gate
@@ -216,22 +224,44 @@ impl Hosts {
                 .unwrap_or_else(|e| e.into_inner()) += t - from;
             *until = Some(t);
         }
-        tracing::info!(
-            host,
-            delay_ms = delay.as_millis() as u64,
-            "host asked us to slow down"
-        );
     }
 
-    /// Starts a run: every host's waiting budget is whole again. Pauses in
-    /// force stay: a host that asked for an hour gets its hour.
+    /// The pauses in force, as wall-clock times, to remember across a
+    /// restart ([`crate::store::db::StateDb::record_pauses`]).
+    pub fn pauses(&self) -> Vec<(String, std::time::SystemTime)> {
+        let (now, wall) = (Instant::now(), std::time::SystemTime::now());
+        let gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
+        gates
+            .iter()
+            .filter_map(|(host, gate)| {
+                let until = (*gate.paused_until.lock().unwrap_or_else(|e| e.into_inner()))?;
+                (until > now).then(|| (host.clone(), wall + (until - now)))
+            })
+            .collect()
+    }
+
+    /// Puts back a pause remembered from an earlier process; what is left
+    /// of it counts against this run's budget, as if just asked for.
+    pub fn restore_pause(&self, host: &str, until: std::time::SystemTime) {
+        if let Ok(left) = until.duration_since(std::time::SystemTime::now()) {
+            self.pause_until(host, Instant::now() + left);
+        }
+    }
+
+    /// Starts a run: every host's waiting budget starts again from what
+    /// is left of the pause in force. A host that asked for an hour gets
+    /// its hour, and when that is more than the budget its links are not
+    /// checked this run, rather than waited for.
     pub fn begin_run(&self) {
+        let now = Instant::now();
         let gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
         for gate in gates.values() {
+            let until = *gate.paused_until.lock().unwrap_or_else(|e| e.into_inner());
             *gate
                 .paused_this_run
                 .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Duration::ZERO;
+                .unwrap_or_else(|e| e.into_inner()) =
+                until.map_or(Duration::ZERO, |u| u.saturating_duration_since(now));
         }
     }
 

@@ -209,6 +209,10 @@ impl Engine {
             _ = cancel.cancelled() => None,
             done = drive.run(&request.scope, |scanned| reports.add(&scanned)) => Some(done),
         };
+        if let Some(checker) = &self.checker {
+            // Finished or cancelled: pauses asked for outlive this process.
+            checker.save_pauses();
+        }
         if let Some(documents) = &self.documents {
             let (read, unchanged) = documents.end_run();
             tracing::info!("documents: {read} read, {unchanged} unchanged since the last run");

@@ -5,7 +5,9 @@
 //! All writes go through one writer thread that owns its connection and
 //! commits in batches ([`StateDb::send`]); reads use a second connection,
 //! which WAL lets run beside the writer. Migrations are numbered by
-//! `PRAGMA user_version`.
+//! `PRAGMA user_version`. Besides URLs, it remembers the pauses hosts
+//! asked for (`429`/`503` with `Retry-After`), so a restarted process does
+//! not hammer a host that asked it to wait.
 //!
 //! Statuses and reasons are stored as the report spells them and read back
 //! as types ([`ToSql`]/[`FromSql`] below): a word the code does not know
@@ -56,7 +58,8 @@ impl FromSql for Reason {
 }
 
 /// Migrations, in order; `user_version` counts how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE urls (
     url TEXT PRIMARY KEY,
     first_seen INTEGER NOT NULL,
@@ -102,7 +105,14 @@ CREATE TABLE history (
     reason TEXT
 );
 CREATE INDEX history_url ON history(url);
-"#];
+"#,
+    r#"
+CREATE TABLE host_pauses (
+    host TEXT PRIMARY KEY,
+    until INTEGER NOT NULL
+);
+"#,
+];
 
 /// A check result to record.
 #[derive(Debug, Clone)]
@@ -134,6 +144,8 @@ enum Write {
     Redownload(String),
     /// Forgets objects (gc) and their versions.
     DropObjects(Vec<String>),
+    /// Hosts' pauses: (host, until, unix seconds).
+    Pauses(Vec<(String, i64)>),
     /// Commit everything so far, then answer.
     Flush(mpsc::SyncSender<()>),
 }
@@ -221,6 +233,23 @@ impl StateDb {
             at,
             refs,
         });
+    }
+
+    /// Remembers that these hosts asked us to pause until these times
+    /// (unix seconds), so a restarted process honours them too.
+    pub fn record_pauses(&self, pauses: Vec<(String, i64)>) {
+        if !pauses.is_empty() {
+            self.send(Write::Pauses(pauses));
+        }
+    }
+
+    /// Pauses still in force at `now` (unix seconds), by host.
+    pub fn pauses_after(&self, now: i64) -> rusqlite::Result<Vec<(String, i64)>> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT host, until FROM host_pauses WHERE until > ?1")?;
+            let rows = stmt.query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
     }
 
     pub fn mark_redownload(&self, sha256: &str) {
@@ -341,6 +370,14 @@ fn writer_loop(mut conn: Connection, rx: Receiver<Write>) {
                             tx.execute("DELETE FROM objects WHERE sha256 = ?1", [&sha])?;
                             tx.execute("DELETE FROM versions WHERE sha256 = ?1", [&sha])?;
                             tx.execute("UPDATE urls SET sha256 = NULL WHERE sha256 = ?1", [&sha])?;
+                        }
+                    }
+                    Write::Pauses(pauses) => {
+                        let mut stmt = tx.prepare_cached(
+                            "INSERT OR REPLACE INTO host_pauses (host, until) VALUES (?1, ?2)",
+                        )?;
+                        for (host, until) in pauses {
+                            stmt.execute(params![host, until])?;
                         }
                     }
                     Write::Flush(reply) => replies.push(reply),
