@@ -25,6 +25,17 @@
 //! nothing partial is ever published. A cancelled run writes no report
 //! (a partial one would read as a corpus with fewer links) and does not
 //! prune the store's references; what it checked stays in the cache.
+//!
+//! Whether the network was there at all is only known once the corpus
+//! pass is over ([`crate::check::outage`]): the verdict must not depend
+//! on which checks happened to finish first. Documents stream into the
+//! sinks before it, so when the verdict is "unavailable" the run drives
+//! the scope a second time into fresh sinks: every URL's result is the
+//! first pass's (the checker fetches a URL at most once per run), now
+//! reported as `network_unavailable`. Only an outage run pays for the
+//! second pass, in scanning, never in requests (a crawl fetches its pages
+//! again: they are not cached). The exit code is then 4, and the store is
+//! marked so that `gc` refuses ([`crate::store::marker`]).
 
 mod crawl;
 mod drive;
