@@ -239,13 +239,11 @@ impl Judge {
             Vec::new()
         };
         if let Some(r) = record {
-            let down = matches!(state.verdict, Some(Network::Down { .. }));
-            if reach == Reach::Unreachable && (down || (!up_for_sure && state.verdict.is_none())) {
-                if !down {
-                    state.held.push(r);
-                }
-            } else {
-                out.push(r);
+            match (reach, &state.verdict) {
+                // Cut off: the URL keeps its last known status.
+                (Reach::Unreachable, Some(Network::Down { .. })) => {}
+                (Reach::Unreachable, None) if !up_for_sure => state.held.push(r),
+                _ => out.push(r),
             }
         }
         out
