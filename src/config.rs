@@ -144,6 +144,33 @@ pub struct CheckConfig {
     /// Seconds a cached result stays valid.
     #[serde(deserialize_with = "bounds::cache_max_age")]
     pub cache_max_age: u64,
+    /// URLs on other networks, asked when no host answered a run: one
+    /// answering means the failing hosts are dead, none answering that
+    /// this machine is cut off ([`crate::check::outage`]).
+    #[serde(deserialize_with = "canary_urls")]
+    pub canary: Vec<String>,
+}
+
+/// `check.canary`: http(s) URLs with a host, at most 16.
+fn canary_urls<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    use serde::de::Error as _;
+    let urls = Vec::<String>::deserialize(d)?;
+    if urls.len() > 16 {
+        return Err(D::Error::custom(format!(
+            "`check.canary` lists {} URLs; one or two on other networks are enough (at most 16)",
+            urls.len()
+        )));
+    }
+    for u in &urls {
+        let ok = url::Url::parse(u)
+            .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host_str().is_some());
+        if !ok {
+            return Err(D::Error::custom(format!(
+                "`check.canary`: `{u}` is not an http(s) URL; write e.g. canary = [\"https://example.org/\"]"
+            )));
+        }
+    }
+    Ok(urls)
 }
 
 /// A per-host rate override.
@@ -318,6 +345,7 @@ impl Default for CheckConfig {
             )
             .to_string(),
             cache_max_age: 24 * 3600,
+            canary: Vec::new(),
         }
     }
 }

@@ -53,6 +53,10 @@ pub enum ExitCode {
     Usage = 2,
     /// Something went wrong inside archive (I/O on the report, a bug).
     Internal = 3,
+    /// Could not check: the run could reach nothing (no host answered;
+    /// see `check::outage`). No link was judged `broken` for it and the
+    /// state database kept every last known status.
+    CouldNotCheck = 4,
     /// Interrupted (Ctrl-C, SIGINT) before the run finished: no report
     /// written. 128 + SIGINT, as shells report it.
     Interrupted = 130,

@@ -24,6 +24,9 @@ Statuses: ok, broken, truncated, unresolvable, unchecked, skipped, error.
 Exit codes: 0 nothing broken (or stdout closed early, as by `| head`),
             1 broken or truncated links found,
             2 usage or configuration error, 3 internal error,
+            4 could not check: no host could be reached (links are
+              `error`, network_unavailable; last known statuses kept),
+              or `gc` refused after such a run,
             130 interrupted by Ctrl-C (no report written).
 The JSON report follows docs/report.schema.json.";
 
@@ -181,6 +184,9 @@ fn main() -> ProcessExit {
             match e {
                 RunError::Config(_) | RunError::Usage(_) => ExitCode::Usage,
                 RunError::Interrupted => ExitCode::Interrupted,
+                RunError::Maintenance(maintenance::MaintenanceError::Outage { .. }) => {
+                    ExitCode::CouldNotCheck
+                }
                 _ => ExitCode::Internal,
             }
         }

@@ -35,6 +35,10 @@ pub enum MaintenanceError {
     Quarantine { sha: String, source: std::io::Error },
     #[error("cannot delete object {sha}: {source} (check that the store folder is writable)")]
     Delete { sha: String, source: std::io::Error },
+    #[error(
+        "gc refused: the last full check could not reach the network ({marker}), so it proved nothing about which links are alive; run `archive --check` again once the network is back, then gc"
+    )]
+    Outage { marker: String },
     #[error("cannot write the manifest: {0}")]
     WriteManifest(#[source] std::io::Error),
     #[error("cannot write {}: {source} (check that the output folder is writable)", path.display())]
@@ -106,6 +110,10 @@ pub struct GcOutcome {
 /// `store.gc_after_days`. Deletes them only with `force`.
 pub fn gc(config: &StoreConfig, force: bool) -> Result<GcOutcome, MaintenanceError> {
     let store = Store::open(config)?;
+    // Under the store's lock, so no check can clear or set it meanwhile.
+    if let Some(marker) = crate::store::marker::outage(store.root()) {
+        return Err(MaintenanceError::Outage { marker });
+    }
     // Saturating: a huge `gc_after_days` (bounded when parsed, but the
     // struct is public) must mean "nothing is that old", never wrap to a
     // cutoff in the future that offers just-referenced objects.

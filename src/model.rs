@@ -9,6 +9,7 @@
 
 use serde::Serialize;
 
+use crate::check::outage::LastKnown;
 use crate::check::{HttpInfo, StoreOutcome};
 use crate::extract::LinkKind;
 use crate::vocab::{FindingKind, Reason, SuggestionReason, Syntax, UnknownWord};
@@ -115,6 +116,10 @@ pub struct Link {
     pub http: Option<HttpInfo>,
     /// Filled by the media store; `null` when not stored.
     pub store: Option<StoreOutcome>,
+    /// Only on a `network_unavailable` error: the URL's status before the
+    /// run, which the run kept (schema 1.4.0; absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_known: Option<LastKnown>,
 }
 
 /// A problem that concerns several links at once.

@@ -113,6 +113,9 @@ vocabulary! {
         PrivateAddress = "private_address",
         ResolvePortMismatch = "resolve_port_mismatch",
         HostWaitExceeded = "host_wait_exceeded",
+        /// The check failed at the transport level in a run that could
+        /// reach nothing ([`crate::check::outage`]): not the link's fault.
+        NetworkUnavailable = "network_unavailable",
         RedirectLoop = "redirect_loop",
         TooManyRedirects = "too_many_redirects",
         RedirectWithoutLocation = "redirect_without_location",

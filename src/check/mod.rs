@@ -29,6 +29,7 @@
 pub mod fetch;
 pub mod hosts;
 pub mod net;
+pub mod outage;
 pub mod sniff;
 pub mod verdict;
 
@@ -68,6 +69,10 @@ pub struct Checker {
     /// The host gates' wait total when the current run started.
     waited_before: AtomicU64,
     seen: Mutex<Seen>,
+    /// Whether this run can reach the network at all ([`outage`]).
+    network: outage::Judge,
+    /// `check.canary`: asked when nothing else answered.
+    canaries: Vec<String>,
 }
 
 /// `Want` as a map key.
@@ -133,6 +138,8 @@ impl Checker {
             started_at: AtomicI64::new(now()),
             waited_before: AtomicU64::new(0),
             seen: Mutex::new(HashMap::new()),
+            network: outage::Judge::default(),
+            canaries: check.canary.clone(),
         })
     }
 
@@ -144,6 +151,7 @@ impl Checker {
     pub fn begin_run(&self) {
         self.seen.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.started_at.store(now(), Ordering::SeqCst);
+        self.network.begin_run();
         self.fetcher.hosts().begin_run();
         self.restore_pauses();
         self.waited_before
@@ -220,6 +228,7 @@ impl Checker {
             .fetcher
             .check(url, Want::Html, FetchOptions::default())
             .await;
+        self.observe(url, checked.reach, None);
         match (checked.status, body) {
             (Status::Ok, Some(body)) => Ok((
                 checked
@@ -240,7 +249,8 @@ impl Checker {
             let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
             seen.entry((url.to_string(), key)).or_default().clone()
         };
-        cell.get_or_init(|| self.fetch(url, want)).await.clone()
+        let checked = cell.get_or_init(|| self.fetch(url, want)).await.clone();
+        self.as_judged(url, checked)
     }
 
     async fn fetch(&self, url: &str, want: Want) -> Checked {
@@ -304,13 +314,13 @@ impl Checker {
                 });
             }
         }
-        if let Some(s) = store {
+        let record = store.map(|s| {
             let copy = checked.stored();
             if let Some(c) = copy.filter(|c| c.new) {
                 s.count_new(c.size);
             }
             let http = &checked.http;
-            s.db.record_check(CheckRecord {
+            CheckRecord {
                 url: url.to_string(),
                 at: now(),
                 status: checked.status,
@@ -322,8 +332,10 @@ impl Checker {
                 content_length: http.content_length,
                 object: copy.map(|c| (c.sha256.clone(), c.size)),
                 http_json: serde_json::to_string(http).ok(),
-            });
-        }
+            }
+        });
+        // A transport failure waits for the run's verdict on the network.
+        self.observe(url, checked.reach, record);
         checked
     }
 
@@ -351,6 +363,8 @@ impl Checker {
             message: None,
             http,
             store: stored.map(StoreOutcome::Stored),
+            reach: outage::Reach::Local,
+            last_known: None,
         })
     }
 
@@ -485,6 +499,7 @@ fn apply(link: &mut Link, checked: &Checked) {
     link.message = checked.message.clone();
     link.http = Some(checked.http.clone());
     link.store = checked.store.clone();
+    link.last_known = checked.last_known.clone();
 }
 
 /// Applies the network's verdict to a link the static pass marked

@@ -29,6 +29,7 @@ use std::io::{self, ErrorKind};
 use serde::{Deserialize, Serialize};
 
 use super::net::{AddressRefused, ResolveError};
+use super::outage::{LastKnown, Reach};
 use crate::model::Status;
 use crate::store::objects::{relative_object_path, StoredObject};
 use crate::vocab::Reason;
@@ -79,6 +80,11 @@ pub struct Checked {
     /// The archived copy, or why a valid body was not archived; `None`
     /// when nothing was to be stored.
     pub store: Option<StoreOutcome>,
+    /// What the check says about the network ([`super::outage`]).
+    pub reach: Reach,
+    /// In a run that could reach nothing: the URL's status before it
+    /// (`network_unavailable` results only).
+    pub last_known: Option<LastKnown>,
 }
 
 /// The report's `store` object: the archived copy, or `{"error": ...}`.
@@ -156,13 +162,17 @@ pub(super) struct Transient {
     pub(super) retry_after: Option<Duration>,
 }
 
+/// A verdict on what a server said, or on what was decided before asking
+/// one: it answered when there is a status code.
 pub(super) fn verdict(status: Status, reason: Reason, message: String, http: HttpInfo) -> Checked {
     Checked {
         status,
         reason: Some(reason),
         message: Some(message),
+        reach: answered_if_coded(&http),
         http,
         store: None,
+        last_known: None,
     }
 }
 
@@ -171,8 +181,18 @@ pub(super) fn verdict_ok(http: HttpInfo) -> Checked {
         status: Status::Ok,
         reason: None,
         message: None,
+        reach: answered_if_coded(&http),
         http,
         store: None,
+        last_known: None,
+    }
+}
+
+fn answered_if_coded(http: &HttpInfo) -> Reach {
+    if http.status_code.is_some() {
+        Reach::Answered
+    } else {
+        Reach::Local
     }
 }
 
@@ -200,6 +220,10 @@ pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
 enum Cause {
     /// The address guard refused where the name resolves.
     PrivateAddress,
+    /// The name cannot exist (`.invalid`) or resolves to no address.
+    NoSuchName,
+    /// The system resolver failed: no such name, or no DNS server
+    /// answered; its error does not say which by type.
     Dns,
     Tls,
     Timeout,
@@ -241,7 +265,8 @@ fn cause_in_chain(e: &(dyn Error + 'static), tls_phase: bool) -> Option<Cause> {
         if let Some(r) = err.downcast_ref::<ResolveError>() {
             return Some(match r {
                 ResolveError::Refused(_) => Cause::PrivateAddress,
-                ResolveError::NotFound { .. } | ResolveError::Lookup { .. } => Cause::Dns,
+                ResolveError::NotFound { .. } => Cause::NoSuchName,
+                ResolveError::Lookup { .. } => Cause::Dns,
             });
         }
         if let Some(io) = err.downcast_ref::<io::Error>() {
@@ -271,15 +296,25 @@ pub(super) fn classify_error(
     let found = cause(e);
     let (status, reason) = match found {
         Cause::PrivateAddress => (Status::Skipped, Reason::PrivateAddress),
-        Cause::Dns => (Status::Broken, Reason::DnsError),
+        Cause::NoSuchName | Cause::Dns => (Status::Broken, Reason::DnsError),
         Cause::Tls => (Status::Broken, Reason::TlsError),
         Cause::Timeout => (Status::Broken, Reason::Timeout),
         Cause::ConnectionRefused => (Status::Broken, Reason::ConnectionRefused),
         Cause::Network => (Status::Broken, Reason::NetworkError),
     };
-    let v = verdict(status, reason, chain, info);
+    let mut v = verdict(status, reason, chain, info);
+    v.reach = match found {
+        // A TLS handshake that failed still reached a server.
+        Cause::Tls => Reach::Answered,
+        Cause::PrivateAddress | Cause::NoSuchName => Reach::Local,
+        Cause::Dns | Cause::Timeout | Cause::ConnectionRefused => Reach::Unreachable,
+        // No route, or a reset while connecting; one after the connection
+        // was made (a close, a protocol error) came from a server.
+        Cause::Network if e.is_connect() => Reach::Unreachable,
+        Cause::Network => Reach::Answered,
+    };
     match found {
-        Cause::PrivateAddress | Cause::Dns | Cause::Tls => Ok(v),
+        Cause::PrivateAddress | Cause::NoSuchName | Cause::Dns | Cause::Tls => Ok(v),
         Cause::Timeout | Cause::ConnectionRefused | Cause::Network => Err(transient(v, None)),
     }
 }
@@ -377,7 +412,7 @@ mod tests {
         let inner = io::Error::other(not_found);
         assert_eq!(
             found(&Wrap(hostile, Box::new(inner)), true),
-            Some(Cause::Dns)
+            Some(Cause::NoSuchName)
         );
     }
 }

@@ -28,6 +28,13 @@
 //!
 //! systemd integration: `Type=notify` readiness, a one-line `STATUS=`
 //! after each run, and `WATCHDOG=1` pings when `WatchdogSec` is set.
+//!
+//! A run that could reach nothing ([`crate::check::outage`]) says so in
+//! `STATUS=` and is followed by another sooner than `interval_secs`:
+//! [`OUTAGE_RETRY_FIRST`] after the first such run, doubling with each
+//! one that follows, never later than the interval ([`next_run_in`]), so
+//! the archive turns green soon after the network comes back without
+//! hammering a dead uplink.
 
 pub mod dashboard;
 pub mod http;
@@ -257,6 +264,19 @@ async fn watchdog(every: Duration, shutdown: CancellationToken) {
     }
 }
 
+/// The wait before the run after a first outage run.
+pub const OUTAGE_RETRY_FIRST: Duration = Duration::from_secs(30);
+
+/// The wait before the next run, after `outages` consecutive runs that
+/// could reach nothing (0: the last run could).
+pub fn next_run_in(interval: Duration, outages: u32) -> Duration {
+    if outages == 0 {
+        return interval;
+    }
+    let factor = 2u32.saturating_pow(outages.saturating_sub(1).min(31));
+    OUTAGE_RETRY_FIRST.saturating_mul(factor).min(interval)
+}
+
 /// Why the scheduler woke up.
 enum Wake {
     Timer,
@@ -277,6 +297,8 @@ async fn schedule(
     let (changes_tx, mut changes) = mpsc::channel::<()>(64);
     // Kept alive (not `_`): dropping the watcher stops it.
     let mut _watcher = watch_corpus(&engine.settings().config, changes_tx.clone());
+    // Consecutive runs that could reach nothing.
+    let mut outages: u32 = 0;
     loop {
         if shutdown.is_cancelled() {
             return;
@@ -316,7 +338,17 @@ async fn schedule(
                     &outcome.summary,
                     times,
                 ));
-                let line = outcome.summary.one_line();
+                let down = outcome.summary.network.as_ref().is_some_and(|n| !n.up);
+                outages = if down { outages.saturating_add(1) } else { 0 };
+                let mut line = outcome.summary.one_line();
+                if down {
+                    let interval =
+                        Duration::from_secs_f64(engine.settings().config.daemon.interval_secs);
+                    line = format!(
+                        "network unavailable, nothing checked (last known statuses kept); retrying in {}s: {line}",
+                        next_run_in(interval, outages).as_secs()
+                    );
+                }
                 tracing::info!("run finished: {line}");
                 notify(&[sd_notify::NotifyState::Status(&line)]);
             }
@@ -329,7 +361,7 @@ async fn schedule(
         }
         let daemon = engine.settings().config.daemon.clone();
         let wake = tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs_f64(daemon.interval_secs)) => Wake::Timer,
+            _ = tokio::time::sleep(next_run_in(Duration::from_secs_f64(daemon.interval_secs), outages)) => Wake::Timer,
             Some(()) = changes.recv() => Wake::Changed,
             Some(new) = reloads.recv() => Wake::Reload(Box::new(new)),
             _ = shutdown.cancelled() => Wake::Shutdown,
@@ -399,4 +431,20 @@ fn watch_corpus(config: &Config, changes: mpsc::Sender<()>) -> Option<notify::Re
         }
     }
     Some(watcher)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outages_retry_sooner_with_backoff() {
+        let hour = Duration::from_secs(3600);
+        let waits: Vec<u64> = (0..9).map(|n| next_run_in(hour, n).as_secs()).collect();
+        assert_eq!(waits, [3600, 30, 60, 120, 240, 480, 960, 1920, 3600]);
+        assert_eq!(next_run_in(hour, u32::MAX), hour);
+        // An interval shorter than the first retry stays the interval.
+        let short = Duration::from_secs(10);
+        assert_eq!(next_run_in(short, 1), short);
+    }
 }

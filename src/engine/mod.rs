@@ -25,6 +25,17 @@
 //! nothing partial is ever published. A cancelled run writes no report
 //! (a partial one would read as a corpus with fewer links) and does not
 //! prune the store's references; what it checked stays in the cache.
+//!
+//! Whether the network was there at all is only known once the corpus
+//! pass is over ([`crate::check::outage`]): the verdict must not depend
+//! on which checks happened to finish first. Documents stream into the
+//! sinks before it, so when the verdict is "unavailable" the run drives
+//! the scope a second time into fresh sinks: every URL's result is the
+//! first pass's (the checker fetches a URL at most once per run), now
+//! reported as `network_unavailable`. Only an outage run pays for the
+//! second pass, in scanning, never in requests (a crawl fetches its pages
+//! again: they are not cached). The exit code is then 4, and the store is
+//! marked so that `gc` refuses ([`crate::store::marker`]).
 
 mod crawl;
 mod drive;
@@ -35,6 +46,7 @@ use std::time::Instant;
 
 pub use tokio_util::sync::CancellationToken;
 
+use crate::check::outage::Network;
 use crate::check::Checker;
 use crate::config::{Config, LoadedConfig};
 use crate::error::RunError;
@@ -42,7 +54,7 @@ use crate::pipeline::{corpus_paths, DocumentCache};
 use crate::report::sinks::{write_prom_file, Sinks};
 use crate::report::RunInfo;
 use crate::run::{CheckOutcome, OutputFormat};
-use crate::store::Store;
+use crate::store::{self, Store};
 use crate::ExitCode;
 
 /// What a run covers.
@@ -182,24 +194,61 @@ impl Engine {
     ) -> Result<Option<CheckOutcome>, RunError> {
         let started = Instant::now();
         let started_unix = crate::report::metrics::unix_now();
-        let config = &self.loaded.config;
-        let offline = self.options.offline;
-        let text = request.format == OutputFormat::Text;
-        let mut reports = Sinks::new(text, text && !offline)
-            .map_err(|e| RunError::Internal(format!("cannot create temporary file: {e}")))?;
         if let Some(checker) = &self.checker {
             checker.begin_run();
         }
+        let paths = match &request.scope {
+            Scope::Corpus(paths) => corpus_paths(paths, &self.loaded.config),
+            Scope::Crawl(_) => Vec::new(),
+        };
+        let Some(mut reports) = self.pass(request, &paths, cancel).await? else {
+            return Ok(None);
+        };
+        let mut network = None;
+        if let Some(checker) = &self.checker {
+            let settled = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => None,
+                n = checker.settle_network() => Some(n),
+            };
+            let Some(settled) = settled else {
+                tracing::info!("run cancelled; no report written");
+                return Ok(None);
+            };
+            if !settled.is_up() {
+                // The documents already emitted carry transport failures
+                // as `broken`. Emit them again: every URL's result is
+                // this run's (no request is made twice), now judged by
+                // the verdict (see the module doc).
+                reports.progress.finish();
+                let Some(again) = self.pass(request, &paths, cancel).await? else {
+                    return Ok(None);
+                };
+                reports = again;
+            }
+            network = Some(settled);
+        }
+        off_the_workers(|| self.finish(request, reports, network, started, started_unix)).map(Some)
+    }
+
+    /// Drives the scope once into fresh sinks. `Ok(None)` when `cancel`
+    /// fired first.
+    async fn pass(
+        &self,
+        request: &RunRequest,
+        paths: &[PathBuf],
+        cancel: &CancellationToken,
+    ) -> Result<Option<Sinks>, RunError> {
+        let config = &self.loaded.config;
+        let text = request.format == OutputFormat::Text;
+        let mut reports = Sinks::new(text, text && !self.options.offline)
+            .map_err(|e| RunError::Internal(format!("cannot create temporary file: {e}")))?;
         if let Some(documents) = &self.documents {
             documents.begin_run();
         }
-        let paths = match &request.scope {
-            Scope::Corpus(paths) => corpus_paths(paths, config),
-            Scope::Crawl(_) => Vec::new(),
-        };
         let drive = drive::Drive {
             config: config.clone(),
-            paths,
+            paths: paths.to_vec(),
             documents: self.documents.clone(),
             checker: self.checker.as_ref(),
             cancel: cancel.clone(),
@@ -223,7 +272,7 @@ impl Engine {
             return Ok(None);
         };
         finished?;
-        off_the_workers(|| self.finish(request, reports, started, started_unix)).map(Some)
+        Ok(Some(reports))
     }
 
     /// Completes a run that was not cancelled: store bookkeeping, the
@@ -232,6 +281,7 @@ impl Engine {
         &self,
         request: &RunRequest,
         mut reports: Sinks,
+        network: Option<Network>,
         started: Instant,
         started_unix: f64,
     ) -> Result<CheckOutcome, RunError> {
@@ -239,8 +289,21 @@ impl Engine {
         if let Some(checker) = &self.checker {
             if let Some(store) = checker.store() {
                 // A full corpus run knows every current reference; forget the rest.
-                if matches!(&request.scope, Scope::Corpus(p) if p.is_empty()) {
+                let full = matches!(&request.scope, Scope::Corpus(p) if p.is_empty());
+                if full {
                     store.db.prune_refs(checker.started_at());
+                }
+                // gc trusts the references of the last full run only if
+                // that run could see the network.
+                let marked = match &network {
+                    Some(Network::Down { evidence }) => {
+                        store::marker::mark_outage(store.root(), evidence)
+                    }
+                    Some(Network::Up) if full => store::marker::clear_outage(store.root()),
+                    _ => Ok(()),
+                };
+                if let Err(e) = marked {
+                    tracing::error!("cannot update the store's outage marker: {e} (check that the store folder is writable)");
                 }
                 reports.summary.store = Some(store.summary(store.room_for_download().err()));
             }
@@ -262,6 +325,7 @@ impl Engine {
             )));
         }
         summary.duration_ms = started.elapsed().as_millis() as u64;
+        summary.network = network.as_ref().map(crate::report::NetworkSummary::of);
         let offline = self.options.offline;
         let info = RunInfo {
             generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -302,7 +366,9 @@ impl Engine {
             use std::io::Write as _;
             let _ = std::io::stderr().write_all(rendered.as_bytes());
         }
-        let exit_code = if summary.failing_links() > 0 {
+        let exit_code = if matches!(network, Some(Network::Down { .. })) {
+            ExitCode::CouldNotCheck
+        } else if summary.failing_links() > 0 {
             ExitCode::Failures
         } else {
             ExitCode::Clean

@@ -189,6 +189,7 @@ fn new_link(
         suggestions: Vec::new(),
         http: None,
         store: None,
+        last_known: None,
     }
 }
 

@@ -246,6 +246,17 @@ impl Metrics {
             summary.rate_limit_wait_ms.unwrap_or(0) as f64 / 1000.0
         );
 
+        // Online runs only: offline, nothing was asked of the network.
+        if let Some(network) = &summary.network {
+            header(
+                &mut out,
+                "archive_network_up",
+                "gauge",
+                "1 if the last run could reach the network; 0 if no host answered (its transport failures are `error`, network_unavailable, not `broken`).",
+            );
+            let _ = writeln!(out, "archive_network_up {}", u8::from(network.up));
+        }
+
         for (name, value, help) in [
             (
                 "archive_last_run_start_timestamp_seconds",
@@ -336,5 +347,12 @@ mod tests {
         assert!(text.contains("archive_request_duration_seconds_count 2\n"));
         assert!(text.contains("archive_store_objects 3\n"));
         assert!(text.contains("archive_last_run_duration_seconds 1.5\n"));
+        assert!(!text.contains("archive_network_up"), "offline: not known");
+        summary.network = Some(crate::report::NetworkSummary {
+            up: false,
+            evidence: Some("no host answered".into()),
+        });
+        let text = metrics.render(&summary, RunTimes::default());
+        assert!(text.contains("archive_network_up 0\n"));
     }
 }

@@ -33,7 +33,7 @@ use crate::vocab::FindingKind;
 
 /// Version of the JSON report's schema (semver: a new optional field is a
 /// minor bump, anything that breaks a reader is a major one).
-pub const SCHEMA_VERSION: &str = "1.3.0";
+pub const SCHEMA_VERSION: &str = "1.4.0";
 
 /// Counters over a whole run.
 #[derive(Debug, Clone, Serialize)]
@@ -48,6 +48,33 @@ pub struct Summary {
     pub store: Option<crate::store::StoreSummary>,
     /// Milliseconds requests waited for per-host rate limits (online runs).
     pub rate_limit_wait_ms: Option<u64>,
+    /// Whether the run could reach the network (online runs; absent
+    /// offline). Since schema 1.4.0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkSummary>,
+}
+
+/// The summary's `network`: whether the run could reach anything.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NetworkSummary {
+    pub up: bool,
+    /// Why it was judged unavailable; `None` when up.
+    pub evidence: Option<String>,
+}
+
+impl NetworkSummary {
+    pub fn of(network: &crate::check::outage::Network) -> NetworkSummary {
+        match network {
+            crate::check::outage::Network::Up => NetworkSummary {
+                up: true,
+                evidence: None,
+            },
+            crate::check::outage::Network::Down { evidence } => NetworkSummary {
+                up: false,
+                evidence: Some(evidence.clone()),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -80,6 +107,7 @@ impl Default for Summary {
             duration_ms: 0,
             store: None,
             rate_limit_wait_ms: None,
+            network: None,
         }
     }
 }
@@ -265,6 +293,7 @@ pub(crate) mod fixtures {
             suggestions: Vec::new(),
             http,
             store: None,
+            last_known: None,
         }
     }
 }

@@ -118,6 +118,17 @@ impl TextReport {
         if offline {
             out.push_str("offline: links that need the network are `unchecked`\n");
         }
+        if let Some(evidence) = summary
+            .network
+            .as_ref()
+            .filter(|n| !n.up)
+            .and_then(|n| n.evidence.as_deref())
+        {
+            let _ = writeln!(
+                out,
+                "network unavailable: {evidence}\n  links that could not be reached are `error` (network_unavailable), not `broken`; their last known status is kept; run again once the network is back (exit 4)"
+            );
+        }
         out
     }
 }

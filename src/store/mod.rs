@@ -12,6 +12,7 @@
 //! still tell, for instance, a closed pipe from a full disk.
 
 pub mod db;
+pub mod marker;
 pub mod objects;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,502 @@
+//! Outage: telling "this host is dead" from "we cannot reach anything".
+//!
+//! A machine that lost its uplink or its resolver sees every link fail,
+//! and a link checker that believes it reports the whole archive as rot,
+//! writes a false `broken` row into every URL's history and leaves `gc`
+//! looking at a run that proved nothing. This module holds the run's
+//! evidence and the rule that judges it; the checker feeds it, the engine
+//! asks for the verdict once the corpus pass is over.
+//!
+//! # Evidence
+//!
+//! Every check made over the network is one of ([`Reach`]):
+//!
+//! * **answered**: a server spoke, whatever it said: any HTTP status (a
+//!   404 is a host that works), a body cut short, a TLS handshake that
+//!   failed (a TCP connection was made). The network works.
+//! * **unreachable**: the request never reached a server: the system
+//!   resolver failed, the connection was refused or timed out, no route,
+//!   a reset before any answer. Either that host is dead or we are cut
+//!   off; one failure alone cannot tell.
+//! * **local**: nothing was learnt about the network: a cached result, the
+//!   address guard, a malformed URL, a name that cannot exist
+//!   (`.invalid`, or one that resolves to no address).
+//!
+//! # The rule
+//!
+//! Judged once, after the corpus pass ([`decide`]), on the hosts seen:
+//!
+//! 1. A host answered: the network is **up**. Hosts that failed at the
+//!    transport level while another answered are dead, and their links
+//!    `broken` as ever.
+//! 2. Nothing failed at the transport level: **up** (nothing to explain).
+//! 3. `check.canary` is set: its URLs are checked now. One answers: **up**
+//!    (the failing hosts are really dead). None answers: **down**.
+//! 4. No canary, and two or more hosts failed at the transport level with
+//!    none answering: **down**.
+//! 5. Otherwise (one host failed, none answered, no canary): **up**, and
+//!    the log says how to tell the two apart.
+//!
+//! The verdict depends only on what the checks returned, never on when
+//! they finished, so it is the same however the run was scheduled, and
+//! [`decide`] is a pure function the tests call directly.
+//!
+//! # Limits
+//!
+//! * A corpus on one host, without a canary, cannot tell an outage from
+//!   that host dying (rule 5); set `check.canary` to a URL on another
+//!   network (`["https://example.org/"]`).
+//! * The system resolver's errors do not say, by type, whether a DNS
+//!   server answered "no such name" or nobody answered at all (Rust's
+//!   `lookup_host` keeps only the message), so every failed lookup counts
+//!   as unreachable. A corpus whose several domains all expired, with no
+//!   canary, is judged an outage: its links are `error`, not `broken`,
+//!   until a canary or one live host says otherwise.
+//! * A local firewall that refuses only some hosts is not an outage: the
+//!   others answer.
+//!
+//! # While the verdict is pending
+//!
+//! A transport failure must not reach the state database before the
+//! verdict: in an outage its row would be a false `broken` in the URL's
+//! history. [`Judge::settle`] holds such records until a host answers
+//! (then they are written at once: from then on an outage is ruled out)
+//! or the run ends ([`Judge::conclude`]: written when up, dropped when
+//! down, so the URL keeps its last known status and "broken since").
+//! Held records cost memory only in a run where nothing has answered.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use super::Checked;
+use crate::model::Status;
+use crate::store::db::{CheckRecord, UrlState};
+
+/// What one check says about the network (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reach {
+    /// Nothing learnt about the network.
+    #[default]
+    Local,
+    /// A server spoke.
+    Answered,
+    /// No server was reached.
+    Unreachable,
+}
+
+/// The network as the run found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Network {
+    Up,
+    /// Nothing could be reached; why, for people.
+    Down {
+        evidence: String,
+    },
+}
+
+impl Network {
+    pub fn is_up(&self) -> bool {
+        matches!(self, Network::Up)
+    }
+}
+
+/// What the configured canaries said, when they were asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Canary {
+    /// `check.canary` is empty.
+    NotConfigured,
+    /// This canary URL answered.
+    Answered(String),
+    /// None answered; the last one's URL and why.
+    Failed { url: String, why: String },
+}
+
+/// The run's evidence so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Evidence {
+    /// Hosts that answered at least once.
+    pub answered: BTreeSet<String>,
+    /// Hosts that failed at the transport level at least once.
+    pub unreachable: BTreeSet<String>,
+}
+
+impl Evidence {
+    /// Whether the canaries must be asked: nothing answered and something
+    /// could not be reached (rule 3 of the module doc).
+    pub fn suspicious(&self) -> bool {
+        self.answered.is_empty() && !self.unreachable.is_empty()
+    }
+}
+
+/// The rule of the module doc.
+pub fn decide(evidence: &Evidence, canary: &Canary) -> Network {
+    if !evidence.suspicious() {
+        return Network::Up;
+    }
+    let hosts = &evidence.unreachable;
+    let named: Vec<&str> = hosts.iter().take(3).map(String::as_str).collect();
+    let more = hosts.len().saturating_sub(named.len());
+    let list = if more > 0 {
+        format!("{} and {more} more", named.join(", "))
+    } else {
+        named.join(", ")
+    };
+    match canary {
+        Canary::Answered(_) => Network::Up,
+        Canary::Failed { url, why } => Network::Down {
+            evidence: format!(
+                "no host answered ({list} failed at the transport level) and the canary {url} failed too ({why})"
+            ),
+        },
+        Canary::NotConfigured if hosts.len() >= 2 => Network::Down {
+            evidence: format!(
+                "no host answered: all {} hosts checked failed at the transport level ({list})",
+                hosts.len()
+            ),
+        },
+        Canary::NotConfigured => Network::Up,
+    }
+}
+
+/// A URL's status before this run, shown beside a `network_unavailable`
+/// error: the report's `last_known`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LastKnown {
+    pub status: Status,
+    /// Since when it has had that status (RFC 3339).
+    pub since: Option<String>,
+    /// When it was last checked (RFC 3339).
+    pub checked_at: Option<String>,
+}
+
+impl LastKnown {
+    /// What the state database knew, if it knew a status.
+    pub fn of(state: &UrlState) -> Option<LastKnown> {
+        let time = |t: Option<i64>| {
+            t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        };
+        Some(LastKnown {
+            status: state.status?,
+            since: time(state.status_since),
+            checked_at: time(state.checked_at),
+        })
+    }
+}
+
+/// The run's evidence and the records held back until the verdict.
+#[derive(Default)]
+pub struct Judge {
+    state: Mutex<JudgeState>,
+}
+
+#[derive(Default)]
+struct JudgeState {
+    evidence: Evidence,
+    held: Vec<CheckRecord>,
+    /// Set by [`Judge::conclude`]; later checks of the run read it.
+    verdict: Option<Network>,
+}
+
+impl Judge {
+    fn lock(&self) -> std::sync::MutexGuard<'_, JudgeState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts a run: no evidence, no verdict, nothing held.
+    pub fn begin_run(&self) {
+        *self.lock() = JudgeState::default();
+    }
+
+    /// Counts one check of `host` and returns the state-database records
+    /// to write now: `record` (this check's, if it has one) unless it is
+    /// a transport failure while nothing has answered, plus the records
+    /// held so far once a host answers.
+    pub fn settle(
+        &self,
+        host: &str,
+        reach: Reach,
+        record: Option<CheckRecord>,
+    ) -> Vec<CheckRecord> {
+        let mut state = self.lock();
+        if state.verdict.is_none() {
+            match reach {
+                Reach::Answered => {
+                    state.evidence.answered.insert(host.to_string());
+                }
+                Reach::Unreachable => {
+                    state.evidence.unreachable.insert(host.to_string());
+                }
+                Reach::Local => {}
+            }
+        }
+        let up_for_sure = !state.evidence.answered.is_empty();
+        let mut out = if up_for_sure {
+            std::mem::take(&mut state.held)
+        } else {
+            Vec::new()
+        };
+        if let Some(r) = record {
+            match (reach, &state.verdict) {
+                // Cut off: the URL keeps its last known status.
+                (Reach::Unreachable, Some(Network::Down { .. })) => {}
+                (Reach::Unreachable, None) if !up_for_sure => state.held.push(r),
+                _ => out.push(r),
+            }
+        }
+        out
+    }
+
+    /// The evidence so far.
+    pub fn evidence(&self) -> Evidence {
+        self.lock().evidence.clone()
+    }
+
+    /// Records the verdict and returns the held records to write: all of
+    /// them when the network was up, none when it was down.
+    pub fn conclude(&self, network: Network) -> Vec<CheckRecord> {
+        let mut state = self.lock();
+        let held = std::mem::take(&mut state.held);
+        let out = if network.is_up() { held } else { Vec::new() };
+        state.verdict = Some(network);
+        out
+    }
+
+    /// The verdict, once concluded.
+    pub fn verdict(&self) -> Option<Network> {
+        self.lock().verdict.clone()
+    }
+
+    /// Whether the run was concluded to be cut off.
+    pub fn is_down(&self) -> bool {
+        matches!(self.lock().verdict, Some(Network::Down { .. }))
+    }
+}
+
+impl super::Checker {
+    /// Counts one check of `url` for the verdict and writes the records
+    /// that need not wait for it ([`Judge::settle`]).
+    pub(super) fn observe(&self, url: &str, reach: Reach, record: Option<CheckRecord>) {
+        let host = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        let write = self.network.settle(&host, reach, record);
+        if let Some(store) = &self.store {
+            write.into_iter().for_each(|r| store.db.record_check(r));
+        }
+    }
+
+    /// Judges the run's network once the corpus pass is over: asks the
+    /// canaries when the evidence is suspicious, decides, and writes or
+    /// drops the held records. Later checks of the run (the engine's
+    /// second pass) see the verdict through [`super::Checker::check_url`].
+    pub async fn settle_network(&self) -> Network {
+        if let Some(done) = self.network.verdict() {
+            return done;
+        }
+        let evidence = self.network.evidence();
+        let canary = if evidence.suspicious() {
+            self.ask_canaries().await
+        } else {
+            Canary::NotConfigured
+        };
+        let network = decide(&evidence, &canary);
+        match (&network, &canary) {
+            (Network::Down { evidence }, _) => {
+                tracing::warn!("the network is unavailable: {evidence}; links that could not be reached are `error` (network_unavailable) and keep their last known status");
+            }
+            (Network::Up, Canary::NotConfigured) if evidence.suspicious() => {
+                tracing::info!(
+                    "no host answered, but only one was asked ({}): its links are `broken`; if this machine is offline, set check.canary so that archive can tell",
+                    evidence.unreachable.iter().next().map_or("", String::as_str)
+                );
+            }
+            _ => {}
+        }
+        let write = self.network.conclude(network.clone());
+        if let Some(store) = &self.store {
+            write.into_iter().for_each(|r| store.db.record_check(r));
+        }
+        network
+    }
+
+    /// What the first canary that says anything says.
+    async fn ask_canaries(&self) -> Canary {
+        let mut heard = Canary::NotConfigured;
+        for url in &self.canaries {
+            let (checked, _) = self
+                .fetcher
+                .check(url, super::fetch::Want::Page, Default::default())
+                .await;
+            let why = checked
+                .reason
+                .map_or("no answer", crate::vocab::Reason::as_str);
+            match checked.reach {
+                Reach::Answered => return Canary::Answered(url.clone()),
+                Reach::Unreachable => {
+                    heard = Canary::Failed {
+                        url: url.clone(),
+                        why: why.to_string(),
+                    }
+                }
+                // The guard or a name that cannot exist: a canary that
+                // proves nothing either way.
+                Reach::Local => tracing::warn!(
+                    "check.canary {url} cannot be used ({why}: {}); fix it in config.toml",
+                    checked.message.as_deref().unwrap_or("")
+                ),
+            }
+        }
+        heard
+    }
+
+    /// The run's verdict on the network, once settled.
+    pub fn network(&self) -> Option<Network> {
+        self.network.verdict()
+    }
+
+    /// `checked` as the run reports it: in a run that could reach
+    /// nothing, a transport failure is `error` (`network_unavailable`)
+    /// with the URL's last known status beside it.
+    pub(super) fn as_judged(&self, url: &str, mut checked: Checked) -> Checked {
+        if checked.reach != Reach::Unreachable || !self.network.is_down() {
+            return checked;
+        }
+        let known = self
+            .store
+            .as_ref()
+            .and_then(|s| s.db.url_state(url).ok().flatten())
+            .and_then(|k| LastKnown::of(&k));
+        let was = checked
+            .reason
+            .map_or("no answer", crate::vocab::Reason::as_str);
+        let kept = match &known {
+            Some(k) => format!("its last known status, {}, is kept", k.status.as_str()),
+            None => "no earlier status is known".to_string(),
+        };
+        checked.message = Some(format!(
+            "not checked: the network was unavailable during this run ({was}: {}); {kept}",
+            checked.message.as_deref().unwrap_or("")
+        ));
+        checked.status = Status::Error;
+        checked.reason = Some(crate::vocab::Reason::NetworkUnavailable);
+        checked.last_known = known;
+        checked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn evidence(answered: &[&str], unreachable: &[&str]) -> Evidence {
+        Evidence {
+            answered: answered.iter().map(|s| s.to_string()).collect(),
+            unreachable: unreachable.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn failed() -> Canary {
+        Canary::Failed {
+            url: "https://example.org/".into(),
+            why: "connection_refused".into(),
+        }
+    }
+
+    #[test]
+    fn the_rule() {
+        let none = Canary::NotConfigured;
+        let up = |e: &Evidence, c: &Canary| decide(e, c).is_up();
+        // One host answered: the others are dead, not us.
+        assert!(up(&evidence(&["a"], &["b", "c", "d"]), &none));
+        assert!(up(&evidence(&["a"], &["b"]), &failed()));
+        // Nothing failed at the transport level.
+        assert!(up(&evidence(&[], &[]), &none));
+        // One host dead, nothing else asked, no canary: its fault.
+        assert!(up(&evidence(&[], &["a"]), &none));
+        // The same with a failed canary: cut off.
+        assert!(!up(&evidence(&[], &["a"]), &failed()));
+        // Several hosts, none answering: cut off, unless a canary answers.
+        assert!(!up(&evidence(&[], &["a", "b"]), &none));
+        assert!(up(
+            &evidence(&[], &["a", "b"]),
+            &Canary::Answered("https://example.org/".into())
+        ));
+        let Network::Down { evidence: why } = decide(&evidence(&[], &["a", "b", "c", "d"]), &none)
+        else {
+            panic!("down")
+        };
+        assert!(why.contains("a, b, c and 1 more"), "{why}");
+    }
+
+    fn record(url: &str) -> CheckRecord {
+        CheckRecord {
+            url: url.into(),
+            at: 1,
+            status: Status::Broken,
+            reason: None,
+            http_code: None,
+            etag: None,
+            last_modified: None,
+            content_type: None,
+            content_length: None,
+            object: None,
+            http_json: None,
+        }
+    }
+
+    fn urls(records: Vec<CheckRecord>) -> Vec<String> {
+        records.into_iter().map(|r| r.url).collect()
+    }
+
+    #[test]
+    fn transport_failures_wait_for_the_verdict() {
+        let judge = Judge::default();
+        let held = judge.settle("a", Reach::Unreachable, Some(record("http://a/1")));
+        assert!(held.is_empty(), "held while nothing answered");
+        assert!(judge
+            .settle("b", Reach::Unreachable, Some(record("http://b/1")))
+            .is_empty());
+        // A local result is written at once and proves nothing.
+        assert_eq!(
+            urls(judge.settle("c", Reach::Local, Some(record("http://c/1")))),
+            ["http://c/1"]
+        );
+        // Down: the held records are dropped, later ones too.
+        assert!(judge
+            .conclude(decide(&judge.evidence(), &Canary::NotConfigured))
+            .is_empty());
+        assert!(judge.is_down());
+        assert!(judge
+            .settle("d", Reach::Unreachable, Some(record("http://d/1")))
+            .is_empty());
+
+        // A host answering releases what was held, and later failures
+        // are written at once.
+        judge.begin_run();
+        judge.settle("a", Reach::Unreachable, Some(record("http://a/1")));
+        assert_eq!(
+            urls(judge.settle("b", Reach::Answered, Some(record("http://b/1")))),
+            ["http://a/1", "http://b/1"]
+        );
+        assert_eq!(
+            urls(judge.settle("a", Reach::Unreachable, Some(record("http://a/2")))),
+            ["http://a/2"]
+        );
+        assert!(judge
+            .conclude(decide(&judge.evidence(), &Canary::NotConfigured))
+            .is_empty());
+        assert!(!judge.is_down());
+
+        // Up at the end (one dead host): what was held is written.
+        judge.begin_run();
+        judge.settle("a", Reach::Unreachable, Some(record("http://a/1")));
+        assert_eq!(
+            urls(judge.conclude(decide(&judge.evidence(), &Canary::NotConfigured))),
+            ["http://a/1"]
+        );
+    }
+}

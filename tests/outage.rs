@@ -1,0 +1,360 @@
+//! An outage is not link rot: a run that can reach nothing says so
+//! (`error`, `network_unavailable`, exit 4, `archive_network_up 0`),
+//! keeps every URL's last known status and history, and makes `gc`
+//! refuse; the next run with the network back is green. A host that is
+//! dead while another answers is still `broken`.
+//!
+//! "Nothing reachable" is reproduced on 127.0.0.1 only: `[resolve]` points
+//! every host, the canary's too, at a port where nothing listens, so every
+//! connection is refused, as on a machine whose uplink is gone.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use archive::config::{Config, LoadedConfig};
+use archive::run::{run_check, CheckOptions, OutputFormat};
+use common::server::{jpeg, Reply, TestServer};
+use common::{assert_schema, fixture, links_of};
+use serde_json::Value;
+
+const IMAGES_001: [&str; 3] = [
+    "/pic/003/000/281/00300028124_be763227.jpg",
+    "/pic/003/000/281/00300028123_a14c06f8.jpg",
+    "/pic/003/000/281/00300028122_dd2682a4.jpg",
+];
+const REBUILT: &str = "/pic/003/000/452/00300045245_41d76565.jpg";
+
+/// The server that plays news.nankai.edu.cn for the seeds.
+fn nankai() -> TestServer {
+    let s = TestServer::start();
+    let page = |imgs: &[&str]| {
+        let tags: String = imgs
+            .iter()
+            .map(|i| format!("<p><img src=\"{i}\"></p>\n"))
+            .collect();
+        format!("<!DOCTYPE html><html><body>\n{tags}</body></html>").into_bytes()
+    };
+    s.route(
+        "/ywsd/system/2022/03/25/030050717.shtml",
+        Reply::Ok("text/html; charset=utf-8", page(&[REBUILT])),
+    );
+    s.route(
+        "/ywsd/system/2019/11/13/030036368.shtml",
+        Reply::Ok("text/html; charset=utf-8", page(&IMAGES_001)),
+    );
+    s.route(REBUILT, Reply::Ok("image/jpeg", jpeg(9)));
+    for (i, p) in IMAGES_001.iter().enumerate() {
+        s.route(p, Reply::Ok("image/jpeg", jpeg(i as u8)));
+    }
+    s
+}
+
+/// A port on 127.0.0.1 where nothing listens: connections are refused.
+fn dead_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A corpus, a store and a config in a temp folder.
+struct Setup {
+    dir: tempfile::TempDir,
+    corpus: PathBuf,
+}
+
+/// One run's results.
+struct Run {
+    code: i32,
+    report: Value,
+    metrics: String,
+}
+
+impl Setup {
+    /// The seeds, copied.
+    fn seeds() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let corpus = dir.path().join("corpus");
+        std::fs::create_dir(&corpus).unwrap();
+        for e in std::fs::read_dir(fixture("seeds")).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), corpus.join(e.file_name())).unwrap();
+        }
+        Setup { dir, corpus }
+    }
+
+    fn with_file(name: &str, text: &str) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let corpus = dir.path().join("corpus");
+        std::fs::create_dir(&corpus).unwrap();
+        std::fs::write(corpus.join(name), text).unwrap();
+        Setup { dir, corpus }
+    }
+
+    fn store(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    /// The configuration with `hosts` resolved to their ports, written to
+    /// `config.toml` (for `archive gc`) and returned.
+    fn config(&self, extra: &str, hosts: &[(&str, u16)]) -> String {
+        let resolve: String = hosts
+            .iter()
+            .map(|(h, p)| format!("\"{h}\" = \"127.0.0.1:{p}\"\n"))
+            .collect();
+        let text = format!(
+            "[corpus]\npaths = [\"{}\"]\n[check]\nallow_private = true\nrate_limit = 1000.0\nburst = 100\n\
+             retry_backoff = 0.05\nconnect_timeout = 2.0\n{extra}\n[store]\npath = \"{}\"\nmin_free_bytes = 0\n\
+             [resolve]\n{resolve}",
+            self.corpus.display(),
+            self.store().display(),
+        );
+        std::fs::write(self.dir.path().join("config.toml"), &text).unwrap();
+        text
+    }
+
+    /// An online check of the whole corpus, no cache (every URL asked).
+    fn run(&self, toml: &str) -> Run {
+        let loaded = LoadedConfig {
+            config: Config::parse(toml, Path::new("test.toml")).expect("test config"),
+            path: None,
+            digest: "0".repeat(64),
+        };
+        let report = self.dir.path().join("report.json");
+        let prom = self.dir.path().join("archive.prom");
+        let options = CheckOptions {
+            paths: Vec::new(),
+            offline: false,
+            no_cache: true,
+            crawl: Vec::new(),
+            report: Some(report.clone()),
+            prom_file: Some(prom.clone()),
+            format: OutputFormat::Json,
+        };
+        let outcome = run_check(&loaded, &options).expect("run_check");
+        Run {
+            code: outcome.exit_code as i32,
+            report: serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap(),
+            metrics: std::fs::read_to_string(prom).unwrap(),
+        }
+    }
+
+    /// Every URL's (url, status, status_since, checked_at) in the state database.
+    fn statuses(&self) -> Vec<(String, String, i64, i64)> {
+        let db = rusqlite::Connection::open(self.store().join("state.db")).unwrap();
+        let mut stmt = db
+            .prepare("SELECT url, status, status_since, checked_at FROM urls ORDER BY url")
+            .unwrap();
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap();
+        rows.map(Result::unwrap).collect()
+    }
+
+    /// Every history row's status.
+    fn history(&self) -> Vec<String> {
+        let db = rusqlite::Connection::open(self.store().join("state.db")).unwrap();
+        let mut stmt = db.prepare("SELECT status FROM history").unwrap();
+        let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+        rows.map(Result::unwrap).collect()
+    }
+
+    /// `archive gc` on the written config: (exit code, stderr).
+    fn gc(&self) -> (i32, String) {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_archive"))
+            .args(["gc", "--config"])
+            .arg(self.dir.path().join("config.toml"))
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    }
+}
+
+fn links(report: &Value) -> &Vec<Value> {
+    report["links"].as_array().unwrap()
+}
+
+fn count(report: &Value, status: &str) -> u64 {
+    report["summary"]["links"]["by_status"][status]
+        .as_u64()
+        .unwrap()
+}
+
+const CANARY: &str = "canary = [\"http://canary.test/\"]";
+
+#[test]
+fn an_outage_is_not_link_rot_and_the_network_coming_back_is_green() {
+    let s = nankai();
+    let setup = Setup::seeds();
+    let live = setup.config(
+        CANARY,
+        &[
+            ("news.nankai.edu.cn", s.addr.port()),
+            ("canary.test", s.addr.port()),
+        ],
+    );
+    let good = setup.run(&live);
+    assert_eq!(good.code, 1, "the exploded URL is truncated statically");
+    assert_eq!(count(&good.report, "broken"), 0);
+    assert_eq!(good.report["summary"]["network"]["up"], true);
+    assert!(good.metrics.contains("archive_network_up 1\n"));
+    let before = setup.statuses();
+    assert!(before.len() >= 5, "{before:?}");
+    assert!(before.iter().all(|(_, st, _, _)| st == "ok"), "{before:?}");
+    let history_before = setup.history();
+
+    // The uplink goes: every host, the canary's too, refuses.
+    let dead = dead_port();
+    let cut_off = setup.config(
+        CANARY,
+        &[("news.nankai.edu.cn", dead), ("canary.test", dead)],
+    );
+    let out = setup.run(&cut_off);
+    assert_eq!(out.code, 4, "could not check");
+    assert_schema(&out.report);
+    assert_eq!(count(&out.report, "broken"), 0, "an outage is not rot");
+    assert_eq!(out.report["summary"]["network"]["up"], false);
+    let evidence = out.report["summary"]["network"]["evidence"]
+        .as_str()
+        .unwrap();
+    assert!(evidence.contains("canary.test"), "{evidence}");
+    let unavailable: Vec<&Value> = links(&out.report)
+        .iter()
+        .filter(|l| l["reason"] == "network_unavailable")
+        .collect();
+    // The three images of 001 and the two source links.
+    assert_eq!(unavailable.len(), 5, "{unavailable:#?}");
+    for l in &unavailable {
+        assert_eq!(l["status"], "error", "{l}");
+        assert_eq!(l["last_known"]["status"], "ok", "{l}");
+        assert!(l["last_known"]["since"].is_string(), "{l}");
+    }
+    assert!(
+        links(&out.report)
+            .iter()
+            .filter(|l| l["reason"] != "network_unavailable")
+            .all(|l| l.get("last_known").is_none()),
+        "last_known only beside network_unavailable"
+    );
+    // The rebuilt URL of the exploded run could not be checked either.
+    for l in links_of(&out.report, "000_9f14297dde64cb40.txt") {
+        if l["reason"] == "exploded_url" {
+            assert_eq!(l["suggestions"][0]["status"], "error", "{l}");
+        }
+    }
+    assert!(
+        out.metrics.contains("archive_network_up 0\n"),
+        "{}",
+        out.metrics
+    );
+    assert!(out
+        .metrics
+        .contains("archive_links{status=\"broken\",kind=\"image\"} 0\n"));
+    assert!(out
+        .metrics
+        .contains("archive_links{status=\"error\",kind=\"image\"} 3\n"));
+    assert_eq!(
+        setup.statuses(),
+        before,
+        "the state database keeps what it knew"
+    );
+    assert_eq!(setup.history(), history_before, "no history row");
+
+    // gc will not trust this run's references.
+    let (code, err) = setup.gc();
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("gc refused") && err.contains("--check"),
+        "{err}"
+    );
+
+    // The network comes back: green again, and history shows no rot.
+    let back = setup.config(
+        CANARY,
+        &[
+            ("news.nankai.edu.cn", s.addr.port()),
+            ("canary.test", s.addr.port()),
+        ],
+    );
+    let again = setup.run(&back);
+    assert_eq!(again.code, good.code);
+    assert_eq!(count(&again.report, "broken"), 0);
+    assert_eq!(count(&again.report, "error"), 0);
+    assert_eq!(again.report["summary"]["network"]["up"], true);
+    assert!(again.metrics.contains("archive_network_up 1\n"));
+    let after = setup.statuses();
+    assert!(after.iter().all(|(_, st, _, _)| st == "ok"), "{after:?}");
+    let since = |rows: &[(String, String, i64, i64)]| -> Vec<(String, i64)> {
+        rows.iter()
+            .map(|(u, _, since, _)| (u.clone(), *since))
+            .collect()
+    };
+    assert_eq!(since(&after), since(&before), "ok since the first run");
+    assert!(setup.history().iter().all(|st| st == "ok"));
+    let (code, err) = setup.gc();
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn one_dead_host_while_another_answers_is_broken() {
+    let s = TestServer::start();
+    s.route("/a.jpg", Reply::Ok("image/jpeg", jpeg(1)));
+    let setup = Setup::with_file(
+        "a.md",
+        "![a](http://live.test/a.jpg)\n\n![b](http://dead.test/b.jpg)\n",
+    );
+    let toml = setup.config(
+        CANARY,
+        &[
+            ("live.test", s.addr.port()),
+            ("dead.test", dead_port()),
+            ("canary.test", dead_port()),
+        ],
+    );
+    let out = setup.run(&toml);
+    assert_eq!(out.code, 1);
+    let dead = links(&out.report)
+        .iter()
+        .find(|l| l["url"] == "http://dead.test/b.jpg")
+        .unwrap();
+    assert_eq!(dead["status"], "broken", "{dead}");
+    assert_eq!(dead["reason"], "connection_refused");
+    assert_eq!(out.report["summary"]["network"]["up"], true);
+    assert!(out.metrics.contains("archive_network_up 1\n"));
+    let rows = setup.statuses();
+    assert!(
+        rows.iter()
+            .any(|(u, st, _, _)| u == "http://dead.test/b.jpg" && st == "broken"),
+        "{rows:?}"
+    );
+    assert_eq!(setup.gc().0, 0);
+}
+
+#[test]
+fn without_a_canary_one_dead_host_is_broken_and_several_are_an_outage() {
+    // One host, nothing else asked: a dead host and a dead network look
+    // the same, and the host gets the blame, as before.
+    let setup = Setup::seeds();
+    let out = setup.run(&setup.config("", &[("news.nankai.edu.cn", dead_port())]));
+    assert_eq!(out.code, 1);
+    assert!(count(&out.report, "broken") >= 5);
+    assert_eq!(out.report["summary"]["network"]["up"], true);
+
+    // Two hosts, both refusing, none answering: cut off.
+    let setup = Setup::with_file(
+        "a.md",
+        "![a](http://one.test/a.jpg)\n\n![b](http://two.test/b.jpg)\n",
+    );
+    let dead = dead_port();
+    let out = setup.run(&setup.config("", &[("one.test", dead), ("two.test", dead)]));
+    assert_eq!(out.code, 4);
+    assert_eq!(count(&out.report, "broken"), 0);
+    assert_eq!(count(&out.report, "error"), 2);
+    let first = &links(&out.report)[0];
+    assert_eq!(first["reason"], "network_unavailable");
+    assert!(first.get("last_known").is_none(), "nothing known yet");
+    assert!(setup.statuses().is_empty(), "nothing recorded as broken");
+}
