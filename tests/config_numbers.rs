@@ -8,11 +8,12 @@
 //! this test fail. The same list is checked against the keys the shipped
 //! `config.toml` documents, so the two stay in step.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::Command;
 
 use archive::config::{Config, HostLimit};
+use common::check_with_config as run;
 use serde_json::Value;
 
 /// Keys whose every integer is meaningful: "more free bytes than any disk
@@ -102,26 +103,6 @@ fn config_text(key: &Key, value: &str) -> (String, usize) {
     let line = lines.len();
     lines.push(String::new());
     (lines.join("\n"), line)
-}
-
-/// Runs `archive --check --offline` with `text` as its config on an empty
-/// folder; returns the exit code and stderr.
-fn run(dir: &Path, text: &str) -> (Option<i32>, String) {
-    let cfg = dir.join("c.toml");
-    std::fs::write(&cfg, text).unwrap();
-    let empty = dir.join("empty");
-    std::fs::create_dir_all(&empty).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_archive"))
-        .args(["--check", "--offline", "--config"])
-        .arg(&cfg)
-        .arg(&empty)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

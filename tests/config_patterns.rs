@@ -4,28 +4,9 @@
 //! Before, the patterns were compiled once to check them and again where
 //! they were used, with that second compilation's errors swallowed.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-/// Runs `archive --check --offline` with `text` as its config on an empty
-/// folder; returns the exit code and stderr.
-fn run(dir: &Path, text: &str) -> (Option<i32>, String) {
-    let cfg = dir.join("c.toml");
-    std::fs::write(&cfg, text).unwrap();
-    let empty = dir.join("empty");
-    std::fs::create_dir_all(&empty).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_archive"))
-        .args(["--check", "--offline", "--config"])
-        .arg(&cfg)
-        .arg(&empty)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::check_with_config as run;
 
 #[test]
 fn invalid_regexes_and_globs_exit_2_naming_key_and_line() {

@@ -6,40 +6,9 @@ mod common;
 
 use std::path::Path;
 
-use common::server::{jpeg, Reply, TestServer};
+use common::server::{nankai, TestServer, NANKAI_REBUILT as REBUILT};
 use common::{assert_schema, document, fixture, links_of, run_online};
 use serde_json::Value;
-
-const REBUILT: &str = "/pic/003/000/452/00300045245_41d76565.jpg";
-const IMAGES_001: [&str; 3] = [
-    "/pic/003/000/281/00300028124_be763227.jpg",
-    "/pic/003/000/281/00300028123_a14c06f8.jpg",
-    "/pic/003/000/281/00300028122_dd2682a4.jpg",
-];
-
-fn nankai() -> TestServer {
-    let s = TestServer::start();
-    let page = |imgs: &[&str]| {
-        let tags: String = imgs
-            .iter()
-            .map(|i| format!("<p><img src=\"{i}\"></p>\n"))
-            .collect();
-        format!("<!DOCTYPE html><html><head><title>南开新闻网</title></head><body>\n{tags}</body></html>").into_bytes()
-    };
-    s.route(
-        "/ywsd/system/2022/03/25/030050717.shtml",
-        Reply::Ok("text/html; charset=utf-8", page(&[REBUILT])),
-    );
-    s.route(
-        "/ywsd/system/2019/11/13/030036368.shtml",
-        Reply::Ok("text/html; charset=utf-8", page(&IMAGES_001)),
-    );
-    s.route(REBUILT, Reply::Ok("image/jpeg", jpeg(9)));
-    for (i, p) in IMAGES_001.iter().enumerate() {
-        s.route(p, Reply::Ok("image/jpeg", jpeg(i as u8)));
-    }
-    s
-}
 
 fn run(s: &TestServer, dir: &Path, no_cache: bool) -> (i32, Value) {
     let text = format!(

@@ -14,41 +14,9 @@ use std::path::{Path, PathBuf};
 
 use archive::config::{Config, LoadedConfig};
 use archive::run::{run_check, CheckOptions, OutputFormat};
-use common::server::{jpeg, Reply, TestServer};
+use common::server::{jpeg, nankai, Reply, TestServer};
 use common::{assert_schema, fixture, links_of};
 use serde_json::Value;
-
-const IMAGES_001: [&str; 3] = [
-    "/pic/003/000/281/00300028124_be763227.jpg",
-    "/pic/003/000/281/00300028123_a14c06f8.jpg",
-    "/pic/003/000/281/00300028122_dd2682a4.jpg",
-];
-const REBUILT: &str = "/pic/003/000/452/00300045245_41d76565.jpg";
-
-/// The server that plays news.nankai.edu.cn for the seeds.
-fn nankai() -> TestServer {
-    let s = TestServer::start();
-    let page = |imgs: &[&str]| {
-        let tags: String = imgs
-            .iter()
-            .map(|i| format!("<p><img src=\"{i}\"></p>\n"))
-            .collect();
-        format!("<!DOCTYPE html><html><body>\n{tags}</body></html>").into_bytes()
-    };
-    s.route(
-        "/ywsd/system/2022/03/25/030050717.shtml",
-        Reply::Ok("text/html; charset=utf-8", page(&[REBUILT])),
-    );
-    s.route(
-        "/ywsd/system/2019/11/13/030036368.shtml",
-        Reply::Ok("text/html; charset=utf-8", page(&IMAGES_001)),
-    );
-    s.route(REBUILT, Reply::Ok("image/jpeg", jpeg(9)));
-    for (i, p) in IMAGES_001.iter().enumerate() {
-        s.route(p, Reply::Ok("image/jpeg", jpeg(i as u8)));
-    }
-    s
-}
 
 /// A port on 127.0.0.1 where nothing listens: connections are refused.
 fn dead_port() -> u16 {

@@ -130,3 +130,23 @@ pub fn assert_schema(report: &Value) {
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
 }
+
+/// Runs `archive --check --offline` with `text` as its config on an empty
+/// folder; returns the exit code and stderr.
+pub fn check_with_config(dir: &Path, text: &str) -> (Option<i32>, String) {
+    let cfg = dir.join("c.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_archive"))
+        .args(["--check", "--offline", "--config"])
+        .arg(&cfg)
+        .arg(&empty)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -371,3 +371,38 @@ pub fn twenty_second_jpeg(seed: u8) -> (Reply, usize) {
     };
     (reply, len)
 }
+
+/// The image seed 000's exploded URL spells, on news.nankai.edu.cn.
+pub const NANKAI_REBUILT: &str = "/pic/003/000/452/00300045245_41d76565.jpg";
+/// The three images of seed 001.
+pub const NANKAI_IMAGES_001: [&str; 3] = [
+    "/pic/003/000/281/00300028124_be763227.jpg",
+    "/pic/003/000/281/00300028123_a14c06f8.jpg",
+    "/pic/003/000/281/00300028122_dd2682a4.jpg",
+];
+
+/// A server that plays news.nankai.edu.cn for the seeds: the source pages
+/// of seeds 000 and 001 (naming their real images) and the images.
+pub fn nankai() -> TestServer {
+    let s = TestServer::start();
+    let page = |imgs: &[&str]| {
+        let tags: String = imgs
+            .iter()
+            .map(|i| format!("<p><img src=\"{i}\"></p>\n"))
+            .collect();
+        format!("<!DOCTYPE html><html><head><title>南开新闻网</title></head><body>\n{tags}</body></html>").into_bytes()
+    };
+    s.route(
+        "/ywsd/system/2022/03/25/030050717.shtml",
+        Reply::Ok("text/html; charset=utf-8", page(&[NANKAI_REBUILT])),
+    );
+    s.route(
+        "/ywsd/system/2019/11/13/030036368.shtml",
+        Reply::Ok("text/html; charset=utf-8", page(&NANKAI_IMAGES_001)),
+    );
+    s.route(NANKAI_REBUILT, Reply::Ok("image/jpeg", jpeg(9)));
+    for (i, p) in NANKAI_IMAGES_001.iter().enumerate() {
+        s.route(p, Reply::Ok("image/jpeg", jpeg(i as u8)));
+    }
+    s
+}
