@@ -51,7 +51,9 @@ pub enum ExitCode {
     Failures = 1,
     /// Bad command line or configuration.
     Usage = 2,
-    /// Something went wrong inside archive (I/O on the report, a bug).
+    /// Something went wrong inside archive (I/O on the report, a bug), or
+    /// the store failed during the run (a full disk, a corrupt state
+    /// database): the report is written then, with `summary.store_error`.
     Internal = 3,
     /// Interrupted (Ctrl-C, SIGINT) before the run finished: no report
     /// written. 128 + SIGINT, as shells report it.

@@ -23,7 +23,9 @@ Examples:
 Statuses: ok, broken, truncated, unresolvable, unchecked, skipped, error.
 Exit codes: 0 nothing broken (or stdout closed early, as by `| head`),
             1 broken or truncated links found,
-            2 usage or configuration error, 3 internal error,
+            2 usage or configuration error, 3 internal error or a
+            store that failed (full disk, corrupt state.db: the report
+            says what in summary.store_error),
             130 interrupted by Ctrl-C (no report written).
 The JSON report follows docs/report.schema.json.";
 

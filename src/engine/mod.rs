@@ -235,6 +235,7 @@ impl Engine {
                     store.db.prune_refs(checker.started_at());
                 }
                 reports.summary.store = Some(store.summary(store.room_for_download().err()));
+                reports.summary.store_error = store.errors();
             }
             reports.summary.rate_limit_wait_ms = Some(checker.rate_limit_wait_ms());
         }
@@ -294,7 +295,12 @@ impl Engine {
             use std::io::Write as _;
             let _ = std::io::stderr().write_all(rendered.as_bytes());
         }
-        let exit_code = if summary.failing_links() > 0 {
+        // A store that failed under the run outranks broken links: the
+        // links are in the report either way, the archive is not.
+        let exit_code = if let Some(e) = &summary.store_error {
+            tracing::error!("the store failed during this run: {}", e.message);
+            ExitCode::Internal
+        } else if summary.failing_links() > 0 {
             ExitCode::Failures
         } else {
             ExitCode::Clean

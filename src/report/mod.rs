@@ -33,7 +33,7 @@ use crate::vocab::FindingKind;
 
 /// Version of the JSON report's schema (semver: a new optional field is a
 /// minor bump, anything that breaks a reader is a major one).
-pub const SCHEMA_VERSION: &str = "1.3.0";
+pub const SCHEMA_VERSION: &str = "1.4.0";
 
 /// Counters over a whole run.
 #[derive(Debug, Clone, Serialize)]
@@ -48,6 +48,9 @@ pub struct Summary {
     pub store: Option<crate::store::StoreSummary>,
     /// Milliseconds requests waited for per-host rate limits (online runs).
     pub rate_limit_wait_ms: Option<u64>,
+    /// What failed to be stored this run (a full disk, a corrupt state
+    /// database); `None` when everything was (schema 1.4.0, exit code 3).
+    pub store_error: Option<crate::store::StoreErrorSummary>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -80,6 +83,7 @@ impl Default for Summary {
             duration_ms: 0,
             store: None,
             rate_limit_wait_ms: None,
+            store_error: None,
         }
     }
 }
@@ -126,8 +130,14 @@ impl Summary {
                 (n > 0).then(|| format!("{n} {}", s.as_str()))
             })
             .collect();
+        let store_error = self.store_error.as_ref().map_or(String::new(), |e| {
+            format!(
+                "; STORE ERRORS: {} objects and {} database operations failed",
+                e.objects, e.database
+            )
+        });
         format!(
-            "{} documents ({} error, {} skipped), {} links{}{}",
+            "{} documents ({} error, {} skipped), {} links{}{}{store_error}",
             self.documents.scanned,
             self.documents.error,
             self.documents.skipped,
