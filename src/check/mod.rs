@@ -26,6 +26,7 @@
 //! `check.cache_max_age` is used instead of a request. A URL is fetched at
 //! most once per run, however many documents mention it.
 
+pub mod body;
 pub mod fetch;
 pub mod hosts;
 pub mod net;
