@@ -51,7 +51,9 @@ pub enum ExitCode {
     Failures = 1,
     /// Bad command line or configuration.
     Usage = 2,
-    /// Something went wrong inside archive (I/O on the report, a bug).
+    /// Something went wrong inside archive (I/O on the report, a bug), or
+    /// the store failed during the run (a full disk, a corrupt state
+    /// database): the report is written then, with `summary.store_error`.
     Internal = 3,
     /// Could not check: the run could reach nothing (no host answered;
     /// see `check::outage`). No link was judged `broken` for it and the

@@ -23,7 +23,9 @@ Examples:
 Statuses: ok, broken, truncated, unresolvable, unchecked, skipped, error.
 Exit codes: 0 nothing broken (or stdout closed early, as by `| head`),
             1 broken or truncated links found,
-            2 usage or configuration error, 3 internal error,
+            2 usage or configuration error, 3 internal error or a
+            store that failed (full disk, corrupt state.db: the report
+            says what in summary.store_error),
             4 could not check: no host could be reached (links are
               `error`, network_unavailable; last known statuses kept),
               or `gc` refused after such a run,

@@ -128,6 +128,10 @@ vocabulary! {
         JpegNoEndMarker = "jpeg_no_end_marker",
         PngNoIend = "png_no_iend",
         GifNoTrailer = "gif_no_trailer",
+        /// A `Content-Encoding` archive does not decode (only gzip, deflate).
+        UnsupportedEncoding = "unsupported_encoding",
+        /// A gzip or deflate body that does not decode.
+        BadEncoding = "bad_encoding",
     }
 }
 

@@ -7,7 +7,7 @@
 //! checked with HEAD (GET when HEAD is refused) and no body; an image or
 //! media link is read to the end, once, streaming, to sniff its type and
 //! catch truncation; a source page is read (bounded) so its images can be
-//! extracted.
+//! extracted. Bodies are read, decoded and judged in [`super::body`].
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -17,17 +17,17 @@ use reqwest::header::{CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, RETRY_AFTER};
 use reqwest::{Client, Method, StatusCode};
 use url::Url;
 
+use super::body::BodyRead;
 use super::hosts::Hosts;
 use super::net::{refuse_ip_literal, PortPins, Remap};
-use super::sniff::{sniff, truncation, Sniffed, Tail, SNIFF_LEN};
 use super::verdict::{
-    classify_error, error_chain, parse_retry_after, transient, verdict, verdict_ok, Checked,
-    HttpInfo, StoreOutcome, StoredCopy, Transient,
+    classify_error, parse_retry_after, transient, verdict, verdict_ok, Checked, HttpInfo,
+    StoreOutcome, StoredCopy, Transient,
 };
 use crate::config::CheckConfig;
 use crate::model::Status;
 use crate::store::db::UrlState;
-use crate::store::objects::{ObjectStore, PendingObject, StoredObject};
+use crate::store::objects::ObjectStore;
 use crate::vocab::Reason;
 
 /// What the caller needs from a URL.
@@ -406,137 +406,22 @@ impl Fetcher {
             let msg = format!("declares {len} bytes, over the {limit}-byte limit (check.max_body_size); not downloaded");
             return Ok(verdict(Status::Skipped, Reason::TooLarge, msg, info));
         }
+        let timeout = Duration::from_secs_f64(self.config.timeout);
         match want {
             Want::Page => Ok(verdict_ok(info)),
-            Want::Media { image } => {
-                self.read_media(response, image, limit, info, options.store)
-                    .await
-            }
-            Want::Html => self.read_html(response, limit, info, body).await,
-        }
-    }
-
-    async fn read_media(
-        &self,
-        mut response: reqwest::Response,
-        image: bool,
-        limit: u64,
-        mut info: HttpInfo,
-        store: Option<&ObjectStore>,
-    ) -> Result<Checked, Box<Transient>> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(self.config.timeout);
-        let mut sink = store.map(|s| {
-            s.begin()
-                .map_err(|e| format!("cannot write to the store: {e}"))
-        });
-        let mut head = Vec::with_capacity(SNIFF_LEN);
-        let mut tail = Tail::default();
-        loop {
-            match tokio::time::timeout_at(deadline, response.chunk()).await {
-                Err(_) => {
-                    let msg = format!(
-                        "body not complete within {:.1}s ({} bytes read)",
-                        self.config.timeout, info.bytes_read
-                    );
-                    return Err(transient(
-                        verdict(Status::Broken, Reason::BodyTimeout, msg, info),
-                        None,
-                    ));
+            Want::Media { image } => match BodyRead::new(response, limit, timeout, info) {
+                Ok(read) => read.media(image, options.store).await,
+                Err(refused) => Ok(*refused),
+            },
+            Want::Html => match BodyRead::new(response, limit, timeout, info) {
+                Ok(read) => {
+                    let (checked, page) = read.html().await?;
+                    *body = page;
+                    Ok(checked)
                 }
-                Ok(Err(e)) => {
-                    let msg = format!(
-                        "connection closed after {} bytes: {}",
-                        info.bytes_read,
-                        error_chain(&e)
-                    );
-                    let reason = if info.content_length.is_some() {
-                        Reason::ShortBody
-                    } else {
-                        Reason::ConnectionClosed
-                    };
-                    return Err(transient(
-                        verdict(Status::Truncated, reason, msg, info),
-                        None,
-                    ));
-                }
-                Ok(Ok(None)) => break,
-                Ok(Ok(Some(chunk))) => {
-                    if head.len() < SNIFF_LEN {
-                        let take = (SNIFF_LEN - head.len()).min(chunk.len());
-                        head.extend_from_slice(&chunk[..take]);
-                    }
-                    tail.push(&chunk);
-                    info.bytes_read += chunk.len() as u64;
-                    if let Some(Ok(pending)) = &mut sink {
-                        if let Err(e) = pending.write(&chunk) {
-                            // Disk full or gone: keep checking, stop storing.
-                            sink = Some(Err(format!("cannot write to the store: {e}")));
-                        }
-                    }
-                    if info.bytes_read > limit {
-                        let msg = format!("body exceeds the {limit}-byte limit (check.max_body_size); stopped reading");
-                        return Ok(verdict(Status::Skipped, Reason::TooLarge, msg, info));
-                    }
-                }
-            }
+                Err(refused) => Ok(*refused),
+            },
         }
-        if let Some(len) = info.content_length.filter(|&l| info.bytes_read < l) {
-            let msg = format!(
-                "body is {} bytes, Content-Length said {len}",
-                info.bytes_read
-            );
-            return Ok(verdict(Status::Truncated, Reason::ShortBody, msg, info));
-        }
-        if info.bytes_read == 0 {
-            return Ok(verdict(
-                Status::Broken,
-                Reason::EmptyBody,
-                "the response body is empty".into(),
-                info,
-            ));
-        }
-        let kind = sniff(&head);
-        info.sniffed_type = Some(kind.as_str().to_string());
-        let declared_image = info
-            .content_type
-            .as_deref()
-            .is_some_and(|t| t.starts_with("image/"));
-        if kind == Sniffed::Html {
-            let msg = "an HTML page answered with 200 where a media file was expected (soft 404)"
-                .to_string();
-            return Ok(verdict(Status::Broken, Reason::Soft404, msg, info));
-        }
-        let wrong = if image {
-            !(kind.is_image() || kind == Sniffed::Unknown && declared_image)
-        } else {
-            kind != Sniffed::Unknown && !kind.is_media()
-        };
-        if wrong {
-            let msg = format!(
-                "expected {}, got {} (declared {})",
-                if image { "an image" } else { "a media file" },
-                kind.as_str(),
-                info.content_type.as_deref().unwrap_or("nothing")
-            );
-            return Ok(verdict(Status::Broken, Reason::WrongType, msg, info));
-        }
-        if let Some(reason) = truncation(kind, tail.bytes()) {
-            let msg = format!(
-                "the {} ends without its end marker after {} bytes",
-                kind.as_str(),
-                info.bytes_read
-            );
-            return Ok(verdict(Status::Truncated, reason, msg, info));
-        }
-        let mut v = verdict_ok(info);
-        // fsync and rename block: let the runtime move other tasks away.
-        let committed = sink.map(|s| s.and_then(|p: PendingObject| blocking(|| commit(p, store))));
-        v.store = match committed {
-            Some(Ok(stored)) => StoredCopy::of(&stored, &v.http).map(StoreOutcome::Stored),
-            Some(Err(error)) => Some(StoreOutcome::Failed { error }),
-            None => None,
-        };
-        Ok(v)
     }
 
     /// A request with the headers the options call for.
@@ -557,65 +442,4 @@ impl Fetcher {
         }
         req
     }
-
-    async fn read_html(
-        &self,
-        mut response: reqwest::Response,
-        limit: u64,
-        mut info: HttpInfo,
-        out: &mut Option<Vec<u8>>,
-    ) -> Result<Checked, Box<Transient>> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(self.config.timeout);
-        let mut body = Vec::new();
-        loop {
-            match tokio::time::timeout_at(deadline, response.chunk()).await {
-                Err(_) => {
-                    return Err(transient(
-                        verdict(
-                            Status::Broken,
-                            Reason::BodyTimeout,
-                            "page body too slow".into(),
-                            info,
-                        ),
-                        None,
-                    ))
-                }
-                Ok(Err(e)) => {
-                    let msg = format!("connection closed: {}", error_chain(&e));
-                    return Err(transient(
-                        verdict(Status::Broken, Reason::ConnectionClosed, msg, info),
-                        None,
-                    ));
-                }
-                Ok(Ok(None)) => break,
-                Ok(Ok(Some(chunk))) => {
-                    body.extend_from_slice(&chunk);
-                    info.bytes_read = body.len() as u64;
-                    if info.bytes_read > limit {
-                        // Enough to find the images; the page itself is there.
-                        break;
-                    }
-                }
-            }
-        }
-        *out = Some(body);
-        Ok(verdict_ok(info))
-    }
-}
-
-/// Runs blocking file-system work without stalling the async workers
-/// (on a multi-threaded runtime; directly otherwise).
-fn blocking<T>(work: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
-        _ => work(),
-    }
-}
-
-/// Commits a fully validated body to the store.
-fn commit(pending: PendingObject, store: Option<&ObjectStore>) -> Result<StoredObject, String> {
-    let store = store.ok_or("no store")?;
-    pending
-        .commit(store)
-        .map_err(|e| format!("cannot commit the object to the store: {e}"))
 }

@@ -26,6 +26,7 @@
 //! `check.cache_max_age` is used instead of a request. A URL is fetched at
 //! most once per run, however many documents mention it.
 
+pub mod body;
 pub mod fetch;
 pub mod hosts;
 pub mod net;
@@ -287,6 +288,10 @@ impl Checker {
                 .map(|s| &s.objects),
         };
         let (mut checked, body) = self.fetcher.check(url, want, options).await;
+        if let (Some(s), Some(StoreOutcome::Failed { error })) = (store, &checked.store) {
+            // A valid body the store could not take (a full disk): loud.
+            s.object_failed(url, error);
+        }
         if let Some(body) = &body {
             // Resolve the page's images against its URL as documents
             // write it: `[remap]` is how we reach the page, not where it is.
@@ -302,7 +307,13 @@ impl Checker {
             ));
             if let Some(s) = store.filter(|_| self.archive_source_pages) {
                 if checked.status == Status::Ok && checked.store.is_none() {
-                    checked.store = store_page(s, body, &checked.http).map(StoreOutcome::Stored);
+                    checked.store = Some(match store_page(s, body, &checked.http) {
+                        Ok(copy) => StoreOutcome::Stored(copy),
+                        Err(error) => {
+                            s.object_failed(url, &error);
+                            StoreOutcome::Failed { error }
+                        }
+                    });
                 }
             }
         }
@@ -538,14 +549,12 @@ fn apply_to_suspect(link: &mut Link, checked: &Checked) {
 }
 
 /// Archives a fetched source page's HTML (`store.archive_source_pages`).
-fn store_page(store: &Store, body: &[u8], http: &HttpInfo) -> Option<StoredCopy> {
-    let mut pending = store.objects.begin().ok()?;
-    pending.write(body).ok()?;
-    match pending.commit(&store.objects) {
-        Ok(o) => StoredCopy::of(&o, http),
-        Err(e) => {
-            tracing::warn!("cannot archive a source page: {e}");
-            None
-        }
-    }
+/// The error says why it could not be (the caller counts it).
+fn store_page(store: &Store, body: &[u8], http: &HttpInfo) -> Result<StoredCopy, String> {
+    let written = store.objects.begin().and_then(|mut pending| {
+        pending.write(body)?;
+        pending.commit(&store.objects)
+    });
+    let stored = written.map_err(|e| format!("cannot archive the source page: {e}"))?;
+    StoredCopy::of(&stored, http).ok_or_else(|| "cannot archive the source page".to_string())
 }

@@ -306,6 +306,7 @@ impl Engine {
                     tracing::error!("cannot update the store's outage marker: {e} (check that the store folder is writable)");
                 }
                 reports.summary.store = Some(store.summary(store.room_for_download().err()));
+                reports.summary.store_error = store.errors();
             }
             reports.summary.rate_limit_wait_ms = Some(checker.rate_limit_wait_ms());
         }
@@ -366,7 +367,12 @@ impl Engine {
             use std::io::Write as _;
             let _ = std::io::stderr().write_all(rendered.as_bytes());
         }
-        let exit_code = if matches!(network, Some(Network::Down { .. })) {
+        // A store that failed under the run outranks everything: the
+        // links are in the report either way, the archive is not.
+        let exit_code = if let Some(e) = &summary.store_error {
+            tracing::error!("the store failed during this run: {}", e.message);
+            ExitCode::Internal
+        } else if matches!(network, Some(Network::Down { .. })) {
             ExitCode::CouldNotCheck
         } else if summary.failing_links() > 0 {
             ExitCode::Failures

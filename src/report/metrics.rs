@@ -195,6 +195,20 @@ impl Metrics {
 
         header(
             &mut out,
+            "archive_store_errors",
+            "gauge",
+            "Store operations that failed in the last run (object: a valid body not archived; database: a state database read or write), by kind.",
+        );
+        let errors = summary.store_error.as_ref();
+        for (kind, n) in [
+            ("object", errors.map_or(0, |e| e.objects)),
+            ("database", errors.map_or(0, |e| e.database)),
+        ] {
+            let _ = writeln!(out, "archive_store_errors{{kind=\"{kind}\"}} {n}");
+        }
+
+        header(
+            &mut out,
             "archive_checks",
             "gauge",
             "HTTP checks in the last run, by host and outcome.",
@@ -354,5 +368,14 @@ mod tests {
         });
         let text = metrics.render(&summary, RunTimes::default());
         assert!(text.contains("archive_network_up 0\n"));
+        assert!(text.contains("archive_store_errors{kind=\"object\"} 0\n"));
+        summary.store_error = Some(crate::store::StoreErrorSummary {
+            objects: 2,
+            database: 5,
+            message: String::new(),
+        });
+        let text = metrics.render(&summary, RunTimes::default());
+        assert!(text.contains("archive_store_errors{kind=\"object\"} 2\n"));
+        assert!(text.contains("archive_store_errors{kind=\"database\"} 5\n"));
     }
 }

@@ -52,6 +52,9 @@ pub struct Summary {
     /// offline). Since schema 1.4.0.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network: Option<NetworkSummary>,
+    /// What failed to be stored this run (a full disk, a corrupt state
+    /// database); `None` when everything was (schema 1.4.0, exit code 3).
+    pub store_error: Option<crate::store::StoreErrorSummary>,
 }
 
 /// The summary's `network`: whether the run could reach anything.
@@ -108,6 +111,7 @@ impl Default for Summary {
             store: None,
             rate_limit_wait_ms: None,
             network: None,
+            store_error: None,
         }
     }
 }
@@ -154,8 +158,14 @@ impl Summary {
                 (n > 0).then(|| format!("{n} {}", s.as_str()))
             })
             .collect();
+        let store_error = self.store_error.as_ref().map_or(String::new(), |e| {
+            format!(
+                "; STORE ERRORS: {} objects and {} database operations failed",
+                e.objects, e.database
+            )
+        });
         format!(
-            "{} documents ({} error, {} skipped), {} links{}{}",
+            "{} documents ({} error, {} skipped), {} links{}{}{store_error}",
             self.documents.scanned,
             self.documents.error,
             self.documents.skipped,

@@ -17,15 +17,23 @@
 //! Ordering is what keeps the archive honest: an object is committed to
 //! the object store *before* the database is told about it, so after a
 //! crash the database never names an object that is not there.
+//!
+//! A write that fails (a corrupt page, a missing table, a full disk) is
+//! not dropped quietly: a failed batch is tried again one write per
+//! transaction, so the good writes in it still land, and each write that
+//! fails alone is counted in the store's [`Faults`], as is a read that
+//! fails for any reason but a word this version does not know. The run's
+//! summary and exit code come from those counts.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, ToSql};
 
+use super::faults::Faults;
 use super::StoreError;
 use crate::model::Status;
 use crate::vocab::Reason;
@@ -169,6 +177,9 @@ pub struct StateDb {
     tx: Option<Sender<Write>>,
     writer: Option<JoinHandle<()>>,
     reader: Mutex<Connection>,
+    path: PathBuf,
+    /// Failed reads and writes, shared with the writer thread.
+    faults: Arc<Faults>,
 }
 
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
@@ -202,20 +213,45 @@ impl StateDb {
         migrate(&mut writer_conn).map_err(err)?;
         let reader = open_connection(path).map_err(err)?;
         let (tx, rx) = mpsc::channel();
+        let faults = Arc::new(Faults::default());
+        let writer_faults = faults.clone();
         let writer = std::thread::Builder::new()
             .name("state-db-writer".into())
-            .spawn(move || writer_loop(writer_conn, rx))
+            .spawn(move || writer_loop(writer_conn, rx, &writer_faults))
             .map_err(StoreError::Writer)?;
         Ok(StateDb {
             tx: Some(tx),
             writer: Some(writer),
             reader: Mutex::new(reader),
+            path: path.to_path_buf(),
+            faults,
         })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// This database's failed operations (and the object store's, which
+    /// the [`super::Store`] counts here too).
+    pub fn faults(&self) -> &Arc<Faults> {
+        &self.faults
+    }
+
+    /// Counts a failed read, unless it failed on a word this version does
+    /// not know (a newer version's database): that one is rewritten by
+    /// the next check and is not a fault of the store.
+    fn read_failed(&self, what: &str, e: &rusqlite::Error) {
+        if !matches!(e, rusqlite::Error::FromSqlConversionFailure(..)) {
+            self.faults.database(format!("{what}: {e}"));
+        }
     }
 
     fn send(&self, w: Write) {
         if let Some(tx) = &self.tx {
             if tx.send(w).is_err() {
+                self.faults
+                    .database("the state database writer has stopped".into());
                 tracing::error!(
                     "the state database writer has stopped; results are not being saved"
                 );
@@ -279,7 +315,7 @@ impl StateDb {
     /// What is known about `url`; an error when the database cannot be
     /// read or holds a status this version does not know.
     pub fn url_state(&self, url: &str) -> rusqlite::Result<Option<UrlState>> {
-        self.read(|c| {
+        let state = self.read(|c| {
             c.query_row(
                 "SELECT u.checked_at, u.status, u.status_since, u.etag, u.last_modified, u.sha256, o.size, u.http_json, u.needs_download
                  FROM urls u LEFT JOIN objects o ON o.sha256 = u.sha256 WHERE u.url = ?1",
@@ -299,10 +335,15 @@ impl StateDb {
                 },
             )
             .optional()
-        })
+        });
+        if let Err(e) = &state {
+            self.read_failed(&format!("read what is known about {url}"), e);
+        }
+        state
     }
 
-    /// (objects, bytes) recorded in total.
+    /// (objects, bytes) recorded in total; (0, 0), counted as a fault,
+    /// when the database cannot say.
     pub fn totals(&self) -> (u64, u64) {
         self.read(|c| {
             c.query_row(
@@ -311,7 +352,10 @@ impl StateDb {
                 |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
             )
         })
-        .unwrap_or((0, 0))
+        .unwrap_or_else(|e| {
+            self.read_failed("count the stored objects", &e);
+            (0, 0)
+        })
     }
 
     /// Deletes references not seen since `run_started` (documents or links
@@ -321,6 +365,8 @@ impl StateDb {
         let conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
         if let Err(e) = conn.execute("DELETE FROM refs WHERE seen_at < ?1", [run_started]) {
             tracing::warn!("cannot prune old references: {e}");
+            self.faults
+                .database(format!("prune references no document makes any more: {e}"));
         }
     }
 }
@@ -334,7 +380,7 @@ impl Drop for StateDb {
     }
 }
 
-fn writer_loop(mut conn: Connection, rx: Receiver<Write>) {
+fn writer_loop(mut conn: Connection, rx: Receiver<Write>, faults: &Faults) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while let Ok(more) = rx.try_recv() {
@@ -344,54 +390,92 @@ fn writer_loop(mut conn: Connection, rx: Receiver<Write>) {
             }
         }
         let mut replies = Vec::new();
-        let result = (|| -> rusqlite::Result<()> {
-            let tx = conn.transaction()?;
-            for w in batch {
-                match w {
-                    Write::Check(r) => write_check(&tx, &r)?,
-                    Write::Refs { document, at, refs } => {
-                        tx.execute("DELETE FROM refs WHERE document = ?1", [&document])?;
-                        let mut stmt = tx.prepare_cached(
-                            "INSERT OR REPLACE INTO refs (url, document, line, seen_at) VALUES (?1, ?2, ?3, ?4)",
-                        )?;
-                        for (url, line) in refs {
-                            stmt.execute(params![url, document, line as i64, at])?;
-                        }
-                    }
-                    Write::Redownload(sha) => {
-                        tx.execute(
-                            "UPDATE urls SET needs_download = 1, sha256 = NULL WHERE sha256 = ?1",
-                            [&sha],
-                        )?;
-                        tx.execute("DELETE FROM objects WHERE sha256 = ?1", [&sha])?;
-                    }
-                    Write::DropObjects(list) => {
-                        for sha in list {
-                            tx.execute("DELETE FROM objects WHERE sha256 = ?1", [&sha])?;
-                            tx.execute("DELETE FROM versions WHERE sha256 = ?1", [&sha])?;
-                            tx.execute("UPDATE urls SET sha256 = NULL WHERE sha256 = ?1", [&sha])?;
-                        }
-                    }
-                    Write::Pauses(pauses) => {
-                        let mut stmt = tx.prepare_cached(
-                            "INSERT OR REPLACE INTO host_pauses (host, until) VALUES (?1, ?2)",
-                        )?;
-                        for (host, until) in pauses {
-                            stmt.execute(params![host, until])?;
-                        }
-                    }
-                    Write::Flush(reply) => replies.push(reply),
+        let writes: Vec<Write> = batch
+            .into_iter()
+            .filter_map(|w| match w {
+                Write::Flush(reply) => {
+                    replies.push(reply);
+                    None
+                }
+                w => Some(w),
+            })
+            .collect();
+        if let Err(e) = commit(&mut conn, &writes) {
+            // One bad write (a row on a corrupt page, a dropped table)
+            // must not take the batch's good ones with it: each alone.
+            let mut failed = 0;
+            for w in &writes {
+                if let Err(e) = commit(&mut conn, std::slice::from_ref(w)) {
+                    failed += 1;
+                    faults.database(format!("{}: {e}", w.what()));
                 }
             }
-            tx.commit()
-        })();
-        if let Err(e) = result {
-            tracing::error!("state database write failed: {e}");
+            tracing::error!(
+                "state database: {failed} of {} writes failed ({e})",
+                writes.len()
+            );
         }
         for r in replies {
             let _ = r.send(());
         }
     }
+}
+
+impl Write {
+    /// What the write was for, in a fault's message.
+    fn what(&self) -> String {
+        match self {
+            Write::Check(r) => format!("record the check of {}", r.url),
+            Write::Refs { document, .. } => format!("record the links of {document}"),
+            Write::Redownload(sha) => format!("mark {sha} for download"),
+            Write::DropObjects(list) => format!("forget {} collected objects", list.len()),
+            Write::Pauses(list) => format!("remember the pauses of {} hosts", list.len()),
+            Write::Flush(_) => "flush".into(),
+        }
+    }
+}
+
+/// Commits `writes` in one transaction: all of them or none.
+fn commit(conn: &mut Connection, writes: &[Write]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    for w in writes {
+        match w {
+            Write::Check(r) => write_check(&tx, r)?,
+            Write::Refs { document, at, refs } => {
+                tx.execute("DELETE FROM refs WHERE document = ?1", [document])?;
+                let mut stmt = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO refs (url, document, line, seen_at) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for (url, line) in refs {
+                    stmt.execute(params![url, document, *line as i64, at])?;
+                }
+            }
+            Write::Redownload(sha) => {
+                tx.execute(
+                    "UPDATE urls SET needs_download = 1, sha256 = NULL WHERE sha256 = ?1",
+                    [sha],
+                )?;
+                tx.execute("DELETE FROM objects WHERE sha256 = ?1", [sha])?;
+            }
+            Write::DropObjects(list) => {
+                for sha in list {
+                    tx.execute("DELETE FROM objects WHERE sha256 = ?1", [sha])?;
+                    tx.execute("DELETE FROM versions WHERE sha256 = ?1", [sha])?;
+                    tx.execute("UPDATE urls SET sha256 = NULL WHERE sha256 = ?1", [sha])?;
+                }
+            }
+            Write::Pauses(pauses) => {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO host_pauses (host, until) VALUES (?1, ?2)",
+                )?;
+                for (host, until) in pauses {
+                    stmt.execute(params![host, until])?;
+                }
+            }
+            Write::Flush(_) => {}
+        }
+    }
+    tx.commit()
 }
 
 fn write_check(tx: &rusqlite::Transaction, r: &CheckRecord) -> rusqlite::Result<()> {
@@ -510,6 +594,33 @@ mod tests {
     }
 
     #[test]
+    fn a_failing_write_is_counted_and_spares_its_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let db = StateDb::open(&path).unwrap();
+        open_connection(&path)
+            .unwrap()
+            .execute_batch("DROP TABLE urls")
+            .unwrap();
+        // One batch: a check record that cannot be written, references that can.
+        db.record_check(record("http://a/x.jpg", 100, Status::Ok, None));
+        db.record_refs("doc.md", 100, vec![("http://a/x.jpg".into(), 4)]);
+        db.flush();
+        let refs: i64 = db
+            .read(|c| c.query_row("SELECT COUNT(*) FROM refs", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(refs, 1, "the good write landed");
+        let faults = db.faults().summary(&path).expect("counted");
+        assert_eq!(faults.database, 1, "{faults:?}");
+        assert!(faults
+            .message
+            .contains("record the check of http://a/x.jpg"));
+        // A read of the missing table is a fault too; an unknown word is not.
+        assert!(db.url_state("http://a/x.jpg").is_err());
+        assert_eq!(db.faults().summary(&path).unwrap().database, 2);
+    }
+
+    #[test]
     fn an_unknown_stored_status_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let db = StateDb::open(&dir.path().join("state.db")).unwrap();
@@ -519,6 +630,10 @@ mod tests {
         conn.execute("UPDATE urls SET status = 'fine'", []).unwrap();
         let err = db.url_state("http://a/x.jpg").expect_err("unknown status");
         assert!(err.to_string().contains("unknown status `fine`"), "{err}");
+        assert!(
+            db.faults().summary(Path::new("x")).is_none(),
+            "not a store fault"
+        );
         // Writing over it still works, and counts as a change.
         db.record_check(record("http://a/x.jpg", 200, Status::Ok, None));
         db.flush();

@@ -10,8 +10,13 @@
 //! (fix `store.path`, wait for the other process, free disk space), and
 //! keeps the `io::Error` or SQLite error as its source, so callers can
 //! still tell, for instance, a closed pipe from a full disk.
+//!
+//! A store that fails *during* a run (a full disk, a corrupt `state.db`)
+//! does not stop the run: its failed writes are counted in [`faults`],
+//! and the run ends loud, with `summary.store_error` and exit code 3.
 
 pub mod db;
+pub mod faults;
 pub mod marker;
 pub mod objects;
 
@@ -22,6 +27,7 @@ use serde::Serialize;
 
 use crate::config::StoreConfig;
 use db::StateDb;
+pub use faults::StoreErrorSummary;
 use objects::ObjectStore;
 
 /// Why the store cannot be opened or used.
@@ -113,10 +119,25 @@ impl Store {
         self.min_free = bytes;
     }
 
-    /// Starts a run: the counters of objects stored by this run restart.
+    /// Starts a run: the counters of objects stored by this run, and of
+    /// its store faults, restart.
     pub fn begin_run(&self) {
+        self.db.flush();
+        self.db.faults().reset();
         self.new_objects.store(0, Ordering::Relaxed);
         self.new_bytes.store(0, Ordering::Relaxed);
+    }
+
+    /// Counts a valid body of `url` that could not be stored.
+    pub fn object_failed(&self, url: &str, error: &str) {
+        self.db.faults().object(format!("{url}: {error}"));
+    }
+
+    /// What failed to be stored this run (after every write so far has
+    /// been tried); `None` when nothing did.
+    pub fn errors(&self) -> Option<StoreErrorSummary> {
+        self.db.flush();
+        self.db.faults().summary(self.db.path())
     }
 
     /// Counts an object this run stored for the first time.
@@ -126,7 +147,7 @@ impl Store {
     }
 
     /// The report's summary of the store; `error` is why downloads
-    /// stopped, if they did.
+    /// stopped, if they did, or else what failed to be stored.
     pub fn summary(&self, error: Option<StoreError>) -> StoreSummary {
         self.db.flush();
         let (objects_total, bytes_total) = self.db.totals();
@@ -136,7 +157,9 @@ impl Store {
             bytes_stored: self.new_bytes.load(Ordering::Relaxed),
             objects_total,
             bytes_total,
-            error: error.map(|e| e.to_string()),
+            error: error
+                .map(|e| e.to_string())
+                .or_else(|| self.errors().map(|e| e.message)),
         }
     }
 }

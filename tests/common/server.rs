@@ -46,6 +46,13 @@ pub enum Reply {
         content_type: &'static str,
         body: Vec<u8>,
     },
+    /// 200 with `body` sent as is under `Content-Encoding: encoding`
+    /// (build it with [`gzip`] or [`gzip_zeros`]).
+    Encoded {
+        encoding: &'static str,
+        content_type: &'static str,
+        body: Arc<Vec<u8>>,
+    },
     /// 200 with the whole `Content-Length`, sent `chunk` bytes at a time.
     Slow {
         body: Arc<Vec<u8>>,
@@ -278,6 +285,17 @@ async fn serve(
                 let headers = [("ETag", etag), ("Content-Type", content_type)];
                 return respond(&mut stream, 200, &headers, &body, &method, &sent).await;
             }
+            Reply::Encoded {
+                encoding,
+                content_type,
+                body,
+            } => {
+                let headers = [
+                    ("Content-Encoding", encoding),
+                    ("Content-Type", content_type),
+                ];
+                return respond(&mut stream, 200, &headers, &body, &method, &sent).await;
+            }
             Reply::Slow {
                 body,
                 chunk,
@@ -370,6 +388,29 @@ pub fn twenty_second_jpeg(seed: u8) -> (Reply, usize) {
         interval: Duration::from_millis(82),
     };
     (reply, len)
+}
+
+/// `bytes`, gzip-compressed.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+/// `n` zero bytes, gzip-compressed (about `n / 1000` bytes): a
+/// compression bomb.
+pub fn gzip_zeros(n: usize) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let block = vec![0u8; 1 << 20];
+    let mut left = n;
+    while left > 0 {
+        let take = left.min(block.len());
+        enc.write_all(&block[..take]).unwrap();
+        left -= take;
+    }
+    enc.finish().unwrap()
 }
 
 /// The image seed 000's exploded URL spells, on news.nankai.edu.cn.
