@@ -26,17 +26,20 @@
 //! summary and exit code come from those counts.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
-use rusqlite::{params, Connection, OptionalExtension, ToSql};
+use rusqlite::{Connection, OptionalExtension, ToSql};
 
 use super::faults::Faults;
 use super::StoreError;
+
+mod writer;
 use crate::model::Status;
 use crate::vocab::Reason;
+use writer::{writer_loop, Write};
 
 impl ToSql for Status {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -137,25 +140,6 @@ pub struct CheckRecord {
     /// The object the URL's body is stored as (new or unchanged).
     pub object: Option<(String, u64)>,
     pub http_json: Option<String>,
-}
-
-/// Writes the writer thread performs.
-enum Write {
-    Check(Box<CheckRecord>),
-    /// Replaces a document's references: (url, line) pairs.
-    Refs {
-        document: String,
-        at: i64,
-        refs: Vec<(String, usize)>,
-    },
-    /// Marks URLs whose object was corrupt for download.
-    Redownload(String),
-    /// Forgets objects (gc) and their versions.
-    DropObjects(Vec<String>),
-    /// Hosts' pauses: (host, until, unix seconds).
-    Pauses(Vec<(String, i64)>),
-    /// Commit everything so far, then answer.
-    Flush(mpsc::SyncSender<()>),
 }
 
 /// What is known about a URL.
@@ -378,163 +362,6 @@ impl Drop for StateDb {
             let _ = w.join();
         }
     }
-}
-
-fn writer_loop(mut conn: Connection, rx: Receiver<Write>, faults: &Faults) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while let Ok(more) = rx.try_recv() {
-            batch.push(more);
-            if batch.len() >= 512 {
-                break;
-            }
-        }
-        let mut replies = Vec::new();
-        let writes: Vec<Write> = batch
-            .into_iter()
-            .filter_map(|w| match w {
-                Write::Flush(reply) => {
-                    replies.push(reply);
-                    None
-                }
-                w => Some(w),
-            })
-            .collect();
-        if let Err(e) = commit(&mut conn, &writes) {
-            // One bad write (a row on a corrupt page, a dropped table)
-            // must not take the batch's good ones with it: each alone.
-            let mut failed = 0;
-            for w in &writes {
-                if let Err(e) = commit(&mut conn, std::slice::from_ref(w)) {
-                    failed += 1;
-                    faults.database(format!("{}: {e}", w.what()));
-                }
-            }
-            tracing::error!(
-                "state database: {failed} of {} writes failed ({e})",
-                writes.len()
-            );
-        }
-        for r in replies {
-            let _ = r.send(());
-        }
-    }
-}
-
-impl Write {
-    /// What the write was for, in a fault's message.
-    fn what(&self) -> String {
-        match self {
-            Write::Check(r) => format!("record the check of {}", r.url),
-            Write::Refs { document, .. } => format!("record the links of {document}"),
-            Write::Redownload(sha) => format!("mark {sha} for download"),
-            Write::DropObjects(list) => format!("forget {} collected objects", list.len()),
-            Write::Pauses(list) => format!("remember the pauses of {} hosts", list.len()),
-            Write::Flush(_) => "flush".into(),
-        }
-    }
-}
-
-/// Commits `writes` in one transaction: all of them or none.
-fn commit(conn: &mut Connection, writes: &[Write]) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
-    for w in writes {
-        match w {
-            Write::Check(r) => write_check(&tx, r)?,
-            Write::Refs { document, at, refs } => {
-                tx.execute("DELETE FROM refs WHERE document = ?1", [document])?;
-                let mut stmt = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO refs (url, document, line, seen_at) VALUES (?1, ?2, ?3, ?4)",
-                )?;
-                for (url, line) in refs {
-                    stmt.execute(params![url, document, *line as i64, at])?;
-                }
-            }
-            Write::Redownload(sha) => {
-                tx.execute(
-                    "UPDATE urls SET needs_download = 1, sha256 = NULL WHERE sha256 = ?1",
-                    [sha],
-                )?;
-                tx.execute("DELETE FROM objects WHERE sha256 = ?1", [sha])?;
-            }
-            Write::DropObjects(list) => {
-                for sha in list {
-                    tx.execute("DELETE FROM objects WHERE sha256 = ?1", [sha])?;
-                    tx.execute("DELETE FROM versions WHERE sha256 = ?1", [sha])?;
-                    tx.execute("UPDATE urls SET sha256 = NULL WHERE sha256 = ?1", [sha])?;
-                }
-            }
-            Write::Pauses(pauses) => {
-                let mut stmt = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO host_pauses (host, until) VALUES (?1, ?2)",
-                )?;
-                for (host, until) in pauses {
-                    stmt.execute(params![host, until])?;
-                }
-            }
-            Write::Flush(_) => {}
-        }
-    }
-    tx.commit()
-}
-
-fn write_check(tx: &rusqlite::Transaction, r: &CheckRecord) -> rusqlite::Result<()> {
-    let status = r.status;
-    // Compared by SQLite, so a stored word this version does not know
-    // counts as a change instead of failing the whole batch.
-    let unchanged: Option<bool> = tx
-        .query_row(
-            "SELECT status IS ?2 FROM urls WHERE url = ?1",
-            params![r.url, status],
-            |row| row.get(0),
-        )
-        .optional()?;
-    let changed = unchanged != Some(true);
-    tx.execute(
-        "INSERT INTO urls (url, first_seen, last_seen, checked_at, status, reason, status_since, http_code, etag,
-                           last_modified, content_type, content_length, http_json)
-         VALUES (?1, ?2, ?2, ?2, ?3, ?4, ?2, ?5, ?6, ?7, ?8, ?9, ?10)
-         ON CONFLICT(url) DO UPDATE SET
-            last_seen = ?2, checked_at = ?2, status = ?3, reason = ?4,
-            status_since = CASE WHEN urls.status IS ?3 THEN urls.status_since ELSE ?2 END,
-            http_code = ?5, etag = COALESCE(?6, urls.etag), last_modified = COALESCE(?7, urls.last_modified),
-            content_type = COALESCE(?8, urls.content_type), content_length = COALESCE(?9, urls.content_length),
-            http_json = ?10",
-        params![
-            r.url,
-            r.at,
-            status,
-            r.reason,
-            r.http_code,
-            r.etag,
-            r.last_modified,
-            r.content_type,
-            r.content_length.map(|l| l as i64),
-            r.http_json
-        ],
-    )?;
-    if changed {
-        tx.execute(
-            "INSERT INTO history (url, at, status, reason) VALUES (?1, ?2, ?3, ?4)",
-            params![r.url, r.at, status, r.reason],
-        )?;
-    }
-    if let Some((sha, size)) = &r.object {
-        tx.execute(
-            "INSERT INTO objects (sha256, size, content_type, first_seen, last_referenced) VALUES (?1, ?2, ?3, ?4, ?4)
-             ON CONFLICT(sha256) DO UPDATE SET last_referenced = ?4",
-            params![sha, *size as i64, r.content_type, r.at],
-        )?;
-        tx.execute(
-            "INSERT OR IGNORE INTO versions (url, sha256, stored_at) VALUES (?1, ?2, ?3)",
-            params![r.url, sha, r.at],
-        )?;
-        tx.execute(
-            "UPDATE urls SET sha256 = ?2, needs_download = 0 WHERE url = ?1",
-            params![r.url, sha],
-        )?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
