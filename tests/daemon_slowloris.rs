@@ -195,3 +195,43 @@ fn connections_past_the_cap_wait_for_a_free_slot() {
     drop(conns);
     stop(daemon);
 }
+
+/// Slow readers: clients that pipeline requests and never read the
+/// answers fill their socket buffers, and every write to them waits. With
+/// all `max_connections` slots held that way, `/healthz` must still get
+/// an answer once the stalled writes time out (`header_timeout_secs`
+/// without progress) and free their slots. Found by the hostile-user pass.
+#[test]
+fn clients_that_never_read_lose_their_slots() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(dir.path(), "max_connections = 6\nheader_timeout_secs = 1.0");
+    // Wait for the endpoint.
+    let started = Instant::now();
+    while healthz(d.addr, Duration::from_secs(2)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20), "no endpoint");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Each client sends enough pipelined requests for the answers to
+    // overflow the socket buffers, and never reads.
+    let request = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".repeat(20_000);
+    let hogs: Vec<TcpStream> = (0..8)
+        .filter_map(|_| {
+            let mut s = TcpStream::connect(d.addr).ok()?;
+            s.set_write_timeout(Some(Duration::from_secs(2))).ok()?;
+            let _ = s.write_all(&request);
+            Some(s)
+        })
+        .collect();
+    assert!(hogs.len() >= 6, "the hogs connected");
+    std::thread::sleep(Duration::from_millis(500));
+    let asked = Instant::now();
+    let answer = healthz(d.addr, Duration::from_secs(15));
+    assert!(
+        answer.as_deref().is_ok_and(|l| l.contains("200")),
+        "/healthz behind clients that never read: {answer:?} after {:?}",
+        asked.elapsed()
+    );
+    drop(hogs);
+    d.shutdown.cancel();
+    d.done.join().expect("no panic").expect("serve ok");
+}

@@ -326,3 +326,55 @@ fn without_a_canary_one_dead_host_is_broken_and_several_are_an_outage() {
     assert!(first.get("last_known").is_none(), "nothing known yet");
     assert!(setup.statuses().is_empty(), "nothing recorded as broken");
 }
+
+/// A black-holed network (connections neither accepted nor refused: the
+/// SYNs are dropped) with a whole-request timeout shorter than the
+/// connect timeout is still an outage: the connect timeout is capped
+/// below `check.timeout`, so the failure is a connect failure, not a slow
+/// server. Found by the hostile-user pass (every link was `broken`,
+/// `timeout`, exit 1, and history got a `broken` row per URL).
+#[test]
+fn a_black_holed_network_is_an_outage_whatever_the_timeouts() {
+    // A listener that never accepts, its backlog filled: further
+    // connections hang in SYN-SENT, as behind a firewall that drops.
+    // (std's listeners have a backlog of 128; this one has the smallest.)
+    let hole = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            socket.listen(0).unwrap().into_std().unwrap()
+        });
+    let port = hole.local_addr().unwrap().port();
+    let _filled: Vec<std::net::TcpStream> = (0..8)
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(
+                &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+                std::time::Duration::from_millis(100),
+            )
+            .ok()
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    std::fs::write(
+        corpus.join("a.md"),
+        "![a](http://a.test/1.jpg)\n\n![b](http://b.test/2.jpg)\n",
+    )
+    .unwrap();
+    let toml = format!(
+        "[corpus]\npaths = [\"{}\"]\n[check]\nallow_private = true\nconnect_timeout = 10.0\ntimeout = 1.0\nmax_tries = 1\n[store]\npath = \"{}\"\n[resolve]\n\"a.test\" = \"127.0.0.1:{port}\"\n\"b.test\" = \"127.0.0.1:{port}\"\n",
+        corpus.display(),
+        dir.path().join("store").display(),
+    );
+    let (code, report) = common::run_online(&toml, dir.path(), true, Vec::new());
+    for l in report["links"].as_array().unwrap() {
+        assert_eq!(l["status"], "error", "{l}");
+        assert_eq!(l["reason"], "network_unavailable", "{l}");
+    }
+    assert_eq!(code, 4, "{}", report["summary"]);
+    drop(hole);
+}

@@ -121,7 +121,7 @@ impl Checker {
         let client = reqwest::Client::builder()
             .user_agent(check.user_agent.clone())
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(std::time::Duration::from_secs_f64(check.connect_timeout))
+            .connect_timeout(effective_connect_timeout(check))
             .dns_resolver(GuardedResolver::new(overrides, check.allow_private))
             // A proxy would resolve names itself, past the address guard.
             .no_proxy()
@@ -546,6 +546,15 @@ fn apply_to_suspect(link: &mut Link, checked: &Checked) {
         ));
     }
     link.static_reason = static_reason;
+}
+
+/// The connect timeout the client uses: `check.connect_timeout`, capped
+/// at 90% of `check.timeout`. A connection that cannot be made must fail
+/// as a connect failure, before the whole-request timeout fires; else a
+/// black-holed network (packets dropped, connects hanging) reads as slow
+/// servers (`timeout`, `broken`) and outage detection never sees it.
+fn effective_connect_timeout(check: &crate::config::CheckConfig) -> std::time::Duration {
+    std::time::Duration::from_secs_f64(check.connect_timeout.min(check.timeout * 0.9))
 }
 
 /// Archives a fetched source page's HTML (`store.archive_source_pages`).

@@ -281,6 +281,8 @@ pub async fn serve_connections(
             builder
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(limits.header_timeout);
+            // A client that stops reading our answers is closed too.
+            let stream = super::stall::StallGuard::new(stream, limits.header_timeout);
             let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
             tokio::pin!(conn);
             tokio::select! {

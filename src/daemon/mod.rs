@@ -39,6 +39,7 @@
 pub mod dashboard;
 pub mod http;
 pub mod live;
+mod stall;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
