@@ -125,11 +125,14 @@ impl Hosts {
     }
 
     fn gate(&self, host: &str) -> Arc<HostGate> {
+        // One server, one gate: `H.test` and `h.test.` (the absolute form)
+        // are the same host and must not get twice the rate.
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
         let mut gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
         gates
-            .entry(host.to_string())
+            .entry(host.clone())
             .or_insert_with(|| {
-                let (rate, burst) = match self.config.hosts.get(host) {
+                let (rate, burst) = match self.config.hosts.get(&host) {
                     Some(h) => (h.rate_limit, h.burst),
                     None => (self.config.rate_limit, self.config.burst),
                 };
@@ -268,5 +271,26 @@ impl Hosts {
     /// Total time requests spent waiting for limits, in milliseconds.
     pub fn waited_ms(&self) -> u64 {
         self.waited_ms.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spellings_of_one_host_share_a_gate() {
+        let config = CheckConfig {
+            max_host_wait: 1.0,
+            ..CheckConfig::default()
+        };
+        let hosts = Hosts::new(&config);
+        hosts.pause("h.test.", Duration::from_secs(5));
+        assert!(
+            hosts.check_budget("H.Test").is_err(),
+            "one host, one budget"
+        );
+        assert!(hosts.check_budget("h.test").is_err());
+        assert!(hosts.check_budget("other.test").is_ok());
     }
 }

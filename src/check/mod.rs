@@ -353,7 +353,9 @@ impl Checker {
     /// A fresh `ok` result from the state database, if there is one and it
     /// has everything `want` needs (the body's object, the page's images).
     fn cached(&self, k: &UrlState, want: Want, object_missing: bool) -> Option<Checked> {
+        // `cache_max_age = 0` means no cache, even within the same second.
         let fresh = k.status == Some(Status::Ok)
+            && self.cache_max_age > 0
             && k.checked_at
                 .is_some_and(|t| now() - t <= self.cache_max_age);
         if !self.use_cache || !fresh || object_missing {

@@ -334,6 +334,12 @@ impl super::Checker {
             let why = checked
                 .reason
                 .map_or("no answer", crate::vocab::Reason::as_str);
+            // A canary host that asked us to pause (its pause outlasts the
+            // run's budget, so it was not asked now) answered us before:
+            // it is reachable, and the network with it.
+            if checked.reason == Some(crate::vocab::Reason::HostWaitExceeded) {
+                return Canary::Answered(url.clone());
+            }
             match checked.reach {
                 Reach::Answered => return Canary::Answered(url.clone()),
                 Reach::Unreachable => {
