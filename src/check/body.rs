@@ -387,9 +387,11 @@ fn judge_media(
     Ok(v)
 }
 
-/// Runs blocking file-system work without stalling the async workers
-/// (on a multi-threaded runtime; directly otherwise).
-fn blocking<T>(work: impl FnOnce() -> T) -> T {
+/// Runs blocking file-system or database work (an object's commit, the
+/// end of a run) without stalling the runtime's other tasks, such as the
+/// daemon's HTTP endpoint: in place on a multi-threaded runtime, directly
+/// otherwise.
+pub(crate) fn blocking<T>(work: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
         _ => work(),

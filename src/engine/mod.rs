@@ -228,7 +228,10 @@ impl Engine {
             }
             network = Some(settled);
         }
-        off_the_workers(|| self.finish(request, reports, network, started, started_unix)).map(Some)
+        crate::check::body::blocking(|| {
+            self.finish(request, reports, network, started, started_unix)
+        })
+        .map(Some)
     }
 
     /// Drives the scope once into fresh sinks. `Ok(None)` when `cancel`
@@ -385,16 +388,6 @@ impl Engine {
             metrics,
             digest,
         })
-    }
-}
-
-/// Runs blocking file and database work (the end of a run) without
-/// stalling the runtime's other tasks (the daemon's HTTP endpoint), where
-/// the runtime allows it.
-fn off_the_workers<T>(work: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
-        _ => work(),
     }
 }
 
