@@ -16,6 +16,7 @@
 //! and the run ends loud, with `summary.store_error` and exit code 3.
 
 pub mod db;
+pub mod durable;
 pub mod faults;
 pub mod marker;
 pub mod objects;
