@@ -160,7 +160,7 @@ impl JsonReport {
             ("links", self.links, false),
             ("findings", self.findings, true),
         ] {
-            write!(out, "  \"{name}\": [\n")?;
+            writeln!(out, "  \"{name}\": [")?;
             spill.copy_into(out)?;
             out.write_all(if last { b"\n  ]\n" } else { b"\n  ],\n" })?;
         }
@@ -177,5 +177,35 @@ impl JsonReport {
             return self.finish(info, summary, &mut lock);
         }
         super::write_file_atomically(path, |w| self.finish(info, summary, w))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_head_is_written_field_by_field_as_valid_pretty_json() {
+        let info = RunInfo {
+            generated_at: "2026-01-01T00:00:00.000Z".into(),
+            mode: "offline",
+            config_path: Some("a\nb.toml".into()),
+            config_sha256: "00".into(),
+        };
+        let mut out = Vec::new();
+        let report = JsonReport::new().unwrap();
+        report.finish(&info, &Summary::default(), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(value["schema_version"], SCHEMA_VERSION);
+        assert_eq!(value["config"]["path"], "a\nb.toml");
+        assert_eq!(value["links"], serde_json::json!([]));
+        // Laid out as before: two spaces per level, a field per line.
+        assert!(text.starts_with("{\n  \"schema_version\": "), "{text}");
+        assert!(
+            text.contains("\n  \"summary\": {\n    \"documents\": {\n      \"scanned\": 0,"),
+            "{text}"
+        );
+        assert!(text.ends_with("\n  \"findings\": [\n\n  ]\n}\n"), "{text}");
     }
 }
