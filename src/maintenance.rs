@@ -366,9 +366,17 @@ pub fn rewrite(
             // A repair that was archived wins over the link as written
             // (being in the store means it was checked good).
             let via_run = link.finding.is_some() && link.reason == Some(Reason::ExplodedUrl);
+            // A character of an exploded run has its repairs on the
+            // finding it points at (schema 2.0.0), not on itself.
+            let run_repairs = link
+                .finding
+                .filter(|_| via_run)
+                .and_then(|f| scanned.findings.iter().find(|x| x.id == f))
+                .map_or(&[][..], |f| &f.suggestions[..]);
             let candidates = link
                 .suggestions
                 .iter()
+                .chain(run_repairs)
                 .map(|s| s.url.as_str())
                 .chain(link.resolved.as_deref());
             let Some(object) = candidates.filter_map(object_of).next() else {

@@ -92,7 +92,8 @@ pub struct Link {
     pub status: Status,
     /// Machine-readable reason, e.g. `single_char_segment`, `no_base_url`.
     pub reason: Option<Reason>,
-    /// The same, for people.
+    /// The same, for people. `None` on the characters of an exploded
+    /// run: their finding says it once.
     pub message: Option<String>,
     /// Online only: the static pass's reason for a link it suspected
     /// (`truncated`, not part of an exploded run) and that was fetched
@@ -107,10 +108,13 @@ pub struct Link {
     pub syntax: Syntax,
     /// Link or alt text.
     pub text: Option<String>,
-    /// The finding this link is part of (an exploded URL run).
+    /// The finding this link is part of (an exploded URL run), which
+    /// carries the run's rebuilt URL, repairs and message.
     pub finding: Option<usize>,
     /// The earlier link in the same document with the same resolved URL.
     pub duplicate_of: Option<usize>,
+    /// Repairs for this link alone; empty on the characters of an
+    /// exploded run, whose repairs are their finding's (schema 2.0.0).
     pub suggestions: Vec<Suggestion>,
     /// Filled by the HTTP checker; `null` when not checked.
     pub http: Option<HttpInfo>,

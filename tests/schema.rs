@@ -103,3 +103,63 @@ fn prom_file_agrees_with_the_report_wherever_it_goes() {
         );
     }
 }
+
+/// Schema 2.0.0: an exploded URL is one finding that carries the rebuilt
+/// URL; its characters point at it and carry no copy, and the schema
+/// rejects a report that gives them one again.
+#[test]
+fn an_exploded_run_carries_its_url_once_in_its_finding() {
+    let rebuilt = "http://news.nankai.edu.cn/pic/003/000/452/00300045245_41d76565.jpg";
+    let seeds = fixture("seeds").display().to_string();
+    let out = archive(&["--check", "--offline", "--format", "json", &seeds]);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the report on stdout");
+    assert_eq!(report["schema_version"], "2.0.0");
+    let v = validator();
+    let errors: Vec<String> = v
+        .iter_errors(&report)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+
+    let findings = report["findings"].as_array().unwrap();
+    let exploded: Vec<&Value> = findings
+        .iter()
+        .filter(|f| f["kind"] == "exploded_url")
+        .collect();
+    assert_eq!(exploded.len(), 1);
+    let finding = exploded[0];
+    assert_eq!(finding["suggestions"][0]["url"], rebuilt);
+    assert_eq!(finding["suggestions"][0]["reason"], "rebuilt_exploded_url");
+    let members: Vec<&Value> = report["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["reason"] == "exploded_url")
+        .collect();
+    assert_eq!(members.len(), 66);
+    for l in &members {
+        assert_eq!(l["finding"], finding["id"], "{l}");
+        assert_eq!(&findings[l["finding"].as_u64().unwrap() as usize], finding);
+        assert_eq!(l["suggestions"], serde_json::json!([]), "{l}");
+        assert!(l["message"].is_null(), "{l}");
+        assert!(!l.to_string().contains(rebuilt), "{l}");
+    }
+    // Everywhere the URL appears in the report text, it is the finding's.
+    let text = String::from_utf8(out.stdout).unwrap();
+    let in_finding = finding.to_string().matches(rebuilt).count();
+    assert!(in_finding >= 1);
+    assert_eq!(
+        text.matches(rebuilt).count(),
+        in_finding,
+        "only the finding has it"
+    );
+
+    // A 1.x-style copy on a character is not a 2.0.0 report.
+    let mut copy = report.clone();
+    let id = members[0]["id"].as_u64().unwrap() as usize;
+    copy["links"][id]["suggestions"] = finding["suggestions"].clone();
+    assert!(!v.is_valid(&copy));
+    let mut copy = report.clone();
+    copy["links"][id]["message"] = "one character of an exploded URL".into();
+    assert!(!v.is_valid(&copy));
+}

@@ -43,7 +43,7 @@ use tokio::sync::OnceCell;
 
 use crate::config::Config;
 use crate::extract::LinkKind;
-use crate::model::{Link, Status, Suggestion};
+use crate::model::{Finding, Link, Status, Suggestion};
 use crate::pipeline::Scanned;
 use crate::repair::source_page::{page_images, suggest_from_source};
 use crate::store::db::{CheckRecord, UrlState};
@@ -396,6 +396,7 @@ impl Checker {
     pub async fn check_document(&self, mut scanned: Scanned) -> Scanned {
         if let Some(store) = &self.store {
             // What this document needs kept: its links and their repairs.
+            // (An exploded run's repairs are on its finding, not its links.)
             let refs = scanned
                 .links
                 .iter()
@@ -404,6 +405,12 @@ impl Checker {
                     own.into_iter()
                         .chain(l.suggestions.iter().map(|s| (s.url.clone(), l.line)))
                 })
+                .chain(
+                    scanned
+                        .findings
+                        .iter()
+                        .flat_map(|f| f.suggestions.iter().map(|s| (s.url.clone(), f.line))),
+                )
                 .collect();
             store
                 .db
@@ -461,16 +468,22 @@ impl Checker {
 
     async fn check_suggestions(&self, scanned: &mut Scanned) {
         let mut urls: Vec<(String, LinkKind)> = Vec::new();
+        // A finding's repairs are checked as what its links are (an
+        // exploded video is media), found by its first link.
+        let finding_kind = |f: &Finding| {
+            f.links
+                .first()
+                .and_then(|&id| scanned.links.iter().find(|l| l.id == id))
+                .map_or(LinkKind::Image, |l| l.kind)
+        };
         let all = scanned
             .links
             .iter()
             .flat_map(|l| l.suggestions.iter().map(move |s| (s, l.kind)))
-            .chain(
-                scanned
-                    .findings
-                    .iter()
-                    .flat_map(|f| f.suggestions.iter().map(|s| (s, LinkKind::Image))),
-            );
+            .chain(scanned.findings.iter().flat_map(|f| {
+                let kind = finding_kind(f);
+                f.suggestions.iter().map(move |s| (s, kind))
+            }));
         for (s, kind) in all {
             let kind = if kind.is_media() {
                 kind

@@ -9,7 +9,9 @@
 //! Then, over the document as a whole: runs of one-character links are
 //! folded into one exploded-URL finding per URL they spell, with the
 //! rebuilt URL as a repair ([`exploded`]), and repeated URLs are marked as
-//! duplicates.
+//! duplicates. The finding alone carries the rebuilt URL, its repairs and
+//! its message; each member link only points at it (`finding`), so a run
+//! costs the report one URL, not one per character.
 //!
 //! # The rules, where real corpora left a choice
 //!
@@ -190,15 +192,13 @@ pub fn document_findings(
             let link = &mut links[m];
             link.status = Status::Truncated;
             link.reason = Some(Reason::ExplodedUrl);
-            // The URL itself is in the suggestion and the finding: a
-            // message that repeated it would make a run of n links cost
-            // n × n bytes.
-            link.message = Some(
-                "one character of an exploded URL; its finding (`finding`) and suggestion have the whole URL"
-                    .to_string(),
-            );
+            // The rebuilt URL, its repairs and the message live once, in
+            // the finding the member points at (schema 2.0.0): a copy on
+            // each of a run's n links made the report grow with the
+            // characters of the corpus, not with its findings.
+            link.message = None;
             link.finding = Some(id);
-            link.suggestions = vec![suggestion.clone()];
+            link.suggestions = Vec::new();
         }
         let (first, last) = (
             &links[run.members[0]],

@@ -34,7 +34,10 @@
 //! first pass's (the checker fetches a URL at most once per run), now
 //! reported as `network_unavailable`. Only an outage run pays for the
 //! second pass, in scanning, never in requests (a crawl fetches its pages
-//! again: they are not cached). The exit code is then 4, and the store is
+//! again: they are not cached). The text report has already streamed the
+//! first pass to stderr by then; it says so and streams the second pass
+//! after it, so the last word on every document is the verdict's. The
+//! exit code is then 4, and the store is
 //! marked so that `gc` refuses ([`crate::store::marker`]).
 
 mod crawl;
@@ -221,6 +224,14 @@ impl Engine {
                 // this run's (no request is made twice), now judged by
                 // the verdict (see the module doc).
                 reports.progress.finish();
+                if request.format == OutputFormat::Text {
+                    // The text report streamed the first pass; say why
+                    // the documents come again (see the module doc).
+                    use std::io::Write as _;
+                    let _ = std::io::stderr().write_all(
+                        b"network unavailable: the documents again, with the links that could not be reached as `error` (network_unavailable):\n\n",
+                    );
+                }
                 let Some(again) = self.pass(request, &paths, cancel).await? else {
                     return Ok(None);
                 };
@@ -366,9 +377,8 @@ impl Engine {
             })?;
         }
         if let Some(text) = text {
-            let rendered = text.render(&summary, offline);
-            use std::io::Write as _;
-            let _ = std::io::stderr().write_all(rendered.as_bytes());
+            // The documents were written as they came; the summary ends it.
+            text.finish(&summary, offline);
         }
         // A store that failed under the run outranks everything: the
         // links are in the report either way, the archive is not.

@@ -293,16 +293,20 @@ pub fn suggest_from_source(scanned: &mut Scanned, candidates: &[String]) {
                 reason: SuggestionReason::FoundOnSource,
                 status: None,
             };
-            for &m in members {
-                let link = &mut scanned.links[m];
-                if !link.suggestions.iter().any(|s| s.url == pick) {
-                    link.suggestions.push(suggestion.clone());
-                }
-            }
-            if let Some(f) = finding {
-                if let Some(finding) = scanned.findings.iter_mut().find(|x| x.id == f) {
+            // An exploded run's repairs go on its finding alone (its
+            // links point at it); a lone link carries its own.
+            match finding.and_then(|f| scanned.findings.iter_mut().find(|x| x.id == f)) {
+                Some(finding) => {
                     if !finding.suggestions.iter().any(|s| s.url == pick) {
-                        finding.suggestions.push(suggestion.clone());
+                        finding.suggestions.push(suggestion);
+                    }
+                }
+                None => {
+                    for &m in members {
+                        let link = &mut scanned.links[m];
+                        if !link.suggestions.iter().any(|s| s.url == pick) {
+                            link.suggestions.push(suggestion.clone());
+                        }
                     }
                 }
             }

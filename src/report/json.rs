@@ -2,7 +2,10 @@
 //!
 //! Documents, links and findings are serialized as they arrive into three
 //! anonymous temporary files; [`JsonReport::finish`] writes the head and
-//! summary, then copies the three arrays in. A report written to a file
+//! summary field by field, then copies the three arrays in. Nothing is
+//! serialized to a string to be cut and patched: every value goes through
+//! serde straight to its writer, and a link costs no allocation of its own
+//! here (the spill files are buffered). A report written to a file
 //! goes to `FILE.tmp` first and is renamed into place, so a reader (the
 //! daemon's `/report.json`, a monitoring job) never sees half of one.
 
@@ -46,21 +49,45 @@ impl Spill {
     }
 }
 
+/// Writes `  "name": value,` with `value` pretty-printed one level in,
+/// as `serde_json::to_string_pretty` would lay it out inside the report
+/// object, straight to `out` (no string is built and re-cut).
+fn field(out: &mut dyn Write, name: &str, value: &impl Serialize) -> io::Result<()> {
+    write!(out, "  \"{name}\": ")?;
+    let mut indented = Indented(&mut *out);
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"  ");
+    value.serialize(&mut serde_json::Serializer::with_formatter(
+        &mut indented,
+        formatter,
+    ))?;
+    out.write_all(b",\n")
+}
+
+/// Indents every line after the first by two spaces. Safe on JSON: a
+/// newline inside a string is always escaped, so every raw `\n` is layout.
+struct Indented<'a>(&'a mut dyn Write);
+
+impl Write for Indented<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        for (i, part) in buf.split(|&b| b == b'\n').enumerate() {
+            if i > 0 {
+                self.0.write_all(b"\n  ")?;
+            }
+            self.0.write_all(part)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// A JSON report under construction.
 pub struct JsonReport {
     documents: Spill,
     links: Spill,
     findings: Spill,
-}
-
-#[derive(Serialize)]
-struct Head<'a> {
-    schema_version: &'static str,
-    generated_at: &'a str,
-    tool: Tool,
-    mode: &'a str,
-    config: ConfigRef<'a>,
-    summary: &'a Summary,
 }
 
 #[derive(Serialize)]
@@ -110,35 +137,34 @@ impl JsonReport {
         Ok(())
     }
 
-    /// Writes the whole report to `out`.
+    /// Writes the whole report to `out`: the head fields, pretty-printed
+    /// one by one, then the three spilled arrays copied in.
     pub fn finish(self, info: &RunInfo, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
-        let head = Head {
-            schema_version: SCHEMA_VERSION,
-            generated_at: &info.generated_at,
-            tool: Tool {
-                name: "archive",
-                version: env!("CARGO_PKG_VERSION"),
-            },
-            mode: info.mode,
-            config: ConfigRef {
-                path: info.config_path.as_deref(),
-                sha256: &info.config_sha256,
-            },
-            summary,
+        out.write_all(b"{\n")?;
+        field(out, "schema_version", &SCHEMA_VERSION)?;
+        field(out, "generated_at", &info.generated_at)?;
+        let tool = Tool {
+            name: "archive",
+            version: env!("CARGO_PKG_VERSION"),
         };
-        let head = serde_json::to_string_pretty(&head)?;
-        // Reopen the object to append the arrays.
-        out.write_all(head.trim_end().trim_end_matches('}').trim_end().as_bytes())?;
-        for (name, spill) in [
-            ("documents", self.documents),
-            ("links", self.links),
-            ("findings", self.findings),
+        field(out, "tool", &tool)?;
+        field(out, "mode", &info.mode)?;
+        let config = ConfigRef {
+            path: info.config_path.as_deref(),
+            sha256: &info.config_sha256,
+        };
+        field(out, "config", &config)?;
+        field(out, "summary", summary)?;
+        for (name, spill, last) in [
+            ("documents", self.documents, false),
+            ("links", self.links, false),
+            ("findings", self.findings, true),
         ] {
-            write!(out, ",\n  \"{name}\": [\n")?;
+            writeln!(out, "  \"{name}\": [")?;
             spill.copy_into(out)?;
-            out.write_all(b"\n  ]")?;
+            out.write_all(if last { b"\n  ]\n" } else { b"\n  ],\n" })?;
         }
-        out.write_all(b"\n}\n")?;
+        out.write_all(b"}\n")?;
         out.flush()
     }
 
@@ -151,5 +177,35 @@ impl JsonReport {
             return self.finish(info, summary, &mut lock);
         }
         super::write_file_atomically(path, |w| self.finish(info, summary, w))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_head_is_written_field_by_field_as_valid_pretty_json() {
+        let info = RunInfo {
+            generated_at: "2026-01-01T00:00:00.000Z".into(),
+            mode: "offline",
+            config_path: Some("a\nb.toml".into()),
+            config_sha256: "00".into(),
+        };
+        let mut out = Vec::new();
+        let report = JsonReport::new().unwrap();
+        report.finish(&info, &Summary::default(), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(value["schema_version"], SCHEMA_VERSION);
+        assert_eq!(value["config"]["path"], "a\nb.toml");
+        assert_eq!(value["links"], serde_json::json!([]));
+        // Laid out as before: two spaces per level, a field per line.
+        assert!(text.starts_with("{\n  \"schema_version\": "), "{text}");
+        assert!(
+            text.contains("\n  \"summary\": {\n    \"documents\": {\n      \"scanned\": 0,"),
+            "{text}"
+        );
+        assert!(text.ends_with("\n  \"findings\": [\n\n  ]\n}\n"), "{text}");
     }
 }

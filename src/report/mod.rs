@@ -3,8 +3,9 @@
 //!
 //! Both are fed one [`Scanned`] document at a time and keep only what they
 //! must: the JSON writer spills documents, links and findings to temporary
-//! files and stitches them together at the end; the text report keeps
-//! only the lines of documents that have something to say. The
+//! files and stitches them together at the end; the text report writes
+//! each document that has something to say as it comes and keeps
+//! nothing. The
 //! [`Summary`] is counters.
 //!
 //! [`sinks::Sinks`] holds them all for a run. The same single pass feeds the sinks that used to re-read the written
@@ -33,7 +34,7 @@ use crate::vocab::FindingKind;
 
 /// Version of the JSON report's schema (semver: a new optional field is a
 /// minor bump, anything that breaks a reader is a major one).
-pub const SCHEMA_VERSION: &str = "1.4.0";
+pub const SCHEMA_VERSION: &str = "2.0.0";
 
 /// Counters over a whole run.
 #[derive(Debug, Clone, Serialize)]

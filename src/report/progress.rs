@@ -45,6 +45,15 @@ impl Progress {
         }
     }
 
+    /// Runs `f` (which writes to stderr) with the bar cleared, then
+    /// redraws it, so lines written and the bar never overlap.
+    pub fn suspend<T>(&self, f: impl FnOnce() -> T) -> T {
+        match &self.bar {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
     pub fn finish(self) {
         if let Some(bar) = self.bar {
             bar.finish_and_clear();

@@ -3,6 +3,12 @@
 //! report, the text report for people, the Prometheus accumulator, the
 //! dashboard digest and the progress bar. One pass feeds them all; none
 //! of them reads the written report back.
+//!
+//! The text report writes each document to stderr as it is added (see
+//! [`super::text`]); the progress bar shares stderr, so it is suspended
+//! (cleared, then redrawn) around each write.
+
+use std::io::Write;
 
 use crate::pipeline::Scanned;
 
@@ -18,7 +24,8 @@ use super::Summary;
 pub struct Sinks {
     pub summary: Summary,
     pub json: JsonReport,
-    pub text: Option<TextReport>,
+    /// The report for people, streaming to stderr.
+    pub text: Option<TextReport<Box<dyn Write + Send>>>,
     pub metrics: Metrics,
     pub digest: Digest,
     pub spill_error: Option<std::io::Error>,
@@ -32,7 +39,8 @@ impl Sinks {
         Ok(Sinks {
             summary: Summary::default(),
             json: JsonReport::new()?,
-            text: text.then(TextReport::default),
+            text: text
+                .then(|| TextReport::new(Box::new(std::io::stderr()) as Box<dyn Write + Send>)),
             metrics: Metrics::default(),
             digest: Digest::default(),
             spill_error: None,
@@ -48,7 +56,7 @@ impl Sinks {
             self.spill_error = self.json.add(scanned).err();
         }
         if let Some(text) = &mut self.text {
-            text.add(scanned);
+            self.progress.suspend(|| text.add(scanned));
         }
         if let Some(e) = &scanned.document.error {
             tracing::debug!(path = %scanned.document.path, "{e}");

@@ -1,8 +1,25 @@
-//! The report for people: grouped by document, worst document first, one
-//! line per finding. An exploded URL is one line with its repair, not 66;
-//! healthy and merely unchecked links are counted, not listed.
+//! The report for people: grouped by document, one line per finding. An
+//! exploded URL is one line with its repair, not 66; healthy and merely
+//! unchecked links are counted, not listed.
+//!
+//! It streams: each document that has something to say is written the
+//! moment the engine hands it over, in corpus order, and forgotten; the
+//! summary follows at the end. Nothing is kept per document, so memory
+//! stays flat however large the corpus, and the first problems show while
+//! the run goes on. The price is the order: documents used to be sorted
+//! worst first, which needs the whole run in hand; now they come in corpus
+//! order (the order the files were found), and the worst first order
+//! stays *within* a document, where it costs nothing.
+//!
+//! A document's lines are formatted into one reused buffer and written
+//! with one `write_all`, so a document's block is never interleaved with
+//! other output (the progress bar is suspended around it, see
+//! [`super::sinks::Sinks::add`]) and costs one write, not one per line.
+//! A failed write (stderr closed) stops the text report quietly: the JSON
+//! report and the exit code are what scripts read.
 
 use std::fmt::Write as _;
+use std::io::{self, Write};
 
 use crate::model::Status;
 use crate::pipeline::Scanned;
@@ -11,124 +28,207 @@ use crate::source::DocumentStatus;
 use super::Summary;
 use crate::vocab::{FindingKind, Reason};
 
-/// Lines kept for one document that has something to report.
-struct Entry {
-    worst: Status,
-    order: usize,
-    lines: Vec<String>,
+/// The text report being written to `out`.
+pub struct TextReport<W: Write> {
+    out: W,
+    /// One document's block, reused from document to document.
+    block: String,
+    /// Set by the first failed write; nothing more is written after it.
+    failed: bool,
 }
 
-/// The text report under construction.
-#[derive(Default)]
-pub struct TextReport {
-    entries: Vec<Entry>,
-}
-
-impl TextReport {
-    pub fn add(&mut self, scanned: &Scanned) {
-        let doc = &scanned.document;
-        let mut lines = Vec::new();
-        if doc.status != DocumentStatus::Ok {
-            lines.push(format!(
-                "  {:<12} {}",
-                match doc.status {
-                    DocumentStatus::Error => "error",
-                    _ => "skipped",
-                },
-                doc.error.as_deref().unwrap_or("")
-            ));
-        }
-        for note in &doc.notes {
-            lines.push(format!("  {:<12} {note}", "note"));
-        }
-        for f in scanned
-            .findings
-            .iter()
-            .filter(|f| f.kind == FindingKind::ExplodedUrl)
-        {
-            lines.push(format!(
-                "  L{}-{:<7} {:<12} {}\n{:>16}repair: {}",
-                f.line,
-                f.end_line,
-                f.status.as_str(),
-                f.message,
-                "",
-                f.suggestions.first().map_or("", |s| s.url.as_str())
-            ));
-        }
-        let mut listed: Vec<_> = scanned
-            .links
-            .iter()
-            .filter(|l| l.finding.is_none() && !matches!(l.status, Status::Ok | Status::Unchecked))
-            .collect();
-        listed.sort_by_key(|l| (std::cmp::Reverse(l.status), l.line, l.column));
-        for l in listed {
-            let mut line = format!(
-                "  L{:<9} {:<12} {:<20} {}",
-                format!("{}:{}", l.line, l.column),
-                l.status.as_str(),
-                l.reason.map_or("", Reason::as_str),
-                l.url
-            );
-            if let Some(m) = &l.message {
-                let _ = write!(line, "  ({m})");
-            }
-            lines.push(line);
-        }
-        for f in scanned
-            .findings
-            .iter()
-            .filter(|f| f.kind == FindingKind::Duplicate)
-        {
-            lines.push(format!("  {:<12} {}", "duplicate", f.message));
-        }
-        if !lines.is_empty() {
-            self.entries.push(Entry {
-                worst: scanned.worst(),
-                order: self.entries.len(),
-                lines: std::iter::once(format!(
-                    "{} [{} link{}{}]",
-                    doc.path,
-                    doc.links,
-                    if doc.links == 1 { "" } else { "s" },
-                    doc.title
-                        .as_ref()
-                        .map(|t| format!(", \"{t}\""))
-                        .unwrap_or_default()
-                ))
-                .chain(lines)
-                .collect(),
-            });
+impl<W: Write> TextReport<W> {
+    pub fn new(out: W) -> TextReport<W> {
+        TextReport {
+            out,
+            block: String::new(),
+            failed: false,
         }
     }
 
-    /// Renders the report, worst documents first, then the summary.
-    pub fn render(mut self, summary: &Summary, offline: bool) -> String {
-        self.entries
-            .sort_by_key(|e| (std::cmp::Reverse(e.worst), e.order));
-        let mut out = String::new();
-        for e in &self.entries {
-            for l in &e.lines {
-                out.push_str(l);
-                out.push('\n');
+    /// Writes `scanned`'s block now, if it has something to report.
+    pub fn add(&mut self, scanned: &Scanned) {
+        self.block.clear();
+        format_document(&mut self.block, scanned);
+        if !self.block.is_empty() {
+            self.write(|out, block| out.write_all(block.as_bytes()));
+        }
+    }
+
+    /// Writes the summary and gives the writer back.
+    pub fn finish(mut self, summary: &Summary, offline: bool) -> W {
+        self.block.clear();
+        format_summary(&mut self.block, summary, offline);
+        self.write(|out, block| {
+            out.write_all(block.as_bytes())?;
+            out.flush()
+        });
+        self.out
+    }
+
+    fn write(&mut self, write: impl FnOnce(&mut W, &str) -> io::Result<()>) {
+        if !self.failed && write(&mut self.out, &self.block).is_err() {
+            self.failed = true;
+        }
+    }
+}
+
+/// Appends a document's block (its head line, one line per problem, a
+/// blank line) to `out`, or nothing when it has nothing to report.
+fn format_document(out: &mut String, scanned: &Scanned) {
+    let doc = &scanned.document;
+    let start = out.len();
+    let _ = write!(
+        out,
+        "{} [{} link{}",
+        doc.path,
+        doc.links,
+        if doc.links == 1 { "" } else { "s" }
+    );
+    if let Some(t) = &doc.title {
+        let _ = write!(out, ", \"{t}\"");
+    }
+    out.push_str("]\n");
+    let head = out.len();
+    if doc.status != DocumentStatus::Ok {
+        let _ = writeln!(
+            out,
+            "  {:<12} {}",
+            match doc.status {
+                DocumentStatus::Error => "error",
+                _ => "skipped",
+            },
+            doc.error.as_deref().unwrap_or("")
+        );
+    }
+    for note in &doc.notes {
+        let _ = writeln!(out, "  {:<12} {note}", "note");
+    }
+    for f in scanned
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::ExplodedUrl)
+    {
+        let _ = writeln!(
+            out,
+            "  L{}-{:<7} {:<12} {}\n{:>16}repair: {}",
+            f.line,
+            f.end_line,
+            f.status.as_str(),
+            f.message,
+            "",
+            f.suggestions.first().map_or("", |s| s.url.as_str())
+        );
+    }
+    let mut listed: Vec<_> = scanned
+        .links
+        .iter()
+        .filter(|l| l.finding.is_none() && !matches!(l.status, Status::Ok | Status::Unchecked))
+        .collect();
+    listed.sort_by_key(|l| (std::cmp::Reverse(l.status), l.line, l.column));
+    for l in listed {
+        let _ = write!(
+            out,
+            "  L{:<9} {:<12} {:<20} {}",
+            format!("{}:{}", l.line, l.column),
+            l.status.as_str(),
+            l.reason.map_or("", Reason::as_str),
+            l.url
+        );
+        if let Some(m) = &l.message {
+            let _ = write!(out, "  ({m})");
+        }
+        out.push('\n');
+    }
+    for f in scanned
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Duplicate)
+    {
+        let _ = writeln!(out, "  {:<12} {}", "duplicate", f.message);
+    }
+    if out.len() == head {
+        // Nothing to say about this document: no head line either.
+        out.truncate(start);
+    } else {
+        out.push('\n');
+    }
+}
+
+/// Appends the run's summary lines to `out`.
+fn format_summary(out: &mut String, summary: &Summary, offline: bool) {
+    let _ = writeln!(out, "summary: {}", summary.one_line());
+    if offline {
+        out.push_str("offline: links that need the network are `unchecked`\n");
+    }
+    if let Some(evidence) = summary
+        .network
+        .as_ref()
+        .filter(|n| !n.up)
+        .and_then(|n| n.evidence.as_deref())
+    {
+        let _ = writeln!(
+            out,
+            "network unavailable: {evidence}\n  links that could not be reached are `error` (network_unavailable), not `broken`; their last known status is kept; run again once the network is back (exit 4)"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures::{document, link};
+
+    fn scanned(path: &str, status: Status) -> Scanned {
+        let mut l = link(status, "http://h.cn/a.jpg", None);
+        l.reason = Some(Reason::NotFound);
+        let mut s = document(path, DocumentStatus::Ok, vec![l]);
+        s.document.links = 1;
+        s
+    }
+
+    #[test]
+    fn a_document_is_written_when_added_in_corpus_order() {
+        let mut report = TextReport::new(Vec::new());
+        report.add(&scanned("b.md", Status::Unresolvable));
+        // Written at once, before any other document or the summary.
+        let after_first = String::from_utf8(report.out.clone()).unwrap();
+        assert_eq!(
+            after_first.lines().next(),
+            Some("b.md [1 link]"),
+            "{after_first}"
+        );
+        assert!(after_first.contains("unresolvable"), "{after_first}");
+        assert!(!after_first.contains("summary:"), "{after_first}");
+        // A healthy document writes nothing; a worse one comes after, in
+        // corpus order, not worst first.
+        report.add(&scanned("c.md", Status::Ok));
+        report.add(&scanned("a.md", Status::Broken));
+        let out = String::from_utf8(report.finish(&Summary::default(), true)).unwrap();
+        let heads: Vec<&str> = out.lines().filter(|l| l.ends_with(" link]")).collect();
+        assert_eq!(heads, ["b.md [1 link]", "a.md [1 link]"], "{out}");
+        assert!(out.starts_with(&after_first), "{out}");
+        let tail: Vec<&str> = out.lines().rev().take(2).collect();
+        assert!(tail[1].starts_with("summary: "), "{out}");
+        assert!(tail[0].starts_with("offline: "), "{out}");
+    }
+
+    #[test]
+    fn a_closed_writer_stops_the_report_quietly() {
+        struct Closed(usize);
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                self.0 += 1;
+                Err(io::ErrorKind::BrokenPipe.into())
             }
-            out.push('\n');
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
         }
-        let _ = writeln!(out, "summary: {}", summary.one_line());
-        if offline {
-            out.push_str("offline: links that need the network are `unchecked`\n");
-        }
-        if let Some(evidence) = summary
-            .network
-            .as_ref()
-            .filter(|n| !n.up)
-            .and_then(|n| n.evidence.as_deref())
-        {
-            let _ = writeln!(
-                out,
-                "network unavailable: {evidence}\n  links that could not be reached are `error` (network_unavailable), not `broken`; their last known status is kept; run again once the network is back (exit 4)"
-            );
-        }
-        out
+        let mut report = TextReport::new(Closed(0));
+        report.add(&scanned("a.md", Status::Broken));
+        report.add(&scanned("b.md", Status::Broken));
+        let closed = report.finish(&Summary::default(), false);
+        assert_eq!(closed.0, 1, "no write after the first failure");
     }
 }

@@ -102,6 +102,22 @@ pub fn links_of<'a>(report: &'a Value, name: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// The repairs offered for `link`: its own, or, for a character of an
+/// exploded URL, its finding's (schema 2.0.0 keeps the rebuilt URL there
+/// once instead of on every character).
+pub fn repairs<'a>(report: &'a Value, link: &'a Value) -> &'a Value {
+    match link["finding"].as_u64() {
+        Some(f) if link["reason"] == "exploded_url" => {
+            assert!(
+                link["suggestions"].as_array().unwrap().is_empty(),
+                "a character carries no copy: {link}"
+            );
+            &report["findings"][f as usize]["suggestions"]
+        }
+        _ => &link["suggestions"],
+    }
+}
+
 /// A test that needs a tool this machine lacks: under `CI=true` (which
 /// `.ci/run` sets, and which installs the tools) that is a failure, so a
 /// CI image without the tool cannot pass by skipping; elsewhere the test
