@@ -322,14 +322,14 @@ fn kill_dash_nine_never_leaves_a_corrupt_or_missing_object() {
     assert_eq!(setup.run(&["verify"]).0, 0);
 }
 
-#[test]
-fn gc_keeps_what_documents_need_and_collects_the_rest() {
-    let s = nankai();
+/// Seeds 000 and 001 in a corpus of their own, with `gc_after_days = 0`
+/// (so `gc` may collect what a run stops referencing at once).
+fn seeds_000_001_for_gc(s: &TestServer) -> (tempfile::TempDir, Setup) {
     let corpus = tempfile::tempdir().unwrap();
     for name in ["000_9f14297dde64cb40.txt", "001_2f62085cd5636d82.txt"] {
         std::fs::copy(fixture(&format!("seeds/{name}")), corpus.path().join(name)).unwrap();
     }
-    let setup = Setup::new(&s, corpus.path(), "");
+    let setup = Setup::new(s, corpus.path(), "");
     std::fs::write(
         &setup.config,
         std::fs::read_to_string(&setup.config).unwrap().replace(
@@ -338,6 +338,13 @@ fn gc_keeps_what_documents_need_and_collects_the_rest() {
         ),
     )
     .unwrap();
+    (corpus, setup)
+}
+
+#[test]
+fn gc_keeps_what_documents_need_and_collects_the_rest() {
+    let s = nankai();
+    let (corpus, setup) = seeds_000_001_for_gc(&s);
     setup.check();
     assert_eq!(setup.objects().len(), 4);
     std::thread::sleep(Duration::from_millis(1100));
@@ -370,19 +377,7 @@ fn gc_keeps_what_documents_need_and_collects_the_rest() {
 #[test]
 fn gc_after_days_out_of_range_offers_nothing() {
     let s = nankai();
-    let corpus = tempfile::tempdir().unwrap();
-    for name in ["000_9f14297dde64cb40.txt", "001_2f62085cd5636d82.txt"] {
-        std::fs::copy(fixture(&format!("seeds/{name}")), corpus.path().join(name)).unwrap();
-    }
-    let setup = Setup::new(&s, corpus.path(), "");
-    std::fs::write(
-        &setup.config,
-        std::fs::read_to_string(&setup.config).unwrap().replace(
-            "min_free_bytes = 0",
-            "min_free_bytes = 0\ngc_after_days = 0",
-        ),
-    )
-    .unwrap();
+    let (corpus, setup) = seeds_000_001_for_gc(&s);
     setup.check();
     // Timestamps are in seconds: the next run must be a later one.
     std::thread::sleep(Duration::from_millis(1100));
