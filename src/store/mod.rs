@@ -16,7 +16,6 @@
 //! and the run ends loud, with `summary.store_error` and exit code 3.
 
 pub mod db;
-pub mod durable;
 pub mod faults;
 pub mod marker;
 pub mod objects;

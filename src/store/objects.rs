@@ -3,12 +3,9 @@
 //! layout git and restic use).
 //!
 //! A download streams into a [`PendingObject`] in the store's own `tmp/`,
-//! hashed as it goes. Committing makes its bytes durable, then renames it
-//! into place and makes the rename durable, together with the other
-//! objects finishing at the same time ([`super::durable`]: one `syncfs`
-//! for a batch, not two `fsync`s an object), so a `kill -9` at any moment
-//! leaves either no object or a whole, correct one; an abandoned pending
-//! object deletes itself.
+//! hashed as it goes. Committing fsyncs the file, renames it into place and
+//! fsyncs the folder, so a `kill -9` at any moment leaves either no object
+//! or a whole, correct one; an abandoned pending object deletes itself.
 //! Leftovers of a killed process are removed by [`ObjectStore::open`],
 //! which also takes the store's lock so that no other process is writing.
 //! The lock (`flock`) and the free-space query (`statvfs`) go through
@@ -41,8 +38,6 @@ pub struct ObjectStore {
     root: PathBuf,
     /// Held for the store's lifetime: one writing process at a time.
     _lock: File,
-    /// New objects made durable together ([`super::durable`]).
-    group: super::durable::GroupCommit,
 }
 
 /// True for a lower-case 64-digit hex string.
@@ -65,6 +60,11 @@ pub fn relative_object_path(sha256: &str) -> Option<PathBuf> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// fsyncs a folder so a rename into it survives a crash.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
 impl ObjectStore {
@@ -100,7 +100,6 @@ impl ObjectStore {
         let store = ObjectStore {
             root: root.to_path_buf(),
             _lock: lock,
-            group: Default::default(),
         };
         let removed = store.clean_tmp().map_err(|e| fail("clean tmp/", e))?;
         if removed > 0 {
@@ -254,15 +253,11 @@ impl PendingObject {
                 new: false,
             });
         }
-        // Made durable together with the objects finishing beside it.
-        let staged = super::durable::Staged {
-            tmp: tmp.into_temp_path(),
-            target,
-        };
-        store
-            .group
-            .commit(store.root(), staged)
-            .map_err(io::Error::other)?;
+        tmp.as_file().sync_all()?;
+        let dir = target.parent().unwrap_or(store.root());
+        fs::create_dir_all(dir)?;
+        tmp.persist(&target).map_err(|e| e.error)?;
+        sync_dir(dir)?;
         Ok(StoredObject {
             sha256,
             size,
