@@ -19,6 +19,9 @@
 #            writes into the bench's scratch folder and not the repo.
 #   json     archive --check --offline --config CONF --format json
 #            --report SCRATCH/report.json DIR
+#   base     (if BASE is set) BASE --check --offline --config CONF DIR:
+#            the default command of another build, for before/after
+#            numbers from the same run
 #   lychee   lychee --dump --no-progress --extensions md,txt,html DIR
 #            (extracts and prints the links it would check, checks
 #            nothing; if lychee is not installed, its rows say "lychee not
@@ -51,6 +54,8 @@
 #              count printed with the tables (default: 120)
 #   ARCHIVE    archive binary; if unset, `cargo build --release --bins`
 #              builds it here
+#   BASE       another archive binary whose default command is timed too
+#              (rows "base default"; default: none)
 #   LYCHEE     lychee binary               (default: lychee on PATH, else
 #              ~/.cargo/bin/lychee; LYCHEE=none skips it)
 set -euo pipefail
@@ -66,6 +71,7 @@ MIX=${MIX:-seeds}
 REPEAT=${REPEAT:-5}
 IDLE_WAIT=${IDLE_WAIT:-120}
 ARCHIVE=${ARCHIVE:-}
+BASE=${BASE:-}
 if [[ -z "${LYCHEE:-}" ]]; then
     LYCHEE=$(command -v lychee || true)
     [[ -z "$LYCHEE" && -x "$HOME/.cargo/bin/lychee" ]] && LYCHEE=$HOME/.cargo/bin/lychee
@@ -160,7 +166,7 @@ mb() { awk -v k="$1" 'BEGIN { if (k == "NA" || k == "") print "NA"; else printf 
 # Found-counts of the last run of each command (they do not change from
 # run to run; the last is as good as any, and a run that differs is
 # logged).
-A_found="? ?" J_found="? ?" L_found="?"
+A_found="? ?" J_found="? ?" B_found="? ?" L_found="?"
 # found_check VAR NEW LABEL: keeps NEW in VAR, logging if it changed.
 found_check() {
     local var=$1 new=$2 label=$3
@@ -182,8 +188,9 @@ for n in $SIZES; do
     log "N=$n ($mbytes MB): $REPEAT run(s) of each command, alternating"
     run_init A
     run_init J
+    run_init B
     run_init L
-    A_found="? ?" J_found="? ?" L_found="?"
+    A_found="? ?" J_found="? ?" B_found="? ?" L_found="?"
     [[ -n "$LYCHEE" ]] && mapfile -d '' lcmd < <(lychee_cmd "$dir")
     for ((i = 1; i <= REPEAT; i++)); do
         rm -f "$WORK/default-report.json" "$WORK/report.json"
@@ -201,23 +208,33 @@ for n in $SIZES; do
             --report "$WORK/report.json" "$dir"
         RUNS=$((RUNS + 1))
         [[ -z "$J_failed" ]] && found_check J_found "$(report_found "$WORK/report.json")" json
+        if [[ -n "$BASE" ]]; then
+            rm -f "$WORK/default-report.json"
+            RUN_STDOUT=$WORK/base.out run_once B "base    $i/$REPEAT" "0 1" \
+                "$BASE" --check --offline --config "$CONF" "$dir"
+            RUNS=$((RUNS + 1))
+            [[ -z "$B_failed" ]] && found_check B_found "$(report_found "$WORK/default-report.json")" base
+        fi
         if [[ -n "$LYCHEE" ]]; then
             RUN_STDOUT=$WORK/lychee.out run_once L "lychee  $i/$REPEAT" "0" "${lcmd[@]}"
             RUNS=$((RUNS + 1))
             [[ -z "$L_failed" ]] && found_check L_found "$(grep -c . "$WORK/lychee.out" || true)" lychee
         fi
     done
-    rm -f "$WORK/default.out" "$WORK/json.out" "$WORK/lychee.out" \
+    rm -f "$WORK/default.out" "$WORK/json.out" "$WORK/base.out" "$WORK/lychee.out" \
         "$WORK/default-report.json" "$WORK/report.json"
 
     l_secs=NA
     if [[ -n "$LYCHEE" && -z "$L_failed" ]]; then
         l_secs=$L_secs
     fi
-    for who in A J; do
+    whos="A J"
+    [[ -n "$BASE" ]] && whos="A J B"
+    for who in $whos; do
         secs=${who}_secs rss=${who}_rss_kb cpu=${who}_cpu failed=${who}_failed found=${who}_found
         name=default
         [[ $who == J ]] && name="--format json"
+        [[ $who == B ]] && name="default (BASE)"
         if [[ -n "${!failed}" ]]; then
             ROWS+=("| $n | $mbytes | archive $name | failed (${!failed}) | | | | | | | |")
             continue
@@ -237,6 +254,7 @@ done
 cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
 echo "Machine: $(nproc) CPUs, ${cpu:-unknown CPU}; $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM"
 echo "archive: $("$ARCHIVE" --version) ($ARCHIVE)"
+[[ -n "$BASE" ]] && echo "BASE: $("$BASE" --version) ($BASE)"
 if [[ -n "$LYCHEE" ]]; then
     echo "lychee: $("$LYCHEE" --version)"
     mapfile -d '' lcmd < <(lychee_cmd DIR)
