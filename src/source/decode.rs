@@ -87,7 +87,7 @@ pub fn decode(bytes: &[u8]) -> Decoded {
 /// character frequencies. (On the GBK files of the benchmark corpus a
 /// prefix of 150 bytes, ASCII header included, already named every one
 /// right; 512 non-ASCII bytes leave a margin of three. The detector's cost
-/// is per byte fed, about 0.3 µs, so this bounds it per file.)
+/// is per byte fed, so this bounds it per file.)
 pub const DETECT_NON_ASCII: usize = 512;
 
 /// Length of the prefix of `bytes` that holds its first
