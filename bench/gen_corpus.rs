@@ -599,7 +599,9 @@ fn parse_args() -> Result<Args, String> {
         };
         match key.as_str() {
             "-h" | "--help" => {
-                println!("{USAGE}");
+                // Not `println!`: it panics when stdout is closed early
+                // (`--help | head`).
+                let _ = writeln!(io::stdout(), "{USAGE}");
                 std::process::exit(0);
             }
             "--out" => out = Some(PathBuf::from(value("--out")?)),
