@@ -46,7 +46,8 @@ run_init() {
 }
 
 # run_once PREFIX LABEL OKCODES CMD...: runs CMD once under GNU time,
-# stdout to /dev/null (by the shell; no tool is given /dev/null as a path). Exit codes in OKCODES (e.g. "0 1") are accepted; any
+# stdout to $RUN_STDOUT if set (a file the caller reads back), else to
+# /dev/null (by the shell; no tool is given /dev/null as a path). Exit codes in OKCODES (e.g. "0 1") are accepted; any
 # other marks PREFIX failed. Keeps ${PREFIX}_secs (fastest run),
 # ${PREFIX}_cpu (CPU use of that run, in %; 200 = both cores busy) and
 # ${PREFIX}_rss_kb (largest peak RSS). Sets RUN_RC.
@@ -56,7 +57,7 @@ run_once() {
     local rc=0 t0 t1 t r c best_var=${prefix}_secs rss_var=${prefix}_rss_kb
     wait_idle
     t0=$(date +%s%N)
-    /usr/bin/time -v -o "$WORK/time" "$@" >/dev/null 2>"$WORK/stderr" || rc=$?
+    /usr/bin/time -v -o "$WORK/time" "$@" >"${RUN_STDOUT:-/dev/null}" 2>"$WORK/stderr" || rc=$?
     t1=$(date +%s%N)
     # shellcheck disable=SC2034  # read by the caller
     RUN_RC=$rc
@@ -81,14 +82,17 @@ run_once() {
 }
 
 # corpus_dir GEN N SEED: prints the folder of the generated corpus of N
-# articles for SEED under $BENCH_DIR, generating it unless a complete one
-# is already there.
+# articles for SEED and $MIX (the generator's --mix; default seeds) under
+# $BENCH_DIR, generating it unless a complete one is already there. The
+# mix is in the folder's name, so a corpus of another mix (or of the
+# generator before --mix existed) is never reused by mistake.
 corpus_dir() {
-    local gen=$1 n=$2 seed=$3 dir=$BENCH_DIR/corpus-n$2-seed$3
+    local gen=$1 n=$2 seed=$3 mix=${MIX:-seeds}
+    local dir=$BENCH_DIR/corpus-n$2-seed$3-$mix
     if [[ ! -f "$dir/.complete" ]]; then
         log "generating $n articles into $dir"
         rm -rf "$dir"
-        "$gen" --out "$dir" --count "$n" --seed "$seed" >&2
+        "$gen" --out "$dir" --count "$n" --seed "$seed" --mix "$mix" >&2
         touch "$dir/.complete"
     else
         log "reusing $dir"
