@@ -378,3 +378,52 @@ fn a_black_holed_network_is_an_outage_whatever_the_timeouts() {
     assert_eq!(code, 4, "{}", report["summary"]);
     drop(hole);
 }
+
+/// A canary whose host asked an earlier run to pause (longer than
+/// `max_host_wait`, so it is not asked now) answered us then: it counts as
+/// reachable, and two dead hosts beside it are `broken`, not an outage.
+/// Found by the hostile-user pass (the run was called an outage).
+#[test]
+fn a_paused_canary_is_reachable_so_dead_hosts_are_broken() {
+    let s = TestServer::start();
+    s.route_on(
+        "canary.test",
+        "/",
+        Reply::FailFirst {
+            n: 1000,
+            status: 429,
+            retry_after: Some("600"),
+            then: Box::new(Reply::Status(200)),
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    let dead = dead_port();
+    let toml = |paths: &str| {
+        format!(
+            "[corpus]\npaths = [\"{}\"]\n[check]\nallow_private = true\nmax_tries = 1\nmax_host_wait = 5.0\ncanary = [\"http://canary.test/\"]\n[store]\npath = \"{}\"\n[resolve]\n\"canary.test\" = \"127.0.0.1:{}\"\n\"a.test\" = \"127.0.0.1:{dead}\"\n\"b.test\" = \"127.0.0.1:{dead}\"\n",
+            corpus.join(paths).display(),
+            dir.path().join("store").display(),
+            s.addr.port()
+        )
+    };
+    // First run: the canary's host asks for a 600 s pause.
+    std::fs::create_dir_all(corpus.join("one")).unwrap();
+    std::fs::write(corpus.join("one/a.md"), "[c](http://canary.test/)\n").unwrap();
+    common::run_online(&toml("one"), dir.path(), true, Vec::new());
+    assert_eq!(s.hits().len(), 1);
+    // Second run: two dead hosts.
+    std::fs::create_dir_all(corpus.join("two")).unwrap();
+    std::fs::write(
+        corpus.join("two/b.md"),
+        "![a](http://a.test/1.jpg)\n\n![b](http://b.test/2.jpg)\n",
+    )
+    .unwrap();
+    let (code, report) = common::run_online(&toml("two"), dir.path(), true, Vec::new());
+    assert_eq!(s.hits().len(), 1, "the paused canary was not asked again");
+    for l in report["links"].as_array().unwrap() {
+        assert_eq!(l["status"], "broken", "{l}");
+    }
+    assert_eq!(code, 1, "{}", report["summary"]);
+}

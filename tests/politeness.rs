@@ -331,3 +331,27 @@ fn a_pause_outlives_the_process() {
     assert_eq!(busy(&second)["reason"], "host_wait_exceeded");
     assert_eq!(code, 0);
 }
+
+/// `check.cache_max_age = 0` means no cache: a second run within the same
+/// second asks the server again. Found by the hostile-user pass (the
+/// first run's results were reused: `now - checked_at <= 0`).
+#[test]
+fn a_cache_age_of_zero_checks_again_at_once() {
+    let s = TestServer::start();
+    s.route_on("img.test", "/a.jpg", Reply::Ok("image/jpeg", jpeg(4)));
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    std::fs::write(corpus.join("a.md"), "![a](http://img.test/a.jpg)\n").unwrap();
+    let toml = format!(
+        "[corpus]\npaths = [\"{}\"]\n[check]\nallow_private = true\ncache_max_age = 0\n[store]\npath = \"{}\"\n[resolve]\n\"img.test\" = \"127.0.0.1:{}\"\n",
+        corpus.display(),
+        dir.path().join("store").display(),
+        s.addr.port()
+    );
+    // The cache is in use (no_cache = false); only its age says no.
+    for run in 1..=3 {
+        run_online(&toml, dir.path(), false, Vec::new());
+        assert_eq!(s.hits_on("/a.jpg").len(), run, "run {run} asked the server");
+    }
+}
