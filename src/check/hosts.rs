@@ -31,6 +31,13 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::CheckConfig;
 
+/// A host name as politeness and outage detection count hosts: one
+/// server, one key. `H.test` and `h.test.` (the absolute form) are the same
+/// host and must not get twice the rate, nor count as two dead hosts.
+pub fn host_key(host: &str) -> String {
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
 /// One host's limits.
 pub struct HostGate {
     limiter: DefaultDirectRateLimiter,
@@ -125,14 +132,18 @@ impl Hosts {
     }
 
     fn gate(&self, host: &str) -> Arc<HostGate> {
-        // One server, one gate: `H.test` and `h.test.` (the absolute form)
-        // are the same host and must not get twice the rate.
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let host = host_key(host);
         let mut gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
         gates
             .entry(host.clone())
             .or_insert_with(|| {
-                let (rate, burst) = match self.config.hosts.get(&host) {
+                let limit = self
+                    .config
+                    .hosts
+                    .iter()
+                    .find(|(name, _)| host_key(name) == host)
+                    .map(|(_, limit)| limit);
+                let (rate, burst) = match limit {
                     Some(h) => (h.rate_limit, h.burst),
                     None => (self.config.rate_limit, self.config.burst),
                 };
@@ -245,8 +256,11 @@ impl Hosts {
 
     /// Puts back a pause remembered from an earlier process; what is left
     /// of it counts against this run's budget, as if just asked for.
+    /// A remembered pause is capped like a live one, so a row written
+    /// under a wrong clock (or by hand) cannot shut a host out for years.
     pub fn restore_pause(&self, host: &str, until: std::time::SystemTime) {
         if let Ok(left) = until.duration_since(std::time::SystemTime::now()) {
+            let left = left.min(super::verdict::MAX_PAUSE);
             self.pause_until(host, Instant::now() + left);
         }
     }

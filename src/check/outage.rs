@@ -281,7 +281,7 @@ impl super::Checker {
     pub(super) fn observe(&self, url: &str, reach: Reach, record: Option<CheckRecord>) {
         let host = url::Url::parse(url)
             .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
+            .and_then(|u| u.host_str().map(super::hosts::host_key))
             .unwrap_or_default();
         let write = self.network.settle(&host, reach, record);
         if let Some(store) = &self.store {
@@ -357,11 +357,6 @@ impl super::Checker {
             }
         }
         heard
-    }
-
-    /// The run's verdict on the network, once settled.
-    pub fn network(&self) -> Option<Network> {
-        self.network.verdict()
     }
 
     /// `checked` as the run reports it: in a run that could reach

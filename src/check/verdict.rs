@@ -319,7 +319,11 @@ pub(super) fn classify_error(
     }
 }
 
-/// `Retry-After` as seconds or an HTTP date, capped at ten minutes.
+/// The longest pause a host may ask of us, live (`Retry-After`) or
+/// remembered from an earlier process: ten minutes.
+pub const MAX_PAUSE: Duration = Duration::from_secs(600);
+
+/// `Retry-After` as seconds or an HTTP date, capped at [`MAX_PAUSE`].
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
     let d = match value.parse::<u64>() {
@@ -329,7 +333,7 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
             .duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO),
     };
-    Some(d.min(Duration::from_secs(600)))
+    Some(d.min(MAX_PAUSE))
 }
 
 #[cfg(test)]

@@ -221,6 +221,12 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
 }
 
+/// How many header timeouts a write may wait on a client that is not
+/// reading: long enough for a slow but moving reader (a write completes
+/// only once the kernel has freed a good part of the send buffer), short
+/// enough that clients which stopped reading give their slots back.
+const STALL_FACTOR: u32 = 6;
+
 /// Serves `app` on `listener` until `stop` fires, then lets the requests
 /// in flight finish (their connections close after their response).
 ///
@@ -282,7 +288,8 @@ pub async fn serve_connections(
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(limits.header_timeout);
             // A client that stops reading our answers is closed too.
-            let stream = super::stall::StallGuard::new(stream, limits.header_timeout);
+            let stream =
+                super::stall::StallGuard::new(stream, limits.header_timeout * STALL_FACTOR);
             let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
             tokio::pin!(conn);
             tokio::select! {

@@ -10,15 +10,18 @@
 //! watchdog as tasks on a [`TaskTracker`]; each owns its state. The
 //! scheduler owns the engine: one run at a time on this runtime, then a
 //! wait for the timer, a corpus change, a reload or shutdown. SIGHUP
-//! loads the configuration (a bad one is refused and the old one kept)
-//! and the scheduler applies it between runs ([`Engine::reload`]: host
+//! loads the configuration (a bad one is refused and the old one kept;
+//! so is one that changes a key read only at start, naming the key) and
+//! the scheduler applies it between runs ([`Engine::reload`]: host
 //! gates and the connection pool survive what does not concern them).
 //! SIGTERM and SIGINT drain: the run in progress gets `daemon.grace_secs`
 //! to finish, then its [`CancellationToken`] fires: its requests and
 //! waits are dropped, downloads in flight delete their temporaries, no
-//! report is written (the last complete one stays), and the daemon exits
-//! 0 about a second after the grace period at most. Should the run not
-//! return within that second, the daemon exits anyway; the store's lock
+//! report is written (the last complete one stays), and the run has one
+//! second to return; the HTTP endpoint then gets up to two seconds to
+//! finish the answers it is writing, so the daemon exits 0 at most about
+//! three seconds after the grace period. Should the run not return within
+//! its second, the daemon exits anyway; the store's lock
 //! dies with the process and its leftover temporaries are removed when
 //! the store is next opened. Never a partial object. The only state
 //! shared with the HTTP handlers is [`Shared`]: the last complete run
@@ -152,10 +155,12 @@ fn listen_for_signals(
                 _ = hup.recv() => {
                     notify(&[sd_notify::NotifyState::Reloading]);
                     match Config::load(config_path.as_deref()) {
-                        Ok(new) => {
-                            tracing::info!("configuration loaded; applied before the next run");
-                            let _ = reloads.send(new).await;
-                        }
+                        // Never wait here: a full queue (reloads sent during a
+                        // long run) must not keep SIGTERM from being heard.
+                        Ok(new) => match reloads.try_send(new) {
+                            Ok(()) => tracing::info!("configuration loaded; applied before the next run"),
+                            Err(_) => tracing::warn!("configuration reload ignored: earlier ones are still waiting for the run to end; send SIGHUP again after it"),
+                        },
                         Err(e) => tracing::error!("configuration reload refused, keeping the previous one: {e}"),
                     }
                     notify(&[sd_notify::NotifyState::Ready]);
@@ -221,7 +226,19 @@ pub async fn serve(
         sd_notify::NotifyState::Status("started; first run under way"),
     ]);
 
-    shutdown.cancelled().await;
+    // The scheduler ends only on shutdown; ending before it (a panic) must
+    // not leave a daemon that answers /healthz and never runs again.
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        ended = &mut scheduler => {
+            shutdown.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+            return Err(RunError::Internal(match ended {
+                Err(e) if e.is_panic() => "the scheduler panicked; the daemon stops so that systemd restarts it".into(),
+                _ => "the scheduler stopped unexpectedly; the daemon stops so that systemd restarts it".into(),
+            }));
+        }
+    }
     tracing::info!(grace_secs = daemon.grace_secs, "shutting down");
     notify(&[sd_notify::NotifyState::Stopping]);
     let grace = Duration::from_secs_f64(daemon.grace_secs);
@@ -375,7 +392,9 @@ async fn schedule(
                 while changes.try_recv().is_ok() {}
                 tracing::info!("corpus changed; running");
             }
-            Wake::Reload(new) => match engine.reload(*new) {
+            Wake::Reload(new) => match refuse_restart_only(&engine.settings().config, &new.config)
+                .map_or_else(|| engine.reload(*new), |why| Err(RunError::Usage(why)))
+            {
                 Ok(()) => {
                     tracing::info!("configuration reloaded");
                     _watcher = watch_corpus(&engine.settings().config, changes_tx.clone());
@@ -387,6 +406,34 @@ async fn schedule(
             Wake::Shutdown => return,
         }
     }
+}
+
+/// Settings the daemon reads once, at start: the listener, the HTTP
+/// endpoint's token and limits, the grace period, where the store is
+/// served from. A reload that changes one of them is refused (with the
+/// key to restart for) rather than logged as applied and ignored.
+fn refuse_restart_only(old: &Config, new: &Config) -> Option<String> {
+    let (a, b) = (&old.daemon, &new.daemon);
+    let changed = [
+        ("daemon.listen", a.listen != b.listen),
+        ("daemon.token", a.token != b.token),
+        (
+            "daemon.max_connections",
+            a.max_connections != b.max_connections,
+        ),
+        (
+            "daemon.header_timeout_secs",
+            a.header_timeout_secs != b.header_timeout_secs,
+        ),
+        ("daemon.grace_secs", a.grace_secs != b.grace_secs),
+        ("store.path", old.store.path != new.store.path),
+    ];
+    changed
+        .iter()
+        .find(|(_, differs)| *differs)
+        .map(|(key, _)| {
+            format!("`{key}` is read when the daemon starts; restart it to change that key")
+        })
 }
 
 /// What the HTTP handlers serve of a finished run: its sinks' output and

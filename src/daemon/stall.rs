@@ -7,9 +7,11 @@
 //! `daemon.max_connections`, and with enough such clients the endpoint is
 //! full and `/healthz` goes unanswered. [`StallGuard`] wraps the stream:
 //! a write that makes no progress for the stall limit fails with
-//! `TimedOut`, hyper drops the connection and the slot is free again. A
-//! slow but moving reader (a large object over a poor link) is not
-//! affected: every byte written resets the clock.
+//! `TimedOut`, hyper drops the connection and the slot is free again. The
+//! limit is six header timeouts (a minute by default): a write completes
+//! only once the kernel has freed a good part of the send buffer, so a
+//! slow but moving reader needs room; every completed write resets the
+//! clock.
 
 use std::future::Future;
 use std::io;

@@ -14,8 +14,9 @@
 //! when it moved, the document cache when extraction settings change.
 //!
 //! [`Engine::run`] is async and runs on the caller's runtime: there is no
-//! runtime of its own. CPU-bound scanning happens on blocking threads fed
-//! and drained by the [driver](drive). A run stops early when its
+//! runtime of its own. A corpus is scanned on blocking threads fed and
+//! drained by the [driver](drive); a crawl scans each fetched page inline
+//! (one page at a time per task, small next to its fetch). A run stops early when its
 //! [`CancellationToken`] fires: the whole drive future is dropped, which
 //! is how tokio cancels, and with it every request, body read, rate-limit
 //! and `Retry-After` wait, and retry backoff in flight. All of these are
@@ -158,7 +159,10 @@ impl Engine {
             ));
         }
         if let Some(checker) = self.checker.as_ref().filter(|_| !same_network(old, new)) {
-            // Open what can fail before giving up the running checker.
+            // Build what can fail before giving up the running checker:
+            // a checker without a store tries the new client settings.
+            Checker::with_hosts(new, !self.options.no_cache, None, None)
+                .map_err(RunError::Usage)?;
             let store_moved = old.store.path != new.store.path;
             let fresh_store = if store_moved {
                 Some(Store::open(&new.store).map_err(RunError::Store)?)
