@@ -427,3 +427,48 @@ fn a_paused_canary_is_reachable_so_dead_hosts_are_broken() {
     }
     assert_eq!(code, 1, "{}", report["summary"]);
 }
+
+/// The text report (the default output, for a person) never shows a link
+/// `broken` that the verdict calls `network_unavailable`: until a host
+/// answers, documents are held back, and a run where nothing answered
+/// writes only the judged pass.
+#[test]
+fn the_text_report_of_an_outage_never_says_broken() {
+    let dead = dead_port();
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    std::fs::write(
+        corpus.join("a.md"),
+        "![a](http://a.test/1.jpg)\n\n![b](http://b.test/2.jpg)\n",
+    )
+    .unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[corpus]\npaths = [\"{}\"]\n[check]\nallow_private = true\nmax_tries = 1\n[store]\npath = \"{}\"\n[report]\npath = \"{}\"\n[resolve]\n\"a.test\" = \"127.0.0.1:{dead}\"\n\"b.test\" = \"127.0.0.1:{dead}\"\n",
+            corpus.display(),
+            dir.path().join("store").display(),
+            dir.path().join("report.json").display(),
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_archive"))
+        .args(["--check", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    assert_eq!(
+        text.matches("network_unavailable  http://").count(),
+        2,
+        "{text}"
+    );
+    assert!(
+        !text.contains(" broken "),
+        "a person read `broken` first: {text}"
+    );
+}

@@ -269,6 +269,13 @@ impl Judge {
         self.lock().verdict.clone()
     }
 
+    /// Whether a host has answered this run: the network is up, whatever
+    /// else fails.
+    pub fn known_up(&self) -> bool {
+        let state = self.lock();
+        !state.evidence.answered.is_empty() || matches!(state.verdict, Some(Network::Up))
+    }
+
     /// Whether the run was concluded to be cut off.
     pub fn is_down(&self) -> bool {
         matches!(self.lock().verdict, Some(Network::Down { .. }))
@@ -276,6 +283,11 @@ impl Judge {
 }
 
 impl super::Checker {
+    /// Whether this run already knows the network is up (a host answered).
+    pub fn network_known_up(&self) -> bool {
+        self.network.known_up()
+    }
+
     /// Counts one check of `url` for the verdict and writes the records
     /// that need not wait for it ([`Judge::settle`]).
     pub(super) fn observe(&self, url: &str, reach: Reach, record: Option<CheckRecord>) {

@@ -228,9 +228,14 @@ pub async fn serve(
 
     // The scheduler ends only on shutdown; ending before it (a panic) must
     // not leave a daemon that answers /healthz and never runs again.
-    tokio::select! {
-        _ = shutdown.cancelled() => {}
-        ended = &mut scheduler => {
+    let early = tokio::select! {
+        biased;
+        _ = shutdown.cancelled() => None,
+        ended = &mut scheduler => Some(ended),
+    };
+    // A scheduler that ended because shutdown was asked for is no fault.
+    let scheduler_done = match early {
+        Some(ended) if !shutdown.is_cancelled() => {
             shutdown.cancel();
             let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
             return Err(RunError::Internal(match ended {
@@ -238,11 +243,13 @@ pub async fn serve(
                 _ => "the scheduler stopped unexpectedly; the daemon stops so that systemd restarts it".into(),
             }));
         }
-    }
+        Some(_) => true,
+        None => false,
+    };
     tracing::info!(grace_secs = daemon.grace_secs, "shutting down");
     notify(&[sd_notify::NotifyState::Stopping]);
     let grace = Duration::from_secs_f64(daemon.grace_secs);
-    if tokio::time::timeout(grace, &mut scheduler).await.is_err() {
+    if !scheduler_done && tokio::time::timeout(grace, &mut scheduler).await.is_err() {
         tracing::warn!("the run in progress did not finish within the grace period; cancelling it");
         run_cancel.cancel();
         if tokio::time::timeout(RUN_STOP_WAIT, &mut scheduler)

@@ -35,9 +35,10 @@
 //! first pass's (the checker fetches a URL at most once per run), now
 //! reported as `network_unavailable`. Only an outage run pays for the
 //! second pass, in scanning, never in requests (a crawl fetches its pages
-//! again: they are not cached). The text report has already streamed the
-//! first pass to stderr by then; it says so and streams the second pass
-//! after it, so the last word on every document is the verdict's. The
+//! again: they are not cached). The text report holds documents back
+//! until a host has answered (then streams); a run where nothing answered
+//! never writes its first pass, only the second, so a person never reads
+//! `broken` for a link the verdict calls `network_unavailable`. The
 //! exit code is then 4, and the store is
 //! marked so that `gc` refuses ([`crate::store::marker`]).
 
@@ -208,7 +209,7 @@ impl Engine {
             Scope::Corpus(paths) => corpus_paths(paths, &self.loaded.config),
             Scope::Crawl(_) => Vec::new(),
         };
-        let Some(mut reports) = self.pass(request, &paths, cancel).await? else {
+        let Some(mut reports) = self.pass(request, &paths, cancel, true).await? else {
             return Ok(None);
         };
         let mut network = None;
@@ -228,15 +229,12 @@ impl Engine {
                 // this run's (no request is made twice), now judged by
                 // the verdict (see the module doc).
                 reports.progress.finish();
-                if request.format == OutputFormat::Text {
-                    // The text report streamed the first pass; say why
-                    // the documents come again (see the module doc).
-                    use std::io::Write as _;
-                    let _ = std::io::stderr().write_all(
-                        b"network unavailable: the documents again, with the links that could not be reached as `error` (network_unavailable):\n\n",
-                    );
+                if let Some(text) = reports.text.as_mut() {
+                    // Nothing answered, so the text report held the first
+                    // pass back: it is not written; the second pass is.
+                    text.discard();
                 }
-                let Some(again) = self.pass(request, &paths, cancel).await? else {
+                let Some(again) = self.pass(request, &paths, cancel, false).await? else {
                     return Ok(None);
                 };
                 reports = again;
@@ -251,11 +249,15 @@ impl Engine {
 
     /// Drives the scope once into fresh sinks. `Ok(None)` when `cancel`
     /// fired first.
+    /// With `hold`, online, the text report holds documents back until a
+    /// host has answered (a failure to connect before that may be this
+    /// machine's outage, not the host's death).
     async fn pass(
         &self,
         request: &RunRequest,
         paths: &[PathBuf],
         cancel: &CancellationToken,
+        hold: bool,
     ) -> Result<Option<Sinks>, RunError> {
         let config = &self.loaded.config;
         let text = request.format == OutputFormat::Text;
@@ -263,6 +265,10 @@ impl Engine {
             .map_err(|e| RunError::Internal(format!("cannot create temporary file: {e}")))?;
         if let Some(documents) = &self.documents {
             documents.begin_run();
+        }
+        let checker = self.checker.as_ref();
+        if let (true, Some(_), Some(text)) = (hold, checker, reports.text.as_mut()) {
+            text.hold();
         }
         let drive = drive::Drive {
             config: config.clone(),
@@ -274,7 +280,14 @@ impl Engine {
         let finished = tokio::select! {
             biased;
             _ = cancel.cancelled() => None,
-            done = drive.run(&request.scope, |scanned| reports.add(&scanned)) => Some(done),
+            done = drive.run(&request.scope, |scanned| {
+                if let (Some(checker), Some(text)) = (checker, reports.text.as_mut()) {
+                    if checker.network_known_up() {
+                        text.release();
+                    }
+                }
+                reports.add(&scanned)
+            }) => Some(done),
         };
         if let Some(checker) = &self.checker {
             // Finished or cancelled: pauses asked for outlive this process.

@@ -35,6 +35,11 @@ pub struct TextReport<W: Write> {
     block: String,
     /// Set by the first failed write; nothing more is written after it.
     failed: bool,
+    /// Blocks held back, in order, until [`TextReport::release`]: online,
+    /// until a host has answered, a failure to connect may still turn out
+    /// to be this machine's outage rather than the host's death, and a
+    /// person should not read `broken` for it first.
+    held: Option<Vec<u8>>,
 }
 
 impl<W: Write> TextReport<W> {
@@ -43,20 +48,46 @@ impl<W: Write> TextReport<W> {
             out,
             block: String::new(),
             failed: false,
+            held: None,
         }
+    }
+
+    /// Holds blocks back from now on, until [`TextReport::release`] or
+    /// [`TextReport::discard`].
+    pub fn hold(&mut self) {
+        self.held.get_or_insert_with(Vec::new);
+    }
+
+    /// Writes what was held back and streams from now on.
+    pub fn release(&mut self) {
+        if let Some(held) = self.held.take() {
+            if !self.failed && self.out.write_all(&held).is_err() {
+                self.failed = true;
+            }
+        }
+    }
+
+    /// Forgets what was held back (a pass judged again) and streams.
+    pub fn discard(&mut self) {
+        self.held = None;
     }
 
     /// Writes `scanned`'s block now, if it has something to report.
     pub fn add(&mut self, scanned: &Scanned) {
         self.block.clear();
         format_document(&mut self.block, scanned);
-        if !self.block.is_empty() {
-            self.write(|out, block| out.write_all(block.as_bytes()));
+        if self.block.is_empty() {
+            return;
+        }
+        match &mut self.held {
+            Some(held) => held.extend_from_slice(self.block.as_bytes()),
+            None => self.write(|out, block| out.write_all(block.as_bytes())),
         }
     }
 
     /// Writes the summary and gives the writer back.
     pub fn finish(mut self, summary: &Summary, offline: bool) -> W {
+        self.release();
         self.block.clear();
         format_summary(&mut self.block, summary, offline);
         self.write(|out, block| {
@@ -211,6 +242,25 @@ mod tests {
         let tail: Vec<&str> = out.lines().rev().take(2).collect();
         assert!(tail[1].starts_with("summary: "), "{out}");
         assert!(tail[0].starts_with("offline: "), "{out}");
+    }
+
+    #[test]
+    fn held_blocks_wait_for_release_or_are_discarded() {
+        let mut report = TextReport::new(Vec::new());
+        report.hold();
+        report.add(&scanned("a.md", Status::Broken));
+        assert!(report.out.is_empty(), "held back");
+        report.release();
+        let after_release = report.out.len();
+        assert!(after_release > 0, "released in order");
+        report.add(&scanned("b.md", Status::Broken));
+        assert!(report.out.len() > after_release, "streams after release");
+        let mut judged = TextReport::new(Vec::new());
+        judged.hold();
+        judged.add(&scanned("c.md", Status::Broken));
+        judged.discard();
+        let out = judged.finish(&Summary::default(), false);
+        assert!(!String::from_utf8_lossy(&out).contains("c.md"), "discarded");
     }
 
     #[test]
