@@ -327,6 +327,19 @@ fn without_a_canary_one_dead_host_is_broken_and_several_are_an_outage() {
     assert!(setup.statuses().is_empty(), "nothing recorded as broken");
 }
 
+/// A corpus folder under `dir` with one image on a.test and one on
+/// b.test: two hosts, for the rule that needs more than one.
+fn two_host_corpus(dir: &Path) -> PathBuf {
+    let corpus = dir.join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    std::fs::write(
+        corpus.join("a.md"),
+        "![a](http://a.test/1.jpg)\n\n![b](http://b.test/2.jpg)\n",
+    )
+    .unwrap();
+    corpus
+}
+
 /// A black-holed network (connections neither accepted nor refused: the
 /// SYNs are dropped) with a whole-request timeout shorter than the
 /// connect timeout is still an outage: the connect timeout is capped
@@ -358,13 +371,7 @@ fn a_black_holed_network_is_an_outage_whatever_the_timeouts() {
         })
         .collect();
     let dir = tempfile::tempdir().unwrap();
-    let corpus = dir.path().join("corpus");
-    std::fs::create_dir_all(&corpus).unwrap();
-    std::fs::write(
-        corpus.join("a.md"),
-        "![a](http://a.test/1.jpg)\n\n![b](http://b.test/2.jpg)\n",
-    )
-    .unwrap();
+    let corpus = two_host_corpus(dir.path());
     let toml = format!(
         "[corpus]\npaths = [\"{}\"]\n[check]\nallow_private = true\nconnect_timeout = 10.0\ntimeout = 1.0\nmax_tries = 1\n[store]\npath = \"{}\"\n[resolve]\n\"a.test\" = \"127.0.0.1:{port}\"\n\"b.test\" = \"127.0.0.1:{port}\"\n",
         corpus.display(),
@@ -436,13 +443,7 @@ fn a_paused_canary_is_reachable_so_dead_hosts_are_broken() {
 fn the_text_report_of_an_outage_never_says_broken() {
     let dead = dead_port();
     let dir = tempfile::tempdir().unwrap();
-    let corpus = dir.path().join("corpus");
-    std::fs::create_dir_all(&corpus).unwrap();
-    std::fs::write(
-        corpus.join("a.md"),
-        "![a](http://a.test/1.jpg)\n\n![b](http://b.test/2.jpg)\n",
-    )
-    .unwrap();
+    let corpus = two_host_corpus(dir.path());
     let config = dir.path().join("c.toml");
     std::fs::write(
         &config,
