@@ -229,7 +229,7 @@ impl Checker {
             .fetcher
             .check(url, Want::Html, FetchOptions::default())
             .await;
-        self.observe(url, checked.reach, None);
+        self.observe(url, checked.reach, None).await;
         match (checked.status, body) {
             (Status::Ok, Some(body)) => Ok((
                 checked
@@ -346,7 +346,7 @@ impl Checker {
             }
         });
         // A transport failure waits for the run's verdict on the network.
-        self.observe(url, checked.reach, record);
+        self.observe(url, checked.reach, record).await;
         checked
     }
 
@@ -434,16 +434,21 @@ impl Checker {
             })
             .collect();
         let in_flight = self.fetcher.hosts().config().concurrency.max(1);
-        let targets: Vec<(String, LinkKind)> = jobs
+        let targets: Vec<(usize, String, LinkKind)> = jobs
             .iter()
             .map(|&i| {
                 let link = &scanned.links[i];
-                (link.resolved.clone().unwrap_or_default(), link.kind)
+                (i, link.resolved.clone().unwrap_or_default(), link.kind)
             })
             .collect();
-        let results = self.check_all(targets, in_flight).await;
+        // Each result is applied to its link as it comes (in order), not
+        // collected first: a document of 200,000 links would hold 200,000
+        // results beside the links they are copied into.
+        let mut results = stream::iter(targets)
+            .map(|(i, url, kind)| async move { (i, self.check_url(&url, kind).await) })
+            .buffered(in_flight);
         let mut found_on_source: Vec<String> = Vec::new();
-        for (&i, checked) in jobs.iter().zip(results) {
+        while let Some((i, checked)) = results.next().await {
             let link = &mut scanned.links[i];
             if link.status == Status::Truncated {
                 apply_to_suspect(link, &checked);

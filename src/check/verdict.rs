@@ -306,8 +306,12 @@ pub(super) fn classify_error(
     v.reach = match found {
         // A TLS handshake that failed still reached a server.
         Cause::Tls => Reach::Answered,
+        // A refusal is a RST from the host's address: something answered.
+        // A machine without network never sees one (it gets resolver
+        // failures, no route or timeouts), so the host is dead, not us.
+        Cause::ConnectionRefused => Reach::Answered,
         Cause::PrivateAddress | Cause::NoSuchName => Reach::Local,
-        Cause::Dns | Cause::Timeout | Cause::ConnectionRefused => Reach::Unreachable,
+        Cause::Dns | Cause::Timeout => Reach::Unreachable,
         // No route, or a reset while connecting; one after the connection
         // was made (a close, a protocol error) came from a server.
         Cause::Network if e.is_connect() => Reach::Unreachable,
