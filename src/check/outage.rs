@@ -71,13 +71,14 @@
 //! They are bounded: past [`MAX_HELD`] (about 1 KB each; a document of
 //! 200,000 links on dead hosts held 200 MB), the check that finds too
 //! many held asks the canaries at once (once a run; checks wait for that
-//! answer rather than pile up more). A canary answering proves the
-//! network up: the held records are written, and so is every later one.
-//! Otherwise (no canary, or none answered) the held records are dropped
-//! ([`Judge::relieve`]): those URLs keep their last known status, as in
-//! an outage, even if a host answers later in the run; their report is
-//! unchanged, and the next run records them. Never a false `broken` row;
-//! at worst a true one a run late.
+//! answer rather than pile up more) and applies the rule to the evidence
+//! so far ([`Judge::relieve`]). A canary answering proves the network
+//! up: the held records are written, and so is every later one. One host
+//! failing with no canary configured is blamed on the host (rule 5):
+//! written. Otherwise (the rule says down) the held records are dropped:
+//! those URLs keep their last known status, as in an outage, even if a
+//! host answers later in the run; their report is unchanged, and the next
+//! run records them. At worst a true `broken` row a run late.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -246,10 +247,13 @@ impl Judge {
         self.held() > MAX_HELD
     }
 
-    /// Relieves a judge holding more than [`MAX_HELD`] records, given
-    /// what the canaries said: one answered, so the network is up and the
-    /// held records are returned to be written (later ones will not be
-    /// held); else they are dropped. Does nothing under the cap.
+    /// Relieves a judge holding more than [`MAX_HELD`] records: the rule
+    /// ([`decide`]) is applied now to the evidence so far and what the
+    /// canaries said. Up (a canary answered, or one host failed and no
+    /// canary is configured, which the rule blames on the host): the held
+    /// records are returned to be written; after a canary answered, later
+    /// ones are not held. Down: they are dropped. Does nothing under the
+    /// cap.
     pub fn relieve(&self, canary: &Canary) -> Vec<CheckRecord> {
         let mut state = self.lock();
         if state.held.len() <= MAX_HELD {
@@ -257,6 +261,8 @@ impl Judge {
         }
         if let Canary::Answered(url) = canary {
             state.canary_up = Some(url.clone());
+        }
+        if decide(&state.evidence, canary).is_up() {
             return std::mem::take(&mut state.held);
         }
         state.dropped += state.held.len();
@@ -660,6 +666,18 @@ mod tests {
         judge.settle("h", Reach::Unreachable, Some(record("http://h/1")));
         assert!(judge.relieve(&Canary::NotConfigured).is_empty());
         assert_eq!(judge.held(), 1);
+        assert_eq!(judge.dropped(), 0);
+        // One host failing, no canary: the rule blames the host, so what
+        // is held is written (as it would be at the end), not dropped.
+        for i in 0..MAX_HELD {
+            judge.settle(
+                "h",
+                Reach::Unreachable,
+                Some(record(&format!("http://h/{i}"))),
+            );
+        }
+        assert_eq!(judge.relieve(&Canary::NotConfigured).len(), MAX_HELD + 1);
+        assert_eq!(judge.held(), 0);
         assert_eq!(judge.dropped(), 0);
     }
 }
