@@ -462,4 +462,35 @@ mod tests {
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].members.len(), links.len() - 6);
     }
+
+    /// `HttpParts` cuts a serialization where `Url` has its parts, so a
+    /// piece reads the same as from the parsed URL it replaced.
+    #[test]
+    fn http_parts_agree_with_the_parsed_url() {
+        for written in [
+            "http://a.cn/x/y/g",
+            "https://a.cn:8443/x/",
+            "http://a.cn:80/x/page.shtml?",
+            "http://user:p%40ss@a.cn/x/y.htm#",
+            "http://a.cn/x/y.htm?q=1&r=/s?t#frag?x",
+            "http://[::1]:8080/",
+            "HTTP://A.CN/%E6%A0%A1",
+            "http://a.cn",
+            "http://a.cn?q",
+            "http://a.cn#f",
+        ] {
+            let url = Url::parse(written).unwrap();
+            let parts = HttpParts::split(url.as_str()).expect(written);
+            assert_eq!(
+                parts.origin(),
+                url.origin().ascii_serialization(),
+                "{written}"
+            );
+            assert_eq!(parts.path, url.path(), "{written}");
+            assert_eq!(parts.query, url.query(), "{written}");
+            assert_eq!(parts.fragment, url.fragment(), "{written}");
+            assert_eq!(parts.page_key, page_key(&url), "{written}");
+        }
+        assert!(HttpParts::split("ftp://a.cn/x").is_none());
+    }
 }
