@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::config::StoreConfig;
-use crate::store::objects::relative_object_path;
+use crate::store::objects::{is_unavailable, relative_object_path};
 use crate::store::{Store, StoreError};
 use crate::vocab::Reason;
 
@@ -33,6 +33,14 @@ pub enum MaintenanceError {
         "cannot quarantine {sha}: {source} (check that the store's quarantine/ folder is writable)"
     )]
     Quarantine { sha: String, source: std::io::Error },
+    #[error(
+        "cannot {what} the objects at {location}: {source} (check store.url, that the object service answers and its credentials; nothing was changed for the objects not reached)"
+    )]
+    Objects {
+        what: &'static str,
+        location: String,
+        source: std::io::Error,
+    },
     #[error("cannot delete object {sha}: {source} (check that the store folder is writable)")]
     Delete { sha: String, source: std::io::Error },
     #[error(
@@ -63,10 +71,18 @@ pub struct VerifyOutcome {
 pub fn verify(config: &StoreConfig) -> Result<VerifyOutcome, MaintenanceError> {
     let store = Store::open(config)?;
     let mut out = VerifyOutcome::default();
-    for (sha, _, _) in store.objects.objects() {
+    let unreachable = |what, source| MaintenanceError::Objects {
+        what,
+        location: store.objects.location(),
+        source,
+    };
+    let objects = store.objects.list().map_err(|e| unreachable("list", e))?;
+    for (sha, _) in objects {
         out.checked += 1;
         match store.objects.verify(&sha) {
             Ok(true) => {}
+            // A service that did not answer proved nothing about the bytes.
+            Err(e) if is_unavailable(&e) => return Err(unreachable("read", e)),
             Ok(false) | Err(_) => {
                 let moved = store.objects.quarantine(&sha).map_err(|source| {
                     MaintenanceError::Quarantine {
@@ -74,7 +90,7 @@ pub fn verify(config: &StoreConfig) -> Result<VerifyOutcome, MaintenanceError> {
                         source,
                     }
                 })?;
-                tracing::warn!(sha256 = %sha, to = %moved.display(), "corrupt object quarantined");
+                tracing::warn!(sha256 = %sha, to = %moved, "corrupt object quarantined");
                 store.db.mark_redownload(&sha);
                 out.corrupt.push(sha);
             }
@@ -89,7 +105,14 @@ pub fn verify(config: &StoreConfig) -> Result<VerifyOutcome, MaintenanceError> {
         })
         .map_err(MaintenanceError::ReadDatabase)?;
     for (sha, size) in listed {
-        if !out.corrupt.contains(&sha) && !store.objects.contains(&sha, size as u64) {
+        if out.corrupt.contains(&sha) {
+            continue;
+        }
+        let present = store
+            .objects
+            .contains(&sha, size as u64)
+            .map_err(|e| unreachable("read", e))?;
+        if !present {
             store.db.mark_redownload(&sha);
             out.missing.push(sha);
         }
@@ -143,7 +166,7 @@ pub fn gc(config: &StoreConfig, force: bool) -> Result<GcOutcome, MaintenanceErr
     };
     for (sha, size) in candidates {
         if force {
-            if let Err(e) = store.objects.remove(&sha) {
+            if let Err(e) = store.objects.delete(&sha) {
                 if e.kind() != std::io::ErrorKind::NotFound {
                     return Err(MaintenanceError::Delete { sha, source: e });
                 }
@@ -329,8 +352,13 @@ pub fn rewrite(
             }
         };
         let (sha, size) = state.sha256.zip(state.size)?;
-        if !store.objects.contains(&sha, size) {
-            return None;
+        match store.objects.contains(&sha, size) {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) => {
+                tracing::warn!("cannot reach the object of {url}: {e}; the link keeps its URL");
+                return None;
+            }
         }
         Some(store_root.join(relative_object_path(&sha)?))
     };

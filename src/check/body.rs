@@ -34,7 +34,7 @@ use super::verdict::{
     Transient,
 };
 use crate::model::Status;
-use crate::store::objects::{ObjectStore, PendingObject, StoredObject};
+use crate::store::objects::{ObjectBackend, PendingObject, StoredObject};
 use crate::vocab::Reason;
 
 /// Where the decoded bytes go, as they come.
@@ -238,7 +238,7 @@ impl BodyRead {
     pub(super) async fn media(
         mut self,
         image: bool,
-        store: Option<&ObjectStore>,
+        store: Option<&dyn ObjectBackend>,
     ) -> Result<Checked, Box<Transient>> {
         self.decoder.sink().store = store.map(|s| {
             s.begin()
@@ -324,7 +324,7 @@ fn judge_media(
     body: Decoded,
     image: bool,
     mut info: HttpInfo,
-    store: Option<&ObjectStore>,
+    store: Option<&dyn ObjectBackend>,
 ) -> Result<Checked, Box<Transient>> {
     if let Some(len) = info.content_length.filter(|&l| info.bytes_read < l) {
         let msg = format!(
@@ -399,9 +399,12 @@ pub(crate) fn blocking<T>(work: impl FnOnce() -> T) -> T {
 }
 
 /// Commits a fully validated body to the store.
-fn commit(pending: PendingObject, store: Option<&ObjectStore>) -> Result<StoredObject, String> {
+fn commit(
+    pending: PendingObject,
+    store: Option<&dyn ObjectBackend>,
+) -> Result<StoredObject, String> {
     let store = store.ok_or("no store")?;
-    pending
-        .commit(store)
+    store
+        .commit(pending)
         .map_err(|e| format!("cannot commit the object to the store: {e}"))
 }

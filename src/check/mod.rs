@@ -271,7 +271,7 @@ impl Checker {
                 && k.sha256
                     .as_deref()
                     .zip(k.size)
-                    .is_some_and(|(sha, size)| store.is_some_and(|s| s.objects.contains(sha, size)))
+                    .is_some_and(|(sha, size)| store.is_some_and(|s| s.has_object(sha, size)))
         };
         if let Some(cached) = known
             .as_ref()
@@ -285,7 +285,7 @@ impl Checker {
             conditional,
             store: store
                 .filter(|_| media && matches!(room, Some(Ok(()))))
-                .map(|s| &s.objects),
+                .map(|s| s.objects.as_ref()),
         };
         let (mut checked, body) = self.fetcher.check(url, want, options).await;
         if let (Some(s), Some(StoreOutcome::Failed { error })) = (store, &checked.store) {
@@ -577,7 +577,7 @@ fn effective_connect_timeout(check: &crate::config::CheckConfig) -> std::time::D
 fn store_page(store: &Store, body: &[u8], http: &HttpInfo) -> Result<StoredCopy, String> {
     let written = store.objects.begin().and_then(|mut pending| {
         pending.write(body)?;
-        pending.commit(&store.objects)
+        crate::check::body::blocking(|| store.objects.commit(pending))
     });
     let stored = written.map_err(|e| format!("cannot archive the source page: {e}"))?;
     StoredCopy::of(&stored, http).ok_or_else(|| "cannot archive the source page".to_string())

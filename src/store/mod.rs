@@ -17,18 +17,21 @@
 
 pub mod db;
 pub mod faults;
+pub mod local;
 pub mod marker;
 pub mod objects;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::config::StoreConfig;
 use db::StateDb;
 pub use faults::StoreErrorSummary;
-use objects::ObjectStore;
+use local::LocalObjects;
+use objects::ObjectBackend;
 
 /// Why the store cannot be opened or used.
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +69,10 @@ pub enum StoreError {
 
 /// An open store: objects, state, and this run's counters.
 pub struct Store {
-    pub objects: ObjectStore,
+    /// Where the objects live (shared with the daemon's `/objects/`).
+    pub objects: Arc<dyn ObjectBackend>,
+    /// The folder of the state database, `tmp/` and the outage marker.
+    root: PathBuf,
     pub db: StateDb,
     min_free: u64,
     new_objects: AtomicU64,
@@ -88,10 +94,11 @@ pub struct StoreSummary {
 impl Store {
     /// Opens the store at `config.path`, creating it if needed.
     pub fn open(config: &StoreConfig) -> Result<Store, StoreError> {
-        let objects = ObjectStore::open(&config.path)?;
+        let objects = Arc::new(LocalObjects::open(&config.path)?);
         let db = StateDb::open(&config.path.join("state.db"))?;
         Ok(Store {
             objects,
+            root: config.path.clone(),
             db,
             min_free: config.min_free_bytes,
             new_objects: AtomicU64::new(0),
@@ -99,8 +106,17 @@ impl Store {
         })
     }
 
+    /// The store folder: the state database, `tmp/`, the outage marker
+    /// (and, with the local backend, the objects).
     pub fn root(&self) -> &Path {
-        self.objects.root()
+        &self.root
+    }
+
+    /// True when the object is there with this size. An object service
+    /// that cannot say counts as "no": the body is downloaded again, and
+    /// its commit says what is wrong.
+    pub fn has_object(&self, sha256: &str, size: u64) -> bool {
+        crate::check::body::blocking(|| self.objects.contains(sha256, size)).unwrap_or(false)
     }
 
     /// Whether there is room for a download; the reason when not.
