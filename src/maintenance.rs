@@ -185,6 +185,10 @@ pub fn gc(config: &StoreConfig, force: bool) -> Result<GcOutcome, MaintenanceErr
 /// `archive stats`.
 #[derive(Debug, Default, Serialize)]
 pub struct Stats {
+    /// Where the objects live: `local` or `s3`.
+    pub backend: String,
+    /// The objects' folder, or `s3://bucket/prefix`.
+    pub location: String,
     pub objects: u64,
     pub bytes: u64,
     /// URLs that map to an object.
@@ -216,6 +220,8 @@ pub fn stats(config: &StoreConfig) -> Result<Stats, MaintenanceError> {
         })
         .map_err(MaintenanceError::ReadDatabase)?;
     let mut out = Stats {
+        backend: store.objects.kind().to_string(),
+        location: store.objects.location(),
         objects,
         bytes,
         ..Stats::default()
@@ -337,8 +343,22 @@ pub fn rewrite(
     use crate::source::corpus::CorpusSource;
 
     let store = Store::open(&config.store)?;
-    let store_root = std::fs::canonicalize(store.root()).map_err(|source| StoreError::Folder {
-        root: store.root().to_path_buf(),
+    // Local objects are linked where they are; objects in a bucket are
+    // copied (streamed) beside the documents, under `objects/`.
+    let (objects_root, copy_objects) = match store.objects.local_root() {
+        Some(root) => (root.to_path_buf(), false),
+        None => (out_dir.join("objects"), true),
+    };
+    if copy_objects {
+        std::fs::create_dir_all(&objects_root).map_err(|source| {
+            MaintenanceError::WriteDocument {
+                path: objects_root.clone(),
+                source,
+            }
+        })?;
+    }
+    let store_root = std::fs::canonicalize(&objects_root).map_err(|source| StoreError::Folder {
+        root: objects_root.clone(),
         what: "resolve its path",
         source,
     })?;
@@ -360,7 +380,14 @@ pub fn rewrite(
                 return None;
             }
         }
-        Some(store_root.join(relative_object_path(&sha)?))
+        let path = store_root.join(relative_object_path(&sha)?);
+        if copy_objects && !path.exists() {
+            if let Err(e) = copy_object(store.objects.as_ref(), &sha, &path) {
+                tracing::warn!("cannot copy object {sha} of {url}: {e}; the link keeps its URL");
+                return None;
+            }
+        }
+        Some(path)
     };
     let mut outcome = RewriteOutcome::default();
     let mut failure = None;
@@ -466,6 +493,50 @@ pub fn rewrite(
     match failure {
         Some(e) => Err(e),
         None => Ok(outcome),
+    }
+}
+
+/// Streams an object into `path` (written beside, then renamed: a copy
+/// cut short never looks whole), checking its digest on the way.
+fn copy_object(
+    objects: &dyn crate::store::objects::ObjectBackend,
+    sha256: &str,
+    path: &Path,
+) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(path);
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let mut reader = objects.read(sha256)?;
+    let mut tee = HashingWriter {
+        inner: tmp.as_file_mut(),
+        hasher: sha2::Sha256::default(),
+    };
+    std::io::copy(&mut reader, &mut tee)?;
+    let got = crate::store::objects::hex(&sha2::Digest::finalize(tee.hasher));
+    if got != sha256 {
+        return Err(std::io::Error::other(format!(
+            "its bytes hash to {got}; run `archive verify`"
+        )));
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Writes through, hashing what passes.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: sha2::Sha256,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        sha2::Digest::update(&mut self.hasher, &buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 

@@ -196,6 +196,7 @@ pub async fn serve(
     let app = http::router(http::AppState {
         shared: shared.clone(),
         store: config.store.path.clone(),
+        objects: engine.objects(),
         token: Some(daemon.token.clone()).filter(|t| !t.is_empty()),
     });
     let limits = http::ConnectionLimits {

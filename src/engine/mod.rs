@@ -136,6 +136,15 @@ impl Engine {
         })
     }
 
+    /// Where the store's objects live (online), for the daemon's
+    /// `/objects/`.
+    pub fn objects(&self) -> Option<Arc<dyn crate::store::objects::ObjectBackend>> {
+        self.checker
+            .as_ref()
+            .and_then(Checker::store)
+            .map(|s| s.objects.clone())
+    }
+
     /// The settings in force.
     pub fn settings(&self) -> &LoadedConfig {
         &self.loaded
@@ -157,6 +166,15 @@ impl Engine {
         if new.check.offline != old.check.offline {
             return Err(RunError::Usage(
                 "check.offline cannot change while running; restart instead".into(),
+            ));
+        }
+        if new.store.url != old.store.url
+            || new.store.s3 != old.store.s3
+            || new.store.node_id != old.store.node_id
+        {
+            return Err(RunError::Usage(
+                "store.url, [store.s3] and store.node_id cannot change while running; restart instead"
+                    .into(),
             ));
         }
         if let Some(checker) = self.checker.as_ref().filter(|_| !same_network(old, new)) {

@@ -15,11 +15,14 @@
 //! does not stop the run: its failed writes are counted in [`faults`],
 //! and the run ends loud, with `summary.store_error` and exit code 3.
 
+pub mod credentials;
 pub mod db;
 pub mod faults;
 pub mod local;
+pub mod location;
 pub mod marker;
 pub mod objects;
+pub mod remote;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +35,7 @@ use db::StateDb;
 pub use faults::StoreErrorSummary;
 use local::LocalObjects;
 use objects::ObjectBackend;
+use remote::RemoteObjects;
 
 /// Why the store cannot be opened or used.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +63,10 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error(
+        "objects at {url}: {message} (check store.url and [store.s3] in config.toml, and the AWS_* environment)"
+    )]
+    Backend { url: String, message: String },
     #[error("cannot start the database writer: {0}")]
     Writer(#[source] std::io::Error),
     #[error(
@@ -73,10 +81,28 @@ pub struct Store {
     pub objects: Arc<dyn ObjectBackend>,
     /// The folder of the state database, `tmp/` and the outage marker.
     root: PathBuf,
+    /// The store folder's lock, when the objects are elsewhere (the local
+    /// backend locks its own folder).
+    _lock: Option<std::fs::File>,
     pub db: StateDb,
     min_free: u64,
     new_objects: AtomicU64,
     new_bytes: AtomicU64,
+}
+
+/// Creates and locks a store folder whose objects live elsewhere, and
+/// cleans its `tmp/`.
+fn open_state_folder(root: &Path) -> Result<std::fs::File, StoreError> {
+    let fail = |what: &'static str, source: std::io::Error| StoreError::Folder {
+        root: root.to_path_buf(),
+        what,
+        source,
+    };
+    std::fs::create_dir_all(root.join("tmp")).map_err(|e| fail("create folders", e))?;
+    let lock = local::lock_folder(root)?;
+    local::clean_tmp(&root.join("tmp")).map_err(|e| fail("clean tmp/", e))?;
+    tempfile::tempfile_in(root.join("tmp")).map_err(|e| fail("write", e))?;
+    Ok(lock)
 }
 
 /// What the report's summary says about the store.
@@ -94,11 +120,34 @@ pub struct StoreSummary {
 impl Store {
     /// Opens the store at `config.path`, creating it if needed.
     pub fn open(config: &StoreConfig) -> Result<Store, StoreError> {
-        let objects = Arc::new(LocalObjects::open(&config.path)?);
+        let at = location::ObjectsAt::parse(config).map_err(|message| StoreError::Backend {
+            url: config.url.clone(),
+            message,
+        })?;
+        let (objects, lock): (Arc<dyn ObjectBackend>, _) = match at {
+            location::ObjectsAt::Folder(dir) if dir == config.path => {
+                (Arc::new(LocalObjects::open(&config.path)?), None)
+            }
+            location::ObjectsAt::Folder(dir) => {
+                let lock = open_state_folder(&config.path)?;
+                (Arc::new(LocalObjects::open(&dir)?), Some(lock))
+            }
+            location::ObjectsAt::S3 { bucket, prefix } => {
+                let lock = open_state_folder(&config.path)?;
+                let remote =
+                    RemoteObjects::open(&bucket, &prefix, &config.s3, &config.path.join("tmp"))
+                        .map_err(|message| StoreError::Backend {
+                            url: config.url.clone(),
+                            message,
+                        })?;
+                (Arc::new(remote), Some(lock))
+            }
+        };
         let db = StateDb::open(&config.path.join("state.db"))?;
         Ok(Store {
             objects,
             root: config.path.clone(),
+            _lock: lock,
             db,
             min_free: config.min_free_bytes,
             new_objects: AtomicU64::new(0),
