@@ -419,6 +419,13 @@ impl Config {
         }
         crate::store::location::ObjectsAt::parse(&self.store)
             .map_err(|e| invalid("store.url", e))?;
+        let node = &self.store.node_id;
+        if !node.is_empty() && !crate::store::manifest::valid_node_id(node) {
+            return Err(invalid(
+                "store.node_id",
+                format!("`{node}`: use 1 to 64 of A-Z a-z 0-9 . _ - (not starting with a dot)"),
+            ));
+        }
         Ok(())
     }
 

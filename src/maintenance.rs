@@ -160,6 +160,9 @@ pub fn gc(config: &StoreConfig, force: bool) -> Result<GcOutcome, MaintenanceErr
             rows.collect()
         })
         .map_err(MaintenanceError::ReadDatabase)?;
+    if store.objects.bucket().is_some() {
+        return gc_bucket(&store, candidates, cutoff, force);
+    }
     let mut out = GcOutcome {
         deleted: force,
         ..GcOutcome::default()
@@ -177,6 +180,49 @@ pub fn gc(config: &StoreConfig, force: bool) -> Result<GcOutcome, MaintenanceErr
     }
     if force {
         store.db.drop_objects(out.objects.clone());
+        store.db.flush();
+    }
+    Ok(out)
+}
+
+/// `gc` on a bucket shared by several nodes ([`crate::store::manifest`]):
+/// this node gives up its own `candidates` and (with `force`) publishes
+/// what it still references, then deletes what no node's manifest names
+/// and the bucket last wrote before `cutoff`.
+fn gc_bucket(
+    store: &Store,
+    candidates: Vec<(String, i64)>,
+    cutoff: i64,
+    force: bool,
+) -> Result<GcOutcome, MaintenanceError> {
+    let given_up: Vec<String> = candidates.into_iter().map(|(sha, _)| sha).collect();
+    let doomed =
+        crate::store::manifest::plan_gc(store, &given_up, cutoff, force).map_err(|source| {
+            MaintenanceError::Objects {
+                what: "collect garbage in",
+                location: store.objects.location(),
+                source,
+            }
+        })?;
+    let mut out = GcOutcome {
+        deleted: force,
+        ..GcOutcome::default()
+    };
+    for (sha, size) in doomed {
+        if force {
+            store
+                .objects
+                .delete(&sha)
+                .map_err(|source| MaintenanceError::Delete {
+                    sha: sha.clone(),
+                    source,
+                })?;
+        }
+        out.bytes += size;
+        out.objects.push(sha);
+    }
+    if force {
+        store.db.drop_objects(given_up);
         store.db.flush();
     }
     Ok(out)
@@ -382,7 +428,7 @@ pub fn rewrite(
         }
         let path = store_root.join(relative_object_path(&sha)?);
         if copy_objects && !path.exists() {
-            if let Err(e) = copy_object(store.objects.as_ref(), &sha, &path) {
+            if let Err(e) = crate::store::objects::copy_out(store.objects.as_ref(), &sha, &path) {
                 tracing::warn!("cannot copy object {sha} of {url}: {e}; the link keeps its URL");
                 return None;
             }
@@ -493,50 +539,6 @@ pub fn rewrite(
     match failure {
         Some(e) => Err(e),
         None => Ok(outcome),
-    }
-}
-
-/// Streams an object into `path` (written beside, then renamed: a copy
-/// cut short never looks whole), checking its digest on the way.
-fn copy_object(
-    objects: &dyn crate::store::objects::ObjectBackend,
-    sha256: &str,
-    path: &Path,
-) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(path);
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    let mut reader = objects.read(sha256)?;
-    let mut tee = HashingWriter {
-        inner: tmp.as_file_mut(),
-        hasher: sha2::Sha256::default(),
-    };
-    std::io::copy(&mut reader, &mut tee)?;
-    let got = crate::store::objects::hex(&sha2::Digest::finalize(tee.hasher));
-    if got != sha256 {
-        return Err(std::io::Error::other(format!(
-            "its bytes hash to {got}; run `archive verify`"
-        )));
-    }
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
-/// Writes through, hashing what passes.
-struct HashingWriter<W> {
-    inner: W,
-    hasher: sha2::Sha256,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        sha2::Digest::update(&mut self.hasher, &buf[..n]);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
     }
 }
 

@@ -333,3 +333,86 @@ fn two_processes_share_one_bucket_without_duplicates() {
         assert_eq!(sha256_hex(&bucket.get(&key)), name);
     }
 }
+
+#[test]
+fn gc_deletes_only_what_no_node_references() {
+    let Some(moto) = Moto::start() else { return };
+    let bucket = moto.bucket("shared-gc");
+    let s = nankai_server();
+    s.route("/pic/only-b.jpg", Reply::Ok("image/jpeg", jpeg(77)));
+    let corpus_a = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixture("seeds")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, corpus_a.path().join(path.file_name().unwrap())).unwrap();
+    }
+    let corpus_b = tempfile::tempdir().unwrap();
+    let host = "http://news.nankai.edu.cn";
+    std::fs::write(
+        corpus_b.path().join("b.md"),
+        format!(
+            "# B\n\n![a]({host}{})\n![b]({host}{})\n![c]({host}/pic/only-b.jpg)\n",
+            NANKAI_IMAGES_001[0], NANKAI_IMAGES_001[1]
+        ),
+    )
+    .unwrap();
+    let gc_now = "gc_after_days = 0";
+    let a = Setup::new(
+        &s,
+        &moto,
+        "shared-gc",
+        corpus_a.path(),
+        &format!("{gc_now}\nnode_id = \"site-a\""),
+    );
+    let b = Setup::new(&s, &moto, "shared-gc", corpus_b.path(), gc_now);
+    a.check();
+    b.check();
+    let before: Vec<String> = objects(&bucket).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(before.len(), 5);
+    let manifests = bucket.keys(&format!("{PREFIX}/manifests"));
+    assert_eq!(manifests.len(), 2, "{manifests:?}");
+    assert!(manifests
+        .iter()
+        .any(|(k, _)| k.ends_with("/manifests/site-a.json")));
+    // An object no node ever stored (left by a node long gone).
+    let orphan = jpeg(99);
+    let orphan_sha = sha256_hex(&orphan);
+    bucket.put(
+        &format!(
+            "{PREFIX}/sha256/{}/{}/{orphan_sha}",
+            &orphan_sha[0..2],
+            &orphan_sha[2..4]
+        ),
+        orphan,
+    );
+    // Timestamps are in seconds: the next run must be a later one.
+    std::thread::sleep(Duration::from_millis(1100));
+    // A's articles lose all their images; a full run forgets them.
+    for entry in std::fs::read_dir(corpus_a.path()).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    std::fs::write(corpus_a.path().join("a.md"), "# A\n\nNo images any more.\n").unwrap();
+    a.check();
+    // gc_after_days = 0 means "older than now": let a second pass.
+    std::thread::sleep(Duration::from_millis(1100));
+    let b_uses = stored_digests(&b);
+    let only_a: Vec<&String> = before.iter().filter(|d| !b_uses.contains(d)).collect();
+    assert_eq!(only_a.len(), 2, "A's objects B does not share");
+    let mut expected: Vec<String> = only_a.iter().map(|d| d.to_string()).collect();
+    expected.push(orphan_sha.clone());
+    expected.sort();
+    let (code, dry, err) = a.run(&["gc"]);
+    assert_eq!(code, 0, "{err}");
+    let dry: Value = serde_json::from_str(&dry).unwrap();
+    assert_eq!(dry["objects"], serde_json::json!(expected), "{dry}");
+    assert_eq!(objects(&bucket).len(), 6, "a dry run deletes nothing");
+    let (code, _, err) = a.run(&["gc", "--force"]);
+    assert_eq!(code, 0, "{err}");
+    let after: Vec<String> = objects(&bucket).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(after, b_uses, "what B references is kept, and only that");
+    let (code, out, err) = b.run(&["verify"]);
+    assert_eq!(code, 0, "B's objects are all there: {out} {err}");
+    // A's manifest now names nothing.
+    let manifest: Value =
+        serde_json::from_slice(&bucket.get(&format!("{PREFIX}/manifests/site-a.json"))).unwrap();
+    assert_eq!(manifest["objects"], serde_json::json!([]));
+}

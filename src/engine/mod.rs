@@ -354,6 +354,10 @@ impl Engine {
                 if let Err(e) = marked {
                     tracing::error!("cannot update the store's outage marker: {e} (check that the store folder is writable)");
                 }
+                // Other nodes' gc must see what this run stored.
+                if let Err(e) = crate::check::body::blocking(|| store.publish_references()) {
+                    tracing::error!("cannot publish this node's reference manifest: {e}; other nodes' gc may delete objects only this run stored once gc_after_days pass, until a later run publishes it");
+                }
                 reports.summary.store = Some(store.summary(store.room_for_download().err()));
                 reports.summary.store_error = store.errors();
             }

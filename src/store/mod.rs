@@ -20,6 +20,7 @@ pub mod db;
 pub mod faults;
 pub mod local;
 pub mod location;
+pub mod manifest;
 pub mod marker;
 pub mod objects;
 pub mod remote;
@@ -84,6 +85,8 @@ pub struct Store {
     /// The store folder's lock, when the objects are elsewhere (the local
     /// backend locks its own folder).
     _lock: Option<std::fs::File>,
+    /// `store.node_id` (empty: the state database's).
+    node_id: String,
     pub db: StateDb,
     min_free: u64,
     new_objects: AtomicU64,
@@ -148,6 +151,7 @@ impl Store {
             objects,
             root: config.path.clone(),
             _lock: lock,
+            node_id: config.node_id.clone(),
             db,
             min_free: config.min_free_bytes,
             new_objects: AtomicU64::new(0),
@@ -166,6 +170,25 @@ impl Store {
     /// its commit says what is wrong.
     pub fn has_object(&self, sha256: &str, size: u64) -> bool {
         crate::check::body::blocking(|| self.objects.contains(sha256, size)).unwrap_or(false)
+    }
+
+    /// This node's name in a shared bucket.
+    pub fn node_id(&self) -> std::io::Result<String> {
+        manifest::node_id(self, &self.node_id)
+    }
+
+    /// Publishes this node's references to a shared bucket (nothing for a
+    /// local store): the digests its state database lists.
+    pub fn publish_references(&self) -> std::io::Result<()> {
+        let Some(bucket) = self.objects.bucket() else {
+            return Ok(());
+        };
+        self.db.flush();
+        let digests = self
+            .db
+            .object_digests()
+            .map_err(|e| std::io::Error::other(format!("cannot read state.db: {e}")))?;
+        manifest::publish(bucket, &self.node_id()?, digests)
     }
 
     /// Whether there is room for a download; the reason when not.

@@ -71,6 +71,12 @@ pub trait ObjectBackend: Send + Sync {
     /// Bytes free where bodies are staged.
     fn free_space(&self) -> Option<u64>;
 
+    /// The bucket, when the objects are in one shared by several nodes
+    /// (their reference manifests live there, see [`super::manifest`]).
+    fn bucket(&self) -> Option<&super::remote::RemoteObjects> {
+        None
+    }
+
     /// True when the object is present with the expected size.
     fn contains(&self, sha256: &str, size: u64) -> io::Result<bool> {
         Ok(self.size(sha256)? == Some(size))
@@ -190,6 +196,46 @@ impl StagedObject {
     /// Opens the staged bytes for reading from the start.
     pub fn reopen(&self) -> io::Result<File> {
         self.file.reopen()
+    }
+}
+
+/// Streams an object into `path` (written beside, then renamed: a copy
+/// cut short never looks whole), checking its digest on the way.
+pub fn copy_out(objects: &dyn ObjectBackend, sha256: &str, path: &Path) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(path);
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let mut reader = objects.read(sha256)?;
+    let mut tee = HashingWriter {
+        inner: tmp.as_file_mut(),
+        hasher: Sha256::new(),
+    };
+    std::io::copy(&mut reader, &mut tee)?;
+    let got = hex(&tee.hasher.finalize());
+    if got != sha256 {
+        return Err(std::io::Error::other(format!(
+            "its bytes hash to {got}; run `archive verify`"
+        )));
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Writes through, hashing what passes.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 

@@ -420,6 +420,10 @@ impl ObjectBackend for RemoteObjects {
         None
     }
 
+    fn bucket(&self) -> Option<&RemoteObjects> {
+        Some(self)
+    }
+
     fn begin(&self) -> io::Result<PendingObject> {
         PendingObject::begin_in(&self.staging)
     }
