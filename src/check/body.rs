@@ -376,12 +376,13 @@ fn judge_media(
     }
     let mut v = verdict_ok(info);
     // fsync and rename block: let the runtime move other tasks away.
-    let committed = body
-        .store
-        .map(|s| s.and_then(|p: PendingObject| blocking(|| commit(p, store))));
+    let committed = body.store.map(|s| {
+        s.map_err(|e| (e, None))
+            .and_then(|p: PendingObject| blocking(|| commit(p, store)))
+    });
     v.store = match committed {
         Some(Ok(stored)) => StoredCopy::of(&stored, &v.http).map(StoreOutcome::Stored),
-        Some(Err(error)) => Some(StoreOutcome::Failed { error }),
+        Some(Err((error, reason))) => Some(StoreOutcome::Failed { error, reason }),
         None => None,
     };
     Ok(v)
@@ -402,9 +403,18 @@ pub(crate) fn blocking<T>(work: impl FnOnce() -> T) -> T {
 fn commit(
     pending: PendingObject,
     store: Option<&dyn ObjectBackend>,
-) -> Result<StoredObject, String> {
-    let store = store.ok_or("no store")?;
-    store
-        .commit(pending)
-        .map_err(|e| format!("cannot commit the object to the store: {e}"))
+) -> Result<StoredObject, (String, Option<Reason>)> {
+    let store = store.ok_or(("no store".to_string(), None))?;
+    store.commit(pending).map_err(|e| {
+        (
+            format!("cannot commit the object to the store: {e}"),
+            store_reason(&e),
+        )
+    })
+}
+
+/// The reason of a failed commit: `store_unavailable` when the object
+/// service did not answer; none for a local failure, as before.
+pub(crate) fn store_reason(e: &io::Error) -> Option<Reason> {
+    crate::store::objects::is_unavailable(e).then_some(Reason::StoreUnavailable)
 }

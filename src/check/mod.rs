@@ -288,7 +288,7 @@ impl Checker {
                 .map(|s| s.objects.as_ref()),
         };
         let (mut checked, body) = self.fetcher.check(url, want, options).await;
-        if let (Some(s), Some(StoreOutcome::Failed { error })) = (store, &checked.store) {
+        if let (Some(s), Some(StoreOutcome::Failed { error, .. })) = (store, &checked.store) {
             // A valid body the store could not take (a full disk): loud.
             s.object_failed(url, error);
         }
@@ -309,9 +309,9 @@ impl Checker {
                 if checked.status == Status::Ok && checked.store.is_none() {
                     checked.store = Some(match store_page(s, body, &checked.http) {
                         Ok(copy) => StoreOutcome::Stored(copy),
-                        Err(error) => {
+                        Err((error, reason)) => {
                             s.object_failed(url, &error);
-                            StoreOutcome::Failed { error }
+                            StoreOutcome::Failed { error, reason }
                         }
                     });
                 }
@@ -322,6 +322,7 @@ impl Checker {
             if let Some(Err(e)) = room {
                 checked.store = Some(StoreOutcome::Failed {
                     error: e.to_string(),
+                    reason: None,
                 });
             }
         }
@@ -574,11 +575,21 @@ fn effective_connect_timeout(check: &crate::config::CheckConfig) -> std::time::D
 
 /// Archives a fetched source page's HTML (`store.archive_source_pages`).
 /// The error says why it could not be (the caller counts it).
-fn store_page(store: &Store, body: &[u8], http: &HttpInfo) -> Result<StoredCopy, String> {
+fn store_page(
+    store: &Store,
+    body: &[u8],
+    http: &HttpInfo,
+) -> Result<StoredCopy, (String, Option<Reason>)> {
     let written = store.objects.begin().and_then(|mut pending| {
         pending.write(body)?;
         crate::check::body::blocking(|| store.objects.commit(pending))
     });
-    let stored = written.map_err(|e| format!("cannot archive the source page: {e}"))?;
-    StoredCopy::of(&stored, http).ok_or_else(|| "cannot archive the source page".to_string())
+    let stored = written.map_err(|e| {
+        (
+            format!("cannot archive the source page: {e}"),
+            crate::check::body::store_reason(&e),
+        )
+    })?;
+    StoredCopy::of(&stored, http)
+        .ok_or_else(|| ("cannot archive the source page".to_string(), None))
 }
