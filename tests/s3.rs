@@ -124,6 +124,9 @@ fn seed_corpus_is_mirrored_into_the_bucket_under_each_sha256() {
         objects.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>()
     );
     let summary = &report["summary"]["store"];
+    assert_eq!(summary["backend"], "s3");
+    assert_eq!(summary["location"], format!("s3://seeds/{PREFIX}"));
+    common::assert_schema(&report);
     assert_eq!(summary["objects_stored"], 4);
     assert_eq!(summary["objects_total"], 4);
     assert!(summary["error"].is_null(), "{summary}");
@@ -273,6 +276,17 @@ fn the_daemon_streams_objects_from_the_bucket() {
     }
     let missing = "0".repeat(64);
     assert_eq!(http_get(port, &format!("/objects/{missing}")).0, 404);
+    // The dashboard and the metrics name the backend.
+    let (_, _, page) = http_get(port, "/");
+    let page = String::from_utf8_lossy(&page);
+    assert!(
+        page.contains(&format!("s3 (s3://daemon/{PREFIX})")),
+        "{page}"
+    );
+    let (_, _, metrics) = http_get(port, "/metrics");
+    assert!(String::from_utf8_lossy(&metrics).contains(&format!(
+        "archive_store_backend{{backend=\"s3\",location=\"s3://daemon/{PREFIX}\"}} 1"
+    )));
 }
 
 fn http_get_ok(port: u16, path: &str) -> Option<u16> {

@@ -112,6 +112,10 @@ fn open_state_folder(root: &Path) -> Result<std::fs::File, StoreError> {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct StoreSummary {
     pub path: String,
+    /// Where the objects live: `local` or `s3`.
+    pub backend: String,
+    /// The objects' folder, or `s3://bucket/prefix`.
+    pub location: String,
     pub objects_stored: u64,
     pub bytes_stored: u64,
     pub objects_total: u64,
@@ -241,6 +245,8 @@ impl Store {
         let (objects_total, bytes_total) = self.db.totals();
         StoreSummary {
             path: self.root().display().to_string(),
+            backend: self.objects.kind().to_string(),
+            location: self.objects.location(),
             objects_stored: self.new_objects.load(Ordering::Relaxed),
             bytes_stored: self.new_bytes.load(Ordering::Relaxed),
             objects_total,
