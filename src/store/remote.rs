@@ -62,6 +62,11 @@ const PARTS_IN_FLIGHT: usize = 2;
 /// Chunks of an object read ahead of its reader.
 const READ_AHEAD: usize = 4;
 
+/// Uploads at once, whatever `check.concurrency`: each holds up to
+/// `multipart_threshold` bytes (one PUT) or three parts in memory, so
+/// this bounds the backend's memory (64 MiB with the defaults).
+const UPLOADS_AT_ONCE: usize = 4;
+
 /// A bucket (and prefix) holding the store's objects.
 pub struct RemoteObjects {
     client: Arc<dyn ObjectStore>,
@@ -74,6 +79,8 @@ pub struct RemoteObjects {
     part_size: usize,
     /// `None` only while dropping.
     runtime: Option<tokio::runtime::Runtime>,
+    /// Permits for [`UPLOADS_AT_ONCE`].
+    uploads: Arc<tokio::sync::Semaphore>,
 }
 
 /// Any `object_store` error but "not found": the service could not be
@@ -154,6 +161,7 @@ impl RemoteObjects {
             multipart_threshold: config.multipart_threshold,
             part_size: usize::try_from(config.part_size).unwrap_or(8 * 1024 * 1024),
             runtime: Some(runtime),
+            uploads: Arc::new(tokio::sync::Semaphore::new(UPLOADS_AT_ONCE)),
         })
     }
 
@@ -441,6 +449,7 @@ impl ObjectBackend for RemoteObjects {
             });
         }
         let file = tokio::fs::File::from_std(staged.reopen()?);
+        let uploads = self.uploads.clone();
         let work = upload(
             self.client.clone(),
             self.object(&sha256)?,
@@ -450,7 +459,10 @@ impl ObjectBackend for RemoteObjects {
             self.multipart_threshold,
             self.part_size,
         );
-        self.run(work)?;
+        self.run(async move {
+            let _permit = uploads.acquire_owned().await.map_err(io::Error::other)?;
+            work.await
+        })?;
         // The staged file is deleted only now, whatever happened.
         drop(staged);
         Ok(StoredObject {
