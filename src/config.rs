@@ -25,9 +25,11 @@ use crate::error::ConfigError;
 mod bounds;
 mod patterns;
 pub mod resolve;
+pub mod s3;
 
 pub use patterns::{Globs, Regexes};
 pub use resolve::ResolveTable;
+pub use s3::S3Config;
 
 /// The whole configuration, one section per pipeline stage.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -264,8 +266,17 @@ impl Default for CrawlConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
-    /// Folder of objects and the state database.
+    /// Folder of the state database, of bodies being staged and, unless
+    /// `url` says otherwise, of the objects.
     pub path: PathBuf,
+    /// Where the objects live: empty for `path`; a folder (`file:///…` or
+    /// a bare path); or `s3://bucket/prefix` (see `[store.s3]`).
+    pub url: String,
+    /// How to reach the object service of an `s3://` url.
+    pub s3: S3Config,
+    /// This node's name in a shared bucket's reference manifests; empty
+    /// for one generated once and kept in the state database.
+    pub node_id: String,
     /// Below this many free bytes, downloads stop (checks go on).
     #[serde(deserialize_with = "bounds::min_free_bytes")]
     pub min_free_bytes: u64,
@@ -354,6 +365,9 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             path: PathBuf::from("archive-store"),
+            url: String::new(),
+            s3: S3Config::default(),
+            node_id: String::new(),
             min_free_bytes: 1024 * 1024 * 1024,
             archive_source_pages: false,
             gc_after_days: 30,
@@ -416,6 +430,15 @@ impl Config {
                     ));
                 }
             }
+        }
+        crate::store::location::ObjectsAt::parse(&self.store)
+            .map_err(|e| invalid("store.url", e))?;
+        let node = &self.store.node_id;
+        if !node.is_empty() && !crate::store::manifest::valid_node_id(node) {
+            return Err(invalid(
+                "store.node_id",
+                format!("`{node}`: use 1 to 64 of A-Z a-z 0-9 . _ - (not starting with a dot)"),
+            ));
         }
         Ok(())
     }

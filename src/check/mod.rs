@@ -271,7 +271,7 @@ impl Checker {
                 && k.sha256
                     .as_deref()
                     .zip(k.size)
-                    .is_some_and(|(sha, size)| store.is_some_and(|s| s.objects.contains(sha, size)))
+                    .is_some_and(|(sha, size)| store.is_some_and(|s| s.has_object(sha, size)))
         };
         if let Some(cached) = known
             .as_ref()
@@ -285,10 +285,10 @@ impl Checker {
             conditional,
             store: store
                 .filter(|_| media && matches!(room, Some(Ok(()))))
-                .map(|s| &s.objects),
+                .map(|s| s.objects.as_ref()),
         };
         let (mut checked, body) = self.fetcher.check(url, want, options).await;
-        if let (Some(s), Some(StoreOutcome::Failed { error })) = (store, &checked.store) {
+        if let (Some(s), Some(StoreOutcome::Failed { error, .. })) = (store, &checked.store) {
             // A valid body the store could not take (a full disk): loud.
             s.object_failed(url, error);
         }
@@ -309,9 +309,9 @@ impl Checker {
                 if checked.status == Status::Ok && checked.store.is_none() {
                     checked.store = Some(match store_page(s, body, &checked.http) {
                         Ok(copy) => StoreOutcome::Stored(copy),
-                        Err(error) => {
+                        Err((error, reason)) => {
                             s.object_failed(url, &error);
-                            StoreOutcome::Failed { error }
+                            StoreOutcome::Failed { error, reason }
                         }
                     });
                 }
@@ -322,6 +322,7 @@ impl Checker {
             if let Some(Err(e)) = room {
                 checked.store = Some(StoreOutcome::Failed {
                     error: e.to_string(),
+                    reason: None,
                 });
             }
         }
@@ -579,11 +580,21 @@ fn effective_connect_timeout(check: &crate::config::CheckConfig) -> std::time::D
 
 /// Archives a fetched source page's HTML (`store.archive_source_pages`).
 /// The error says why it could not be (the caller counts it).
-fn store_page(store: &Store, body: &[u8], http: &HttpInfo) -> Result<StoredCopy, String> {
+fn store_page(
+    store: &Store,
+    body: &[u8],
+    http: &HttpInfo,
+) -> Result<StoredCopy, (String, Option<Reason>)> {
     let written = store.objects.begin().and_then(|mut pending| {
         pending.write(body)?;
-        pending.commit(&store.objects)
+        crate::check::body::blocking(|| store.objects.commit(pending))
     });
-    let stored = written.map_err(|e| format!("cannot archive the source page: {e}"))?;
-    StoredCopy::of(&stored, http).ok_or_else(|| "cannot archive the source page".to_string())
+    let stored = written.map_err(|e| {
+        (
+            format!("cannot archive the source page: {e}"),
+            crate::check::body::store_reason(&e),
+        )
+    })?;
+    StoredCopy::of(&stored, http)
+        .ok_or_else(|| ("cannot archive the source page".to_string(), None))
 }

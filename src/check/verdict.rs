@@ -92,7 +92,13 @@ pub struct Checked {
 #[serde(untagged)]
 pub enum StoreOutcome {
     Stored(StoredCopy),
-    Failed { error: String },
+    Failed {
+        error: String,
+        /// `store_unavailable` when the object service did not answer
+        /// (after its retries); absent for a local failure (a full disk).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
+    },
 }
 
 /// An archived copy of a URL's body, as the report shows it. Fields in
@@ -363,6 +369,7 @@ mod tests {
         assert_eq!(typed, sorted);
         let failed = StoreOutcome::Failed {
             error: "disk full".into(),
+            reason: None,
         };
         assert_eq!(
             serde_json::to_string(&failed).unwrap(),

@@ -40,13 +40,15 @@ use tower_http::services::ServeFile;
 
 use super::{dashboard, Shared};
 use crate::check::sniff::{sniff, SNIFF_LEN};
-use crate::store::objects::relative_object_path;
+use crate::store::objects::{relative_object_path, ObjectBackend};
 
 /// What the handlers need: the last run, where the store is, the token.
 #[derive(Clone)]
 pub struct AppState {
     pub shared: Arc<Shared>,
     pub store: PathBuf,
+    /// Where the objects live, when not (only) files under `store`.
+    pub objects: Option<Arc<dyn ObjectBackend>>,
     pub token: Option<String>,
 }
 
@@ -201,23 +203,34 @@ async fn object(
     let Some(relative) = relative_object_path(&sha256) else {
         return (StatusCode::BAD_REQUEST, "not a sha256 digest\n").into_response();
     };
-    let path = state.store.join(relative);
-    // The type comes from the first bytes, whatever part is asked for.
-    let mut head = Vec::with_capacity(SNIFF_LEN);
-    let read = match tokio::fs::File::open(&path).await {
-        Ok(file) => file.take(SNIFF_LEN as u64).read_to_end(&mut head).await,
-        Err(e) => Err(e),
+    let remote = state.objects.as_ref().filter(|o| o.local_root().is_none());
+    let mut response = match remote {
+        Some(objects) => stream_object(objects.as_ref(), &sha256).await,
+        None => {
+            let path = state.store.join(relative);
+            // The type comes from the first bytes, whatever part is asked for.
+            let mut head = Vec::with_capacity(SNIFF_LEN);
+            let read = match tokio::fs::File::open(&path).await {
+                Ok(file) => file.take(SNIFF_LEN as u64).read_to_end(&mut head).await,
+                Err(e) => Err(e),
+            };
+            if read.is_err() {
+                return (StatusCode::NOT_FOUND, "no such object\n").into_response();
+            }
+            let kind = sniff(&head);
+            let mut response = serve_file(&path, request).await;
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(kind.as_str()),
+            );
+            response
+        }
     };
-    if read.is_err() {
-        return (StatusCode::NOT_FOUND, "no such object\n").into_response();
+    if response.status() == StatusCode::NOT_FOUND || response.status().is_server_error() {
+        // Never cached as immutable.
+        return response;
     }
-    let kind = sniff(&head);
-    let mut response = serve_file(&path, request).await;
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(kind.as_str()),
-    );
     headers.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
@@ -230,6 +243,43 @@ async fn object(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=31536000, immutable"),
     );
+    response
+}
+
+/// An object from a bucket, streamed as it arrives (never held whole);
+/// its type sniffed from the first chunk. Whole objects only: a `Range`
+/// request gets all of it, which HTTP allows.
+async fn stream_object(objects: &dyn ObjectBackend, sha256: &str) -> Response {
+    use futures_util::StreamExt;
+    let unavailable = |e: std::io::Error| {
+        tracing::warn!(sha256, "cannot read the object: {e}");
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the object store did not answer; try again later\n",
+        )
+            .into_response()
+    };
+    let (size, mut stream) = match objects.stream(sha256).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return (StatusCode::NOT_FOUND, "no such object\n").into_response(),
+        Err(e) => return unavailable(e),
+    };
+    // The first chunk, for the type; then it and the rest, as they come.
+    let first = match stream.next().await {
+        Some(Ok(chunk)) => chunk,
+        Some(Err(e)) => return unavailable(e),
+        None => bytes::Bytes::new(),
+    };
+    let kind = sniff(&first[..first.len().min(SNIFF_LEN)]);
+    let body =
+        futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) }).chain(stream);
+    let mut response = Body::from_stream(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(kind.as_str()),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
     response
 }
 

@@ -199,6 +199,7 @@ pub async fn serve(
     let app = http::router(http::AppState {
         shared: shared.clone(),
         store: config.store.path.clone(),
+        objects: engine.objects(),
         token: Some(daemon.token.clone()).filter(|t| !t.is_empty()),
     });
     // As many as the open-file limit allows, raised if need be.
