@@ -22,7 +22,11 @@
 //! Connections are accepted by [`serve_connections`], not `axum::serve`:
 //! a header-read timeout (`daemon.header_timeout_secs`) and a cap on
 //! connections served at once (`daemon.max_connections`), so half-open
-//! connections (slowloris) cannot exhaust the daemon's file descriptors.
+//! connections (slowloris) cannot exhaust the daemon's file descriptors;
+//! at the cap a new connection takes the slot of the oldest one with no
+//! request in flight ([`super::slots`]), so reconnecting attackers cannot
+//! keep `/healthz` out either. A suffix range longer than a file is
+//! answered with the whole file ([`super::range`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
