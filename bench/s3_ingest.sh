@@ -128,8 +128,8 @@ allow_http = true"
 paths = ["$doc"]
 [check]
 allow_private = true
-rate_limit = 100000.0
-burst = 100000
+rate_limit = 10000.0
+burst = 10000
 concurrency = 8
 per_host_concurrency = 8
 max_tries = 1
@@ -149,7 +149,7 @@ EOF
             if [[ $backend == s3 ]]; then
                 got=$(s3_count "$bucket")
             else
-                got=$(find "$store/sha256" -type f | wc -l)
+                got=$(find "$store/sha256" -type f 2>/dev/null | wc -l)
             fi
             [[ "$got" == "$files" ]] || log "WARNING: $set/$backend stored $got objects, not $files"
             rm -rf "$store"
