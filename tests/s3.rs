@@ -430,3 +430,46 @@ fn gc_deletes_only_what_no_node_references() {
         serde_json::from_slice(&bucket.get(&format!("{PREFIX}/manifests/site-a.json"))).unwrap();
     assert_eq!(manifest["objects"], serde_json::json!([]));
 }
+
+#[test]
+fn a_store_url_folder_keeps_the_objects_apart_from_the_state() {
+    let s = nankai_server();
+    let dir = tempfile::tempdir().unwrap();
+    let objects_dir = dir.path().join("objects");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[corpus]\npaths = [\"{}\"]\n[check]\nallow_private = true\nrate_limit = 1000.0\nburst = 100\n[store]\npath = \"{}\"\nurl = \"file://{}\"\nmin_free_bytes = 0\n[report]\npath = \"{}\"\n[resolve]\n\"news.nankai.edu.cn\" = \"127.0.0.1:{}\"\n",
+            fixture("seeds").display(),
+            dir.path().join("state").display(),
+            objects_dir.display(),
+            dir.path().join("report.json").display(),
+            s.addr.port(),
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_archive"))
+            .args(args)
+            .args(["--config", config.to_str().unwrap()])
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (code, _) = run(&["--check", "--format", "text"]);
+    assert_eq!(code, Some(1), "the seeds' own broken links");
+    assert_eq!(walk(&objects_dir.join("sha256")).len(), 4);
+    assert!(!dir.path().join("state/sha256").exists());
+    assert!(dir.path().join("state/state.db").exists());
+    let (code, stats) = run(&["stats"]);
+    assert_eq!(code, Some(0));
+    let stats: Value = serde_json::from_str(&stats).unwrap();
+    assert_eq!(stats["backend"], "local");
+    assert_eq!(stats["location"], objects_dir.display().to_string());
+    assert_eq!(run(&["verify"]).0, Some(0));
+}

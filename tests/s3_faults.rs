@@ -137,8 +137,15 @@ impl Setup {
 
     /// A check: (exit code, report).
     fn check(&self) -> (i32, Value) {
+        let prom = self.prom();
         let out = self
-            .command(&["--check", "--format", "text"])
+            .command(&[
+                "--check",
+                "--format",
+                "text",
+                "--prom-file",
+                prom.to_str().unwrap(),
+            ])
             .output()
             .unwrap();
         let report = std::fs::read_to_string(self.dir.path().join("report.json")).unwrap();
@@ -146,6 +153,11 @@ impl Setup {
             out.status.code().unwrap_or(-1),
             serde_json::from_str(&report).unwrap(),
         )
+    }
+
+    /// The last check's metrics file.
+    fn prom(&self) -> PathBuf {
+        self.dir.path().join("metrics.prom")
     }
 
     /// How many URLs the state database says are archived.
@@ -177,6 +189,11 @@ fn an_unavailable_object_service_is_reported_and_nothing_is_claimed() {
         let errors = &report["summary"]["store_error"];
         assert_eq!(errors["objects"], 4, "mode {mode}: {errors}");
         assert_eq!(report["summary"]["store"]["objects_stored"], 0);
+        let metrics = std::fs::read_to_string(setup.prom()).unwrap();
+        assert!(
+            metrics.contains("archive_store_errors{kind=\"object\"} 4\n"),
+            "{metrics}"
+        );
         // The checks went on: the links are still judged ok.
         let images: Vec<&Value> = links_of(&report, "001_2f62085cd5636d82.txt")
             .into_iter()

@@ -211,7 +211,9 @@ async fn object(
     let mut response = match remote {
         Some(objects) => stream_object(objects.as_ref(), &sha256).await,
         None => {
-            let path = state.store.join(relative);
+            // The objects' own folder when `store.url` names another one.
+            let root = state.objects.as_ref().and_then(|o| o.local_root());
+            let path = root.unwrap_or(&state.store).join(relative);
             // The type comes from the first bytes, whatever part is asked for.
             let mut head = Vec::with_capacity(SNIFF_LEN);
             let read = match tokio::fs::File::open(&path).await {
