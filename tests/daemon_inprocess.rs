@@ -162,7 +162,9 @@ fn reload_applies_a_new_rate_limit_to_the_next_run() {
     let dir = tempfile::tempdir().unwrap();
     write_corpus(dir.path(), &paths);
     let fast = "rate_limit = 1000.0\nburst = 100";
-    let slow = "rate_limit = 4.0\nburst = 1";
+    // One request a second: four take at least 3 s, so the first run's
+    // spread only has to stay under that (no tight bound on a busy host).
+    let slow = "rate_limit = 1.0\nburst = 1";
     let port = server.addr.port();
     let daemon = start(config(dir.path(), port, fast, ""));
     wait_until("the first run", Duration::from_secs(20), || {
@@ -171,8 +173,8 @@ fn reload_applies_a_new_rate_limit_to_the_next_run() {
     let first = arrivals(&server, &paths);
     let spread = *first.last().unwrap() - first[0];
     assert!(
-        spread < Duration::from_millis(200),
-        "first run spread {spread:?}"
+        spread < Duration::from_secs(2),
+        "first run spread {spread:?}: the old limit held it back"
     );
     daemon
         .reloads
@@ -184,9 +186,9 @@ fn reload_applies_a_new_rate_limit_to_the_next_run() {
     let second = arrivals(&server, &paths)[paths.len()..].to_vec();
     for pair in second.windows(2) {
         let gap = pair[1] - pair[0];
-        // 4 requests per second, burst 1: a token every 250 ms.
+        // 1 request per second, burst 1: a token every 1000 ms.
         assert!(
-            gap >= Duration::from_millis(200),
+            gap >= Duration::from_millis(900),
             "gap {gap:?} under the new limit"
         );
     }
@@ -336,14 +338,14 @@ fn live_metrics_show_a_run_at_work_and_count_runs() {
     wait_until("the slow download", Duration::from_secs(20), || {
         !server.hits_on("/slow.jpg").is_empty()
     });
+    // The fast image may still be finishing when the slow one starts (two
+    // in flight for a moment); the slow body alone holds a slot for 20 s.
+    wait_until("one request in flight", Duration::from_secs(10), || {
+        metric(&get(daemon.port, "/metrics"), "archive_requests_in_flight").as_deref() == Some("1")
+    });
     let busy = get(daemon.port, "/metrics");
     assert_eq!(
         metric(&busy, "archive_run_in_progress").as_deref(),
-        Some("1"),
-        "{busy}"
-    );
-    assert_eq!(
-        metric(&busy, "archive_requests_in_flight").as_deref(),
         Some("1"),
         "{busy}"
     );
