@@ -374,6 +374,7 @@ pub async fn serve_connections(
             // A client that stops reading our answers is closed too.
             let stream =
                 super::stall::StallGuard::new(stream, limits.header_timeout * STALL_FACTOR);
+            let stream = _slot.reads(stream);
             let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
             tokio::pin!(conn);
             tokio::select! {

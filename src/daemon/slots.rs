@@ -16,14 +16,25 @@
 //! still being written included, are never evicted: when all slots have
 //! one, new connections wait (in the kernel's backlog) as before.
 //!
+//! A newcomer is not evictable before the server has read all it sent
+//! (its stream first answered "nothing more yet", [`Reads`]): under load
+//! the acceptor can run ahead of the connection tasks, and without this a
+//! probe whose whole request sat unread in its socket was evicted by the
+//! next dozen attackers before its task ever ran.
+//!
 //! A connection's [`Slot`] carries its request counter ([`Slot::busy`],
 //! raised by the service while a request and its response are in flight)
 //! and its eviction signal ([`Slot::evicted`], which the connection task
 //! obeys by dropping the connection). Dropping the slot gives it back.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -46,6 +57,8 @@ struct Open {
 
 struct Entry {
     busy: Arc<AtomicUsize>,
+    /// Set once the server has read everything the client sent.
+    drained: Arc<AtomicBool>,
     evict: CancellationToken,
 }
 
@@ -54,6 +67,7 @@ pub struct Slot {
     id: u64,
     slots: Arc<Slots>,
     busy: Arc<AtomicUsize>,
+    drained: Arc<AtomicBool>,
     evicted: CancellationToken,
 }
 
@@ -115,11 +129,13 @@ impl Slots {
         let id = open.next_id;
         open.next_id += 1;
         let busy = Arc::new(AtomicUsize::new(0));
+        let drained = Arc::new(AtomicBool::new(false));
         let evicted = CancellationToken::new();
         open.by_age.insert(
             id,
             Entry {
                 busy: busy.clone(),
+                drained: drained.clone(),
                 evict: evicted.clone(),
             },
         );
@@ -127,6 +143,7 @@ impl Slots {
             id,
             slots: self.clone(),
             busy,
+            drained,
             evicted,
         })
     }
@@ -144,11 +161,12 @@ impl Slots {
     }
 }
 
-/// The oldest connection with no request in flight.
+/// The oldest connection with no request in flight whose input has been
+/// read (a request still unread in its socket may be a whole one).
 fn oldest_idle(open: &Open) -> Option<u64> {
     open.by_age
         .iter()
-        .find(|(_, e)| e.busy.load(Ordering::SeqCst) == 0)
+        .find(|(_, e)| e.drained.load(Ordering::SeqCst) && e.busy.load(Ordering::SeqCst) == 0)
         .map(|(&id, _)| id)
 }
 
@@ -158,6 +176,16 @@ impl Slot {
     pub fn activity(&self) -> Activity {
         Activity {
             count: self.busy.clone(),
+            slots: Arc::downgrade(&self.slots),
+        }
+    }
+
+    /// Wraps the connection's stream so that the slot becomes evictable
+    /// once the server has read all the client sent ([`Reads`]).
+    pub fn reads<S>(&self, stream: S) -> Reads<S> {
+        Reads {
+            inner: stream,
+            drained: Some(self.drained.clone()),
             slots: Arc::downgrade(&self.slots),
         }
     }
@@ -207,6 +235,64 @@ impl Drop for Busy {
     }
 }
 
+/// A connection's stream that marks its slot evictable the first time a
+/// read finds nothing more to read.
+pub struct Reads<S> {
+    inner: S,
+    /// Until the first read that would block.
+    drained: Option<Arc<AtomicBool>>,
+    slots: Weak<Slots>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Reads<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if poll.is_pending() {
+            if let Some(drained) = self.drained.take() {
+                drained.store(true, Ordering::SeqCst);
+                if let Some(slots) = self.slots.upgrade() {
+                    slots.freed.notify_waiters();
+                }
+            }
+        }
+        poll
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Reads<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +303,11 @@ mod tests {
         let a = slots.try_take().unwrap();
         let b = slots.try_take().unwrap();
         let c = slots.try_take().unwrap();
+        // Nothing read yet: a request may be waiting in any of them.
+        assert!(slots.try_take().is_none());
+        for s in [&a, &b, &c] {
+            s.drained.store(true, Ordering::SeqCst);
+        }
         // `a` has a request in flight: `b` is the oldest idle one.
         let request = a.activity().enter();
         let d = slots.try_take().expect("evicts an idle connection");
@@ -226,6 +317,7 @@ mod tests {
         assert_eq!(slots.open(), 3);
         assert_eq!(slots.evictions(), 1);
         // Every slot busy: nobody to evict, the newcomer waits.
+        d.drained.store(true, Ordering::SeqCst);
         let _busy = [c.activity().enter(), d.activity().enter()];
         assert!(slots.try_take().is_none());
         // The request ends: `a` is idle again, and the oldest.
@@ -243,6 +335,7 @@ mod tests {
     async fn a_freed_slot_wakes_the_waiting_acceptor() {
         let slots = Slots::new(1);
         let a = slots.try_take().unwrap();
+        a.drained.store(true, Ordering::SeqCst);
         let busy = a.activity().enter();
         let waiter = tokio::spawn({
             let slots = slots.clone();
@@ -262,5 +355,26 @@ mod tests {
         assert!(a.evicted().is_cancelled());
         assert_eq!(slots.open(), 1);
         drop(got);
+    }
+
+    #[tokio::test]
+    async fn a_connection_is_evictable_only_once_its_input_is_read() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let slots = Slots::new(1);
+        let a = slots.try_take().unwrap();
+        let (mut client, server) = tokio::io::duplex(64);
+        let mut server = a.reads(server);
+        client.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        let mut buf = [0u8; 64];
+        let n = server.read(&mut buf).await.unwrap();
+        assert_eq!(n, 16);
+        // Read, but not yet found empty: it may be mid-request.
+        assert!(slots.try_take().is_none());
+        // The next read would block: all it sent has been read.
+        let more =
+            tokio::time::timeout(std::time::Duration::from_millis(50), server.read(&mut buf));
+        assert!(more.await.is_err(), "nothing more was sent");
+        let _b = slots.try_take().expect("evictable once drained");
+        assert!(a.evicted().is_cancelled());
     }
 }
