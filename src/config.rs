@@ -275,6 +275,11 @@ pub struct StoreConfig {
     /// document references.
     #[serde(deserialize_with = "bounds::gc_after_days")]
     pub gc_after_days: u64,
+    /// Write every capture as WARC records under `<store>/warc/`.
+    pub warc: bool,
+    /// A WARC file grows to about this many bytes, then the next starts.
+    #[serde(deserialize_with = "bounds::warc_max_size")]
+    pub warc_max_size: u64,
 }
 
 /// Where and how the report is written.
@@ -357,6 +362,8 @@ impl Default for StoreConfig {
             min_free_bytes: 1024 * 1024 * 1024,
             archive_source_pages: false,
             gc_after_days: 30,
+            warc: true,
+            warc_max_size: 1024 * 1024 * 1024,
         }
     }
 }

@@ -41,6 +41,7 @@ pub mod run;
 pub mod source;
 pub mod store;
 pub mod vocab;
+pub mod warc;
 
 /// Process exit codes, as documented in the README and `--help`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

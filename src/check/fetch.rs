@@ -358,6 +358,9 @@ impl Fetcher {
         info.etag = header(ETAG);
         info.last_modified = header(LAST_MODIFIED);
         info.content_length = response.content_length();
+        if want != Want::Page {
+            info.response_head = Some(Arc::new(response_head(&response)));
+        }
         if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
             let wait = header(RETRY_AFTER).and_then(|v| parse_retry_after(&v));
             if let Some(d) = wait {
@@ -441,5 +444,28 @@ impl Fetcher {
             }
         }
         req
+    }
+}
+
+/// A response's status line and headers, for its WARC record.
+fn response_head(response: &reqwest::Response) -> crate::warc::ResponseHead {
+    crate::warc::ResponseHead {
+        version: format!("{:?}", response.version()),
+        status: response.status().as_u16(),
+        reason: response
+            .status()
+            .canonical_reason()
+            .unwrap_or("")
+            .to_string(),
+        headers: response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
     }
 }

@@ -49,6 +49,7 @@ use crate::repair::source_page::{page_images, suggest_from_source};
 use crate::store::db::{CheckRecord, UrlState};
 use crate::store::Store;
 use crate::vocab::{FindingKind, Reason};
+use crate::warc::{Capture, Warc};
 use fetch::{FetchOptions, Fetcher, Want};
 use hosts::Hosts;
 use net::{GuardedResolver, PortPins, Remap};
@@ -65,6 +66,8 @@ pub struct Checker {
     use_cache: bool,
     cache_max_age: i64,
     archive_source_pages: bool,
+    /// WARC output of each capture (`store.warc`), with a store only.
+    warc: Option<Warc>,
     /// When the current run started (unix seconds); see [`Checker::begin_run`].
     started_at: AtomicI64,
     /// The host gates' wait total when the current run started.
@@ -130,7 +133,15 @@ impl Checker {
         let hosts = hosts
             .filter(|h| Hosts::same_settings(h.config(), check))
             .unwrap_or_else(|| Arc::new(Hosts::new(check)));
+        let warc = match &store {
+            Some(s) if config.store.warc => Some(
+                Warc::open(s.root(), config.store.warc_max_size, &check.user_agent)
+                    .map_err(|e| e.to_string())?,
+            ),
+            _ => None,
+        };
         Ok(Checker {
+            warc,
             fetcher: Fetcher::new(client, hosts, Remap::new(&config.remap), pins, check),
             store,
             use_cache,
@@ -210,6 +221,13 @@ impl Checker {
     /// The host gates, to hand to the next checker ([`Checker::with_hosts`]).
     pub fn hosts(&self) -> Arc<Hosts> {
         self.fetcher.hosts_arc()
+    }
+
+    /// Waits until every capture so far is in the WARC files, synced.
+    pub fn flush_warc(&self) {
+        if let Some(w) = &self.warc {
+            body::blocking(|| w.flush());
+        }
     }
 
     /// Gives up the checker, keeping its store open for the next one.
@@ -345,6 +363,10 @@ impl Checker {
                 http_json: serde_json::to_string(http).ok(),
             }
         });
+        if let Some((w, capture)) = self.warc.as_ref().zip(Capture::of(url, &checked)) {
+            // A full queue waits for the disk: off the runtime's threads.
+            body::blocking(|| w.record(capture));
+        }
         // A transport failure waits for the run's verdict on the network.
         self.observe(url, checked.reach, record);
         checked

@@ -184,4 +184,5 @@ keys! {
     document_cache_mb: u64 = "daemon.document_cache_mb", 0, 65_536, " MiB";
     min_free_bytes: u64 = "store.min_free_bytes", 0, u64::MAX, " bytes";
     gc_after_days: u64 = "store.gc_after_days", 0, 36_500, " days";
+    warc_max_size: u64 = "store.warc_max_size", 1 << 20, 1 << 40, " bytes";
 }
