@@ -309,3 +309,143 @@ mod tests {
         );
     }
 }
+
+/// Embedding payloads against assembling WARCs from the objects at
+/// export: disk and time of each, for docs/BENCHMARKS.md. Run with
+/// `cargo test --lib warc::cost -- --ignored --nocapture`.
+#[cfg(test)]
+mod cost {
+    use super::*;
+    use crate::store::objects::ObjectStore;
+    use std::time::Instant;
+
+    fn du(dir: &Path) -> u64 {
+        walkdir::WalkDir::new(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.metadata().ok().filter(|m| m.is_file()))
+            .map(|m| m.len())
+            .sum()
+    }
+
+    #[test]
+    #[ignore]
+    fn embed_or_assemble() {
+        let n: usize = std::env::var("WARC_COST_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(400);
+        let size = 250_000;
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectStore::open(dir.path()).unwrap();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut digests = Vec::new();
+        for _ in 0..n {
+            // Media is already compressed: random bytes are its fair model.
+            let body: Vec<u8> = (0..size)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            let mut p = store.begin().unwrap();
+            p.write(&body).unwrap();
+            digests.push(p.commit(&store).unwrap().sha256);
+        }
+        let objects = du(&dir.path().join("sha256"));
+        let head = ResponseHead {
+            version: "HTTP/1.1".into(),
+            status: 200,
+            reason: "OK".into(),
+            headers: vec![
+                ("Content-Type".into(), "image/jpeg".into()),
+                ("Date".into(), "Sat, 05 Dec 2026 14:00:00 GMT".into()),
+                ("ETag".into(), "\"5f3a-1b2c\"".into()),
+            ],
+        };
+        let captures = |base: &str| -> Vec<Capture> {
+            digests
+                .iter()
+                .enumerate()
+                .map(|(i, sha)| Capture {
+                    target_uri: format!("http://{base}/pic/{i}.jpg"),
+                    transport_uri: format!("http://{base}/pic/{i}.jpg"),
+                    date: chrono::Utc::now(),
+                    sha256: sha.clone(),
+                    size: size as u64,
+                    head: head.clone(),
+                })
+                .collect()
+        };
+        // A: records embed payloads, written at capture time.
+        let t = Instant::now();
+        {
+            let w = Warc::open(dir.path(), 1 << 30, "archive").unwrap();
+            for c in captures("a.test") {
+                w.record(c);
+            }
+            w.flush();
+        }
+        let embed_time = t.elapsed();
+        let embed_disk = du(&dir.path().join("warc"));
+        // B: at capture time only what the objects lack (request and
+        // response heads), as header-only records; the payloads are read
+        // from the objects at export, which writes A's bytes then.
+        let journal = dir.path().join("journal.warc.gz");
+        let t = Instant::now();
+        {
+            let mut out = io::BufWriter::new(std::fs::File::create(&journal).unwrap());
+            for c in captures("b.test") {
+                let block = c.head.http_block(c.size);
+                let h = record::header(
+                    &[
+                        ("WARC-Type", "metadata"),
+                        ("WARC-Target-URI", &c.target_uri),
+                        ("WARC-Payload-Digest", &format!("sha256:{}", c.sha256)),
+                    ],
+                    block.len() as u64,
+                );
+                out = record::write_member(out, &h, &block, None).unwrap();
+            }
+            io::Write::flush(&mut out).unwrap();
+            out.get_ref().sync_data().unwrap();
+        }
+        let journal_time = t.elapsed();
+        let journal_disk = std::fs::metadata(&journal).unwrap().len();
+        let export = tempfile::tempdir().unwrap();
+        let t = Instant::now();
+        {
+            // The export reads the objects where they are.
+            std::fs::create_dir_all(export.path().join("warc")).unwrap();
+            let mut writer = Writer {
+                dir: export.path().join("warc"),
+                store: dir.path().to_path_buf(),
+                max_size: 1 << 30,
+                user_agent: "archive".into(),
+                firsts: Firsts::new(),
+                open: None,
+                serial: 0,
+            };
+            for c in captures("b.test") {
+                writer.capture_for_bench(&c);
+            }
+            writer.sync_for_bench();
+        }
+        let assemble_time = t.elapsed();
+        let mb = |b: u64| b as f64 / 1e6;
+        eprintln!(
+            "{n} objects of {size} B: objects {:.1} MB\n\
+             A embed: +{:.1} MB WARC, {:.2} s at capture time\n\
+             B assemble: +{:.3} MB journal, {:.3} s at capture time; export {:.2} s (writes {:.1} MB)",
+            mb(objects),
+            mb(embed_disk),
+            embed_time.as_secs_f64(),
+            mb(journal_disk),
+            journal_time.as_secs_f64(),
+            assemble_time.as_secs_f64(),
+            mb(du(&export.path().join("warc"))),
+        );
+    }
+}

@@ -139,7 +139,7 @@ pub fn write_member<W: Write>(
     block_head: &[u8],
     payload: Option<(&mut dyn Read, u64)>,
 ) -> io::Result<W> {
-    let mut gz = GzEncoder::new(out, Compression::default());
+    let mut gz = GzEncoder::new(out, Compression::fast());
     gz.write_all(header)?;
     gz.write_all(block_head)?;
     if let Some((reader, len)) = payload {

@@ -240,6 +240,16 @@ impl Writer {
         }
     }
 
+    #[cfg(test)]
+    pub(super) fn capture_for_bench(&mut self, c: &Capture) {
+        self.capture(c).unwrap();
+    }
+
+    #[cfg(test)]
+    pub(super) fn sync_for_bench(&mut self) {
+        self.sync().unwrap();
+    }
+
     fn sync(&mut self) -> io::Result<()> {
         if let Some(open) = &mut self.open {
             open.warc.flush()?;
