@@ -31,6 +31,7 @@ pub mod diagnose;
 pub mod engine;
 pub mod error;
 pub mod extract;
+pub mod lookup;
 pub mod maintenance;
 pub mod model;
 pub mod pipeline;

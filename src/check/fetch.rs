@@ -49,6 +49,8 @@ pub struct FetchOptions<'a> {
     pub conditional: Option<&'a UrlState>,
     /// Stream a media body into this store as it is read.
     pub store: Option<&'a ObjectStore>,
+    /// `Accept-Datetime` to send (a Memento TimeGate's question).
+    pub accept_datetime: Option<&'a str>,
 }
 
 /// Largest source page read for image extraction.
@@ -435,6 +437,9 @@ impl Fetcher {
         options: FetchOptions<'_>,
     ) -> reqwest::RequestBuilder {
         let mut req = self.client.request(method.clone(), url.clone());
+        if let Some(at) = options.accept_datetime {
+            req = req.header("Accept-Datetime", at);
+        }
         if let (Method::GET, Some(known)) = (method, options.conditional) {
             if let Some(etag) = &known.etag {
                 req = req.header(reqwest::header::IF_NONE_MATCH, etag);

@@ -26,6 +26,7 @@
 //! `check.cache_max_age` is used instead of a request. A URL is fetched at
 //! most once per run, however many documents mention it.
 
+mod archived;
 pub mod body;
 pub mod fetch;
 pub mod hosts;
@@ -43,6 +44,7 @@ use tokio::sync::OnceCell;
 
 use crate::config::Config;
 use crate::extract::LinkKind;
+use crate::lookup::ArchiveLookup;
 use crate::model::{Finding, Link, Status, Suggestion};
 use crate::pipeline::Scanned;
 use crate::repair::source_page::{page_images, suggest_from_source};
@@ -68,6 +70,11 @@ pub struct Checker {
     archive_source_pages: bool,
     /// WARC output of each capture (`store.warc`), with a store only.
     warc: Option<Warc>,
+    /// Web-archive lookups for dead links (`check.archive_lookup`).
+    lookup: Option<ArchiveLookup>,
+    /// Archived copies suggested this run: capture URL -> the URL it is a
+    /// copy of (their WARC records name the original).
+    copies_of: Mutex<HashMap<String, String>>,
     /// When the current run started (unix seconds); see [`Checker::begin_run`].
     started_at: AtomicI64,
     /// The host gates' wait total when the current run started.
@@ -142,6 +149,8 @@ impl Checker {
         };
         Ok(Checker {
             warc,
+            lookup: ArchiveLookup::new(check),
+            copies_of: Mutex::new(HashMap::new()),
             fetcher: Fetcher::new(client, hosts, Remap::new(&config.remap), pins, check),
             store,
             use_cache,
@@ -168,6 +177,13 @@ impl Checker {
         self.restore_pauses();
         self.waited_before
             .store(self.fetcher.hosts().waited_ms(), Ordering::SeqCst);
+        if let Some(lookup) = &self.lookup {
+            lookup.begin_run();
+            self.copies_of
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
+        }
         if let Some(store) = &self.store {
             store.begin_run();
         }
@@ -304,6 +320,7 @@ impl Checker {
             store: store
                 .filter(|_| media && matches!(room, Some(Ok(()))))
                 .map(|s| &s.objects),
+            ..FetchOptions::default()
         };
         let (mut checked, body) = self.fetcher.check(url, want, options).await;
         if let (Some(s), Some(StoreOutcome::Failed { error })) = (store, &checked.store) {
@@ -363,7 +380,11 @@ impl Checker {
                 http_json: serde_json::to_string(http).ok(),
             }
         });
-        if let Some((w, capture)) = self.warc.as_ref().zip(Capture::of(url, &checked)) {
+        if let Some((w, mut capture)) = self.warc.as_ref().zip(Capture::of(url, &checked)) {
+            if let Some(original) = self.copy_of(url) {
+                // An archive's copy is a capture of the original URL.
+                capture.target_uri = original;
+            }
             // A full queue waits for the disk: off the runtime's threads.
             body::blocking(|| w.record(capture));
         }
@@ -419,24 +440,11 @@ impl Checker {
         if let Some(store) = &self.store {
             // What this document needs kept: its links and their repairs.
             // (An exploded run's repairs are on its finding, not its links.)
-            let refs = scanned
-                .links
-                .iter()
-                .flat_map(|l| {
-                    let own = l.resolved.clone().map(|u| (u, l.line));
-                    own.into_iter()
-                        .chain(l.suggestions.iter().map(|s| (s.url.clone(), l.line)))
-                })
-                .chain(
-                    scanned
-                        .findings
-                        .iter()
-                        .flat_map(|f| f.suggestions.iter().map(|s| (s.url.clone(), f.line))),
-                )
-                .collect();
-            store
-                .db
-                .record_refs(&scanned.document.path, self.started_at(), refs);
+            store.db.record_refs(
+                &scanned.document.path,
+                self.started_at(),
+                document_refs(&scanned),
+            );
         }
         // The network has the last word on static suspicions too, except
         // for the characters of an exploded URL: their rebuilt URL is
@@ -485,6 +493,9 @@ impl Checker {
         }
         scanned.document.found_on_source = found_on_source;
         self.check_suggestions(&mut scanned).await;
+        if self.suggest_archived_copies(&mut scanned).await {
+            self.check_suggestions(&mut scanned).await;
+        }
         scanned
     }
 
@@ -539,6 +550,26 @@ impl Checker {
             .flat_map(|f| f.suggestions.iter_mut())
             .for_each(fill);
     }
+}
+
+/// What a document needs kept: its links and their repairs, by line. (An
+/// exploded run's repairs are on its finding, not its links.)
+fn document_refs(scanned: &Scanned) -> Vec<(String, usize)> {
+    scanned
+        .links
+        .iter()
+        .flat_map(|l| {
+            let own = l.resolved.clone().map(|u| (u, l.line));
+            own.into_iter()
+                .chain(l.suggestions.iter().map(|s| (s.url.clone(), l.line)))
+        })
+        .chain(
+            scanned
+                .findings
+                .iter()
+                .flat_map(|f| f.suggestions.iter().map(|s| (s.url.clone(), f.line))),
+        )
+        .collect()
 }
 
 fn apply(link: &mut Link, checked: &Checked) {

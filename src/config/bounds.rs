@@ -172,6 +172,8 @@ keys! {
     max_host_wait: f64 = "check.max_host_wait", 0.0, DAY, " seconds";
     max_body_size: u64 = "check.max_body_size", 1, 64 * GIB, " bytes";
     cache_max_age: u64 = "check.cache_max_age", 0, 365 * 86_400, " seconds";
+    archive_timeout: f64 = "check.archive_timeout", 0.001, HOUR, " seconds";
+    archive_max_lookups: usize = "check.archive_max_lookups", 0, 1_000_000, "";
     host_rate_limit: f64 = "check.hosts.<host>.rate_limit", 0.001, 10_000.0, " requests per second";
     host_burst: u32 = "check.hosts.<host>.burst", 1, 10_000, "";
     max_depth: usize = "crawl.max_depth", 0, 100, "";

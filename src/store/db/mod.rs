@@ -36,6 +36,7 @@ use rusqlite::{Connection, OptionalExtension, ToSql};
 use super::faults::Faults;
 use super::StoreError;
 
+mod lookups;
 mod writer;
 use crate::model::Status;
 use crate::vocab::Reason;
@@ -121,6 +122,17 @@ CREATE INDEX history_url ON history(url);
 CREATE TABLE host_pauses (
     host TEXT PRIMARY KEY,
     until INTEGER NOT NULL
+);
+"#,
+    // Web-archive lookups (crate::lookup): the capture found for a URL
+    // near a date, or NULL when the archive has none.
+    r#"
+CREATE TABLE archive_lookups (
+    url TEXT NOT NULL,
+    near TEXT NOT NULL,
+    asked_at INTEGER NOT NULL,
+    capture TEXT,
+    PRIMARY KEY (url, near)
 );
 "#,
 ];
