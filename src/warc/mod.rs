@@ -25,7 +25,9 @@
 pub mod cdxj;
 pub mod record;
 pub mod recover;
+pub mod wacz;
 mod writer;
+mod zip;
 
 use std::io;
 use std::path::{Path, PathBuf};
