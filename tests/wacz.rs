@@ -1,6 +1,7 @@
 //! `archive export --wacz`: the WACZ of a checked seed corpus passes the
-//! reference validator (`wacz validate`, pip package `wacz`), and its
-//! WARCs, index and pages are what the store holds.
+//! reference validator (`wacz validate`, pip package `wacz`), its WARCs,
+//! index and pages are what the store holds, and pywb, loading it,
+//! replays an archived image by its original URL, byte for byte.
 
 mod common;
 
@@ -115,5 +116,98 @@ fn the_exported_wacz_passes_wacz_validate() {
             .iter()
             .any(|p| p["url"] == "http://news.nankai.edu.cn/ywsd/system/2019/11/13/030036368.shtml"),
         "{pages:#?}"
+    );
+}
+
+/// A free port on 127.0.0.1 (bound, then released for the child).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// GET `path` from 127.0.0.1:`port` over HTTP/1.0: (status, body).
+fn http_get(port: u16, path: &str) -> Option<(u16, Vec<u8>)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").ok()?;
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).ok()?;
+    let split = all.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&all[..split]).to_string();
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    Some((status, all[split + 4..].to_vec()))
+}
+
+/// Kills the child when the test ends, however it ends.
+struct Reaper(std::process::Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn pywb_replays_an_archived_image_by_its_original_url() {
+    if !tool("wb-manager", "pip install pywb") || !tool("wayback", "pip install pywb") {
+        return;
+    }
+    let s = nankai();
+    let dir = tempfile::tempdir().unwrap();
+    let config = checked_seeds(&s, dir.path());
+    let file = dir.path().join("seeds.wacz");
+    export_wacz(&config, &file);
+    let web = dir.path().join("pywb");
+    std::fs::create_dir(&web).unwrap();
+    for args in [
+        vec!["init", "seeds"],
+        vec!["add", "--unpack-wacz", "seeds", file.to_str().unwrap()],
+    ] {
+        let out = Command::new("wb-manager")
+            .args(&args)
+            .current_dir(&web)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "wb-manager {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let port = free_port();
+    let _server = Reaper(
+        Command::new("wayback")
+            .args(["-p", &port.to_string(), "-b", "127.0.0.1"])
+            .current_dir(&web)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let image = format!(
+        "http://news.nankai.edu.cn{}",
+        common::server::NANKAI_IMAGES_001[1]
+    );
+    let path = format!("/seeds/20991231000000id_/{image}");
+    let mut got = None;
+    for _ in 0..300 {
+        got = http_get(port, &path);
+        if got.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (status, body) = got.expect("pywb answers");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        body,
+        common::server::jpeg(1),
+        "the original bytes, replayed"
     );
 }
