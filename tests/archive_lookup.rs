@@ -267,3 +267,35 @@ fn lookups_are_off_unless_configured() {
     setup.check();
     assert_eq!(api_hits(&s), 0);
 }
+
+#[test]
+fn a_memento_timegate_is_asked_with_the_documents_date() {
+    let s = TestServer::start();
+    let memento = "/memento/20220301000000/http://img.test/dead.jpg";
+    s.route_on(
+        "archive.test",
+        "/timegate/http://img.test/dead.jpg",
+        Reply::Redirect(format!("http://archive.test{memento}")),
+    );
+    s.route_on("archive.test", memento, Reply::Ok("image/jpeg", jpeg(7)));
+    let setup = Setup::new(&s, "archive_api = \"memento\"");
+    let text = std::fs::read_to_string(&setup.config)
+        .unwrap()
+        .replace(&format!("archive.test{API}"), "archive.test/timegate/");
+    std::fs::write(&setup.config, text).unwrap();
+    let report = setup.check();
+    let copy = &dead_link(&report)["suggestions"][0];
+    assert_eq!(copy["reason"], "archived_copy");
+    assert_eq!(copy["url"], format!("http://archive.test{memento}"));
+    assert_eq!(copy["status"], "ok");
+    let asked = s.hits_on("/timegate/http://img.test/dead.jpg");
+    assert!(
+        asked[0]
+            .headers
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case("accept-datetime")
+                && v.trim() == "Fri, 25 Mar 2022 12:00:00 GMT"),
+        "{:?}",
+        asked[0].headers
+    );
+}
