@@ -36,7 +36,8 @@
 # the text summary line names as many links; for lychee the number of
 # links dumped.
 #
-# Wall time by the clock, peak RSS and CPU by GNU time. Prints Markdown
+# Wall time by the clock, peak RSS and CPU (share and user + system
+# seconds) by GNU time. Prints Markdown
 # tables on stdout; progress goes to stderr.
 #
 # Environment:
@@ -224,30 +225,30 @@ for n in $SIZES; do
     rm -f "$WORK/default.out" "$WORK/json.out" "$WORK/base.out" "$WORK/lychee.out" \
         "$WORK/default-report.json" "$WORK/report.json"
 
-    l_secs=NA
+    l_secs=NA l_cpu_s=NA
     if [[ -n "$LYCHEE" && -z "$L_failed" ]]; then
-        l_secs=$L_secs
+        l_secs=$L_secs l_cpu_s=$L_cpu_s
     fi
     whos="A J"
     [[ -n "$BASE" ]] && whos="A J B"
     for who in $whos; do
-        secs=${who}_secs rss=${who}_rss_kb cpu=${who}_cpu failed=${who}_failed found=${who}_found
+        secs=${who}_secs rss=${who}_rss_kb cpu=${who}_cpu cpus=${who}_cpu_s failed=${who}_failed found=${who}_found
         name=default
         [[ $who == J ]] && name="--format json"
         [[ $who == B ]] && name="default (BASE)"
         if [[ -n "${!failed}" ]]; then
-            ROWS+=("| $n | $mbytes | archive $name | failed (${!failed}) | | | | | | | |")
+            ROWS+=("| $n | $mbytes | archive $name | failed (${!failed}) | | | | | | | | | |")
             continue
         fi
         read -r links findings <<<"${!found}"
-        ROWS+=("| $n | $mbytes | archive $name | ${!secs} | $(rate "$mbytes" "${!secs}") | $(rate "$n" "${!secs}") | $(mb "${!rss}") | ${!cpu} | $links | $findings | $(ratio "$l_secs" "${!secs}") |")
+        ROWS+=("| $n | $mbytes | archive $name | ${!secs} | $(rate "$mbytes" "${!secs}") | $(rate "$n" "${!secs}") | $(mb "${!rss}") | ${!cpu} | ${!cpus} | $links | $findings | $(ratio "$l_secs" "${!secs}") | $(ratio "$l_cpu_s" "${!cpus}") |")
     done
     if [[ -z "$LYCHEE" ]]; then
-        ROWS+=("| $n | $mbytes | lychee --dump | lychee not available | | | | | | | |")
+        ROWS+=("| $n | $mbytes | lychee --dump | lychee not available | | | | | | | | | |")
     elif [[ -n "$L_failed" ]]; then
-        ROWS+=("| $n | $mbytes | lychee --dump | failed ($L_failed) | | | | | | | |")
+        ROWS+=("| $n | $mbytes | lychee --dump | failed ($L_failed) | | | | | | | | | |")
     else
-        ROWS+=("| $n | $mbytes | lychee --dump | $L_secs | $(rate "$mbytes" "$L_secs") | $(rate "$n" "$L_secs") | $(mb "$L_rss_kb") | $L_cpu | $L_found | - | 1.00 |")
+        ROWS+=("| $n | $mbytes | lychee --dump | $L_secs | $(rate "$mbytes" "$L_secs") | $(rate "$n" "$L_secs") | $(mb "$L_rss_kb") | $L_cpu | $L_cpu_s | $L_found | - | 1.00 | 1.00 |")
     fi
 done
 
@@ -264,8 +265,8 @@ else
 fi
 echo "corpus: archive-gen-corpus --mix $MIX --seed $SEED; best of $REPEAT alternating run(s) per command, page cache warm; MB = 10^6 bytes"
 echo "runs started on a busy machine (> 10% CPU busy after waiting ${IDLE_WAIT}s): $BUSY_RUNS of $RUNS"
-echo "vs lychee = lychee seconds / archive seconds (> 1: archive faster); links and findings: what the run reported (lychee: links dumped)"
+echo "vs lychee = lychee seconds / archive seconds (> 1: archive faster); CPU s = least user + system seconds of a run; vs lychee CPU = the same ratio of CPU s (what a busy machine distorts least); links and findings: what the run reported (lychee: links dumped)"
 echo
-echo "| N docs | MB | command | wall s | MB/s | docs/s | peak RSS MiB | CPU % | links | findings | vs lychee |"
-echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| N docs | MB | command | wall s | MB/s | docs/s | peak RSS MiB | CPU % | CPU s | links | findings | vs lychee | vs lychee CPU |"
+echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${ROWS[@]}"

@@ -42,6 +42,7 @@ run_init() {
     printf -v "${1}_secs" '%s' ""
     printf -v "${1}_rss_kb" '%s' 0
     printf -v "${1}_cpu" '%s' NA
+    printf -v "${1}_cpu_s" '%s' ""
     printf -v "${1}_failed" '%s' ""
 }
 
@@ -49,12 +50,14 @@ run_init() {
 # stdout to $RUN_STDOUT if set (a file the caller reads back), else to
 # /dev/null (by the shell; no tool is given /dev/null as a path). Exit codes in OKCODES (e.g. "0 1") are accepted; any
 # other marks PREFIX failed. Keeps ${PREFIX}_secs (fastest run),
-# ${PREFIX}_cpu (CPU use of that run, in %; 200 = both cores busy) and
-# ${PREFIX}_rss_kb (largest peak RSS). Sets RUN_RC.
+# ${PREFIX}_cpu (CPU use of that run, in %; 200 = both cores busy),
+# ${PREFIX}_cpu_s (the least CPU time, user + system seconds, of all
+# runs: the work a run needs, which a busy neighbour stretches less than
+# wall time) and ${PREFIX}_rss_kb (largest peak RSS). Sets RUN_RC.
 run_once() {
     local prefix=$1 label=$2 okcodes=" $3 "
     shift 3
-    local rc=0 t0 t1 t r c best_var=${prefix}_secs rss_var=${prefix}_rss_kb
+    local rc=0 t0 t1 t r c cs best_var=${prefix}_secs rss_var=${prefix}_rss_kb
     wait_idle
     t0=$(date +%s%N)
     /usr/bin/time -v -o "$WORK/time" "$@" >"${RUN_STDOUT:-/dev/null}" 2>"$WORK/stderr" || rc=$?
@@ -71,6 +74,11 @@ run_once() {
     t=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
     r=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/time")
     c=$(awk -F': ' '/Percent of CPU this job got/ { print $2 }' "$WORK/time")
+    cs=$(awk -F': ' '/User time \(seconds\)/ { u = $2 } /System time \(seconds\)/ { s = $2 } END { printf "%.2f", u + s }' "$WORK/time")
+    local cpu_s_var=${prefix}_cpu_s
+    if [[ -z "${!cpu_s_var}" ]] || awk -v a="$cs" -v b="${!cpu_s_var}" 'BEGIN { exit !(a < b) }'; then
+        printf -v "$cpu_s_var" '%s' "$cs"
+    fi
     if [[ -z "${!best_var}" ]] || awk -v a="$t" -v b="${!best_var}" 'BEGIN { exit !(a < b) }'; then
         printf -v "$best_var" '%s' "$t"
         printf -v "${prefix}_cpu" '%s' "${c%\%}"
@@ -78,7 +86,7 @@ run_once() {
     if ((r > ${!rss_var})); then
         printf -v "$rss_var" '%s' "$r"
     fi
-    log "  $label: ${t}s, peak RSS $((r / 1024)) MiB, CPU $c, exit $rc"
+    log "  $label: ${t}s, peak RSS $((r / 1024)) MiB, CPU $c (${cs} s), exit $rc"
 }
 
 # corpus_dir GEN N SEED: prints the folder of the generated corpus of N

@@ -25,9 +25,11 @@ use crate::error::ConfigError;
 mod bounds;
 mod patterns;
 pub mod resolve;
+pub mod s3;
 
 pub use patterns::{Globs, Regexes};
 pub use resolve::ResolveTable;
+pub use s3::S3Config;
 
 /// The whole configuration, one section per pipeline stage.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -292,8 +294,17 @@ impl Default for CrawlConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
-    /// Folder of objects and the state database.
+    /// Folder of the state database, of bodies being staged and, unless
+    /// `url` says otherwise, of the objects.
     pub path: PathBuf,
+    /// Where the objects live: empty for `path`; a folder (`file:///…` or
+    /// a bare path); or `s3://bucket/prefix` (see `[store.s3]`).
+    pub url: String,
+    /// How to reach the object service of an `s3://` url.
+    pub s3: S3Config,
+    /// This node's name in a shared bucket's reference manifests; empty
+    /// for one generated once and kept in the state database.
+    pub node_id: String,
     /// Below this many free bytes, downloads stop (checks go on).
     #[serde(deserialize_with = "bounds::min_free_bytes")]
     pub min_free_bytes: u64,
@@ -395,6 +406,9 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             path: PathBuf::from("archive-store"),
+            url: String::new(),
+            s3: S3Config::default(),
+            node_id: String::new(),
             min_free_bytes: 1024 * 1024 * 1024,
             archive_source_pages: false,
             gc_after_days: 30,
@@ -430,14 +444,14 @@ impl Config {
             path: origin.to_path_buf(),
             message: e.to_string(),
         })?;
-        config.validate(origin)?;
+        config.validate(text, origin)?;
         Ok(config)
     }
 
     /// Checks what serde does not: base URLs parse. (Numbers are bounded
     /// and patterns compiled while parsing, see [`bounds`] and
     /// [`patterns`], so their errors carry a line.)
-    fn validate(&self, origin: &Path) -> Result<(), ConfigError> {
+    fn validate(&self, text: &str, origin: &Path) -> Result<(), ConfigError> {
         let invalid = |key: &str, message: String| ConfigError::Invalid {
             path: origin.to_path_buf(),
             message: format!("key `{key}`: {message}"),
@@ -445,6 +459,29 @@ impl Config {
         for base in &self.corpus.base {
             url::Url::parse(&base.url)
                 .map_err(|e| invalid("corpus.base.url", format!("`{}`: {e}", base.url)))?;
+        }
+        if !self.check.allow_private {
+            for canary in &self.check.canary {
+                if let Some(address) = private_canary(canary, &self.resolve) {
+                    let line = line_of(text, "canary")
+                        .map_or_else(String::new, |n| format!(" (line {n})"));
+                    return Err(invalid(
+                        "check.canary",
+                        format!(
+                            "`{canary}`{line} is on a loopback, private or link-local address ({address}), which is never fetched while `check.allow_private = false`, so it could never tell an outage from dead hosts; use a canary on the public internet (e.g. canary = [\"https://example.org/\"]) or set check.allow_private = true (tests, intranets)"
+                        ),
+                    ));
+                }
+            }
+        }
+        crate::store::location::ObjectsAt::parse(&self.store)
+            .map_err(|e| invalid("store.url", e))?;
+        let node = &self.store.node_id;
+        if !node.is_empty() && !crate::store::manifest::valid_node_id(node) {
+            return Err(invalid(
+                "store.node_id",
+                format!("`{node}`: use 1 to 64 of A-Z a-z 0-9 . _ - (not starting with a dot)"),
+            ));
         }
         Ok(())
     }
@@ -484,6 +521,36 @@ impl Config {
     }
 }
 
+/// The address that makes `canary` private, if it is: an IP literal, a
+/// `localhost` name, or a `[resolve]` entry, in loopback, private or
+/// link-local space. (Other names are resolved only at run time.)
+fn private_canary(canary: &str, resolve: &ResolveTable) -> Option<String> {
+    let url = url::Url::parse(canary).ok()?;
+    let ip = match url.host()? {
+        url::Host::Ipv4(ip) => std::net::IpAddr::V4(ip),
+        url::Host::Ipv6(ip) => std::net::IpAddr::V6(ip),
+        url::Host::Domain(name) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            if name == "localhost" || name.ends_with(".localhost") {
+                return Some(format!("{name} is loopback"));
+            }
+            resolve.entries().get(&name)?.ip()
+        }
+    };
+    crate::check::net::is_private(ip).then(|| ip.to_string())
+}
+
+/// The 1-based number of the first line whose key is `key`.
+fn line_of(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
+}
+
 /// Lower-case hex sha256 of `bytes`.
 pub fn hex_sha256(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
@@ -493,6 +560,41 @@ pub fn hex_sha256(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A canary the address guard would refuse proves nothing: refused
+    /// at load, naming the key and its line and what to do (the
+    /// hostile-user pass found it accepted, only warned about at run time).
+    #[test]
+    fn a_private_canary_is_refused_unless_private_addresses_are_allowed() {
+        for (canary, resolve) in [
+            ("http://127.0.0.1/", ""),
+            ("http://[::1]:8080/", ""),
+            ("http://169.254.169.254/", ""),
+            ("https://10.1.2.3/", ""),
+            ("http://localhost/", ""),
+            (
+                "http://canary.test/",
+                "[resolve]\n\"canary.test\" = \"192.168.1.1:80\"\n",
+            ),
+        ] {
+            let text = format!("[check]\nburst = 2\ncanary = [\"{canary}\"]\n{resolve}");
+            let err = Config::parse(&text, Path::new("c.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("check.canary"), "{canary}: {err}");
+            assert!(err.contains("line 3"), "{canary}: {err}");
+            assert!(err.contains("allow_private"), "{canary}: {err}");
+            assert!(err.contains("c.toml"), "{err}");
+            // Allowed when private addresses are.
+            let allowed = text.replace("burst = 2", "allow_private = true");
+            Config::parse(&allowed, Path::new("c.toml")).expect(canary);
+        }
+        // A public address, or a name resolved at run time, is fine.
+        for canary in ["https://example.org/", "http://93.184.216.34/"] {
+            let text = format!("[check]\ncanary = [\"{canary}\"]\n");
+            Config::parse(&text, Path::new("c.toml")).expect(canary);
+        }
+    }
 
     #[test]
     fn unknown_key_names_key_and_line() {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::config::StoreConfig;
-use crate::store::objects::relative_object_path;
+use crate::store::objects::{is_unavailable, relative_object_path};
 use crate::store::{Store, StoreError};
 use crate::vocab::Reason;
 
@@ -33,6 +33,14 @@ pub enum MaintenanceError {
         "cannot quarantine {sha}: {source} (check that the store's quarantine/ folder is writable)"
     )]
     Quarantine { sha: String, source: std::io::Error },
+    #[error(
+        "cannot {what} the objects at {location}: {source} (check store.url, that the object service answers and its credentials; nothing was changed for the objects not reached)"
+    )]
+    Objects {
+        what: &'static str,
+        location: String,
+        source: std::io::Error,
+    },
     #[error("cannot delete object {sha}: {source} (check that the store folder is writable)")]
     Delete { sha: String, source: std::io::Error },
     #[error(
@@ -63,10 +71,18 @@ pub struct VerifyOutcome {
 pub fn verify(config: &StoreConfig) -> Result<VerifyOutcome, MaintenanceError> {
     let store = Store::open(config)?;
     let mut out = VerifyOutcome::default();
-    for (sha, _, _) in store.objects.objects() {
+    let unreachable = |what, source| MaintenanceError::Objects {
+        what,
+        location: store.objects.location(),
+        source,
+    };
+    let objects = store.objects.list().map_err(|e| unreachable("list", e))?;
+    for (sha, _) in objects {
         out.checked += 1;
         match store.objects.verify(&sha) {
             Ok(true) => {}
+            // A service that did not answer proved nothing about the bytes.
+            Err(e) if is_unavailable(&e) => return Err(unreachable("read", e)),
             Ok(false) | Err(_) => {
                 let moved = store.objects.quarantine(&sha).map_err(|source| {
                     MaintenanceError::Quarantine {
@@ -74,7 +90,7 @@ pub fn verify(config: &StoreConfig) -> Result<VerifyOutcome, MaintenanceError> {
                         source,
                     }
                 })?;
-                tracing::warn!(sha256 = %sha, to = %moved.display(), "corrupt object quarantined");
+                tracing::warn!(sha256 = %sha, to = %moved, "corrupt object quarantined");
                 store.db.mark_redownload(&sha);
                 out.corrupt.push(sha);
             }
@@ -89,7 +105,14 @@ pub fn verify(config: &StoreConfig) -> Result<VerifyOutcome, MaintenanceError> {
         })
         .map_err(MaintenanceError::ReadDatabase)?;
     for (sha, size) in listed {
-        if !out.corrupt.contains(&sha) && !store.objects.contains(&sha, size as u64) {
+        if out.corrupt.contains(&sha) {
+            continue;
+        }
+        let present = store
+            .objects
+            .contains(&sha, size as u64)
+            .map_err(|e| unreachable("read", e))?;
+        if !present {
             store.db.mark_redownload(&sha);
             out.missing.push(sha);
         }
@@ -137,13 +160,16 @@ pub fn gc(config: &StoreConfig, force: bool) -> Result<GcOutcome, MaintenanceErr
             rows.collect()
         })
         .map_err(MaintenanceError::ReadDatabase)?;
+    if store.objects.bucket().is_some() {
+        return gc_bucket(&store, candidates, cutoff, force);
+    }
     let mut out = GcOutcome {
         deleted: force,
         ..GcOutcome::default()
     };
     for (sha, size) in candidates {
         if force {
-            if let Err(e) = store.objects.remove(&sha) {
+            if let Err(e) = store.objects.delete(&sha) {
                 if e.kind() != std::io::ErrorKind::NotFound {
                     return Err(MaintenanceError::Delete { sha, source: e });
                 }
@@ -159,9 +185,56 @@ pub fn gc(config: &StoreConfig, force: bool) -> Result<GcOutcome, MaintenanceErr
     Ok(out)
 }
 
+/// `gc` on a bucket shared by several nodes ([`crate::store::manifest`]):
+/// this node gives up its own `candidates` and (with `force`) publishes
+/// what it still references, then deletes what no node's manifest names
+/// and the bucket last wrote before `cutoff`.
+fn gc_bucket(
+    store: &Store,
+    candidates: Vec<(String, i64)>,
+    cutoff: i64,
+    force: bool,
+) -> Result<GcOutcome, MaintenanceError> {
+    let given_up: Vec<String> = candidates.into_iter().map(|(sha, _)| sha).collect();
+    let doomed =
+        crate::store::manifest::plan_gc(store, &given_up, cutoff, force).map_err(|source| {
+            MaintenanceError::Objects {
+                what: "collect garbage in",
+                location: store.objects.location(),
+                source,
+            }
+        })?;
+    let mut out = GcOutcome {
+        deleted: force,
+        ..GcOutcome::default()
+    };
+    for (sha, size) in doomed {
+        if force {
+            store
+                .objects
+                .delete(&sha)
+                .map_err(|source| MaintenanceError::Delete {
+                    sha: sha.clone(),
+                    source,
+                })?;
+        }
+        out.bytes += size;
+        out.objects.push(sha);
+    }
+    if force {
+        store.db.drop_objects(given_up);
+        store.db.flush();
+    }
+    Ok(out)
+}
+
 /// `archive stats`.
 #[derive(Debug, Default, Serialize)]
 pub struct Stats {
+    /// Where the objects live: `local` or `s3`.
+    pub backend: String,
+    /// The objects' folder, or `s3://bucket/prefix`.
+    pub location: String,
     pub objects: u64,
     pub bytes: u64,
     /// URLs that map to an object.
@@ -193,6 +266,8 @@ pub fn stats(config: &StoreConfig) -> Result<Stats, MaintenanceError> {
         })
         .map_err(MaintenanceError::ReadDatabase)?;
     let mut out = Stats {
+        backend: store.objects.kind().to_string(),
+        location: store.objects.location(),
         objects,
         bytes,
         ..Stats::default()
@@ -314,8 +389,22 @@ pub fn rewrite(
     use crate::source::corpus::CorpusSource;
 
     let store = Store::open(&config.store)?;
-    let store_root = std::fs::canonicalize(store.root()).map_err(|source| StoreError::Folder {
-        root: store.root().to_path_buf(),
+    // Local objects are linked where they are; objects in a bucket are
+    // copied (streamed) beside the documents, under `objects/`.
+    let (objects_root, copy_objects) = match store.objects.local_root() {
+        Some(root) => (root.to_path_buf(), false),
+        None => (out_dir.join("objects"), true),
+    };
+    if copy_objects {
+        std::fs::create_dir_all(&objects_root).map_err(|source| {
+            MaintenanceError::WriteDocument {
+                path: objects_root.clone(),
+                source,
+            }
+        })?;
+    }
+    let store_root = std::fs::canonicalize(&objects_root).map_err(|source| StoreError::Folder {
+        root: objects_root.clone(),
         what: "resolve its path",
         source,
     })?;
@@ -329,10 +418,22 @@ pub fn rewrite(
             }
         };
         let (sha, size) = state.sha256.zip(state.size)?;
-        if !store.objects.contains(&sha, size) {
-            return None;
+        match store.objects.contains(&sha, size) {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) => {
+                tracing::warn!("cannot reach the object of {url}: {e}; the link keeps its URL");
+                return None;
+            }
         }
-        Some(store_root.join(relative_object_path(&sha)?))
+        let path = store_root.join(relative_object_path(&sha)?);
+        if copy_objects && !path.exists() {
+            if let Err(e) = crate::store::objects::copy_out(store.objects.as_ref(), &sha, &path) {
+                tracing::warn!("cannot copy object {sha} of {url}: {e}; the link keeps its URL");
+                return None;
+            }
+        }
+        Some(path)
     };
     let mut outcome = RewriteOutcome::default();
     let mut failure = None;

@@ -132,6 +132,10 @@ vocabulary! {
         UnsupportedEncoding = "unsupported_encoding",
         /// A gzip or deflate body that does not decode.
         BadEncoding = "bad_encoding",
+        // Store.
+        /// A valid body the object service (S3) did not take, after its
+        /// retries: on a link's `store`, never its `reason`.
+        StoreUnavailable = "store_unavailable",
     }
 }
 
@@ -218,6 +222,7 @@ mod tests {
             .to_string();
         let mut documented: Vec<String> = listed(&description, "Static:");
         documented.extend(listed(&description, "HTTP:"));
+        documented.extend(listed(&description, "Store:"));
         assert!(documented.len() > 30, "parsed {documented:?}");
         let documented: BTreeSet<String> = documented.into_iter().collect();
         let ours: BTreeSet<String> = Reason::ALL.iter().map(|r| r.to_string()).collect();

@@ -439,6 +439,19 @@ fn served_from_what_the_run_fed_never_from_the_report_file() {
     assert!(head.contains("content-type: image/png"), "{head}");
     assert!(head.contains("x-content-type-options: nosniff"), "{head}");
     assert!(head.contains("content-security-policy: default-src 'none'; sandbox"));
+    // A suffix range longer than the object is the whole object (RFC
+    // 9110), not 416; one that fits is the last bytes.
+    let (status, head, body) = get_with(d.port, &object, Some("t0ken"), "Range: bytes=-1000\r\n");
+    assert_eq!(status, 206, "{head}");
+    assert_eq!(body, RED_PNG);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-range: bytes 0-79/80"),
+        "{head}"
+    );
+    let (status, _, body) = get_with(d.port, &object, Some("t0ken"), "Range: bytes=-8\r\n");
+    assert_eq!(status, 206);
+    assert_eq!(body, &RED_PNG[72..]);
     let (_, head, _) = d.get(&object);
     let modified = head
         .lines()

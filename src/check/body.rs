@@ -34,7 +34,7 @@ use super::verdict::{
     Transient,
 };
 use crate::model::Status;
-use crate::store::objects::{ObjectStore, PendingObject, StoredObject};
+use crate::store::objects::{ObjectBackend, PendingObject, StoredObject};
 use crate::vocab::Reason;
 
 /// Where the decoded bytes go, as they come.
@@ -238,7 +238,7 @@ impl BodyRead {
     pub(super) async fn media(
         mut self,
         image: bool,
-        store: Option<&ObjectStore>,
+        store: Option<&dyn ObjectBackend>,
     ) -> Result<Checked, Box<Transient>> {
         self.decoder.sink().store = store.map(|s| {
             s.begin()
@@ -324,7 +324,7 @@ fn judge_media(
     body: Decoded,
     image: bool,
     mut info: HttpInfo,
-    store: Option<&ObjectStore>,
+    store: Option<&dyn ObjectBackend>,
 ) -> Result<Checked, Box<Transient>> {
     if let Some(len) = info.content_length.filter(|&l| info.bytes_read < l) {
         let msg = format!(
@@ -376,12 +376,13 @@ fn judge_media(
     }
     let mut v = verdict_ok(info);
     // fsync and rename block: let the runtime move other tasks away.
-    let committed = body
-        .store
-        .map(|s| s.and_then(|p: PendingObject| blocking(|| commit(p, store))));
+    let committed = body.store.map(|s| {
+        s.map_err(|e| (e, None))
+            .and_then(|p: PendingObject| blocking(|| commit(p, store)))
+    });
     v.store = match committed {
         Some(Ok(stored)) => StoredCopy::of(&stored, &v.http).map(StoreOutcome::Stored),
-        Some(Err(error)) => Some(StoreOutcome::Failed { error }),
+        Some(Err((error, reason))) => Some(StoreOutcome::Failed { error, reason }),
         None => None,
     };
     Ok(v)
@@ -399,9 +400,21 @@ pub(crate) fn blocking<T>(work: impl FnOnce() -> T) -> T {
 }
 
 /// Commits a fully validated body to the store.
-fn commit(pending: PendingObject, store: Option<&ObjectStore>) -> Result<StoredObject, String> {
-    let store = store.ok_or("no store")?;
-    pending
-        .commit(store)
-        .map_err(|e| format!("cannot commit the object to the store: {e}"))
+fn commit(
+    pending: PendingObject,
+    store: Option<&dyn ObjectBackend>,
+) -> Result<StoredObject, (String, Option<Reason>)> {
+    let store = store.ok_or(("no store".to_string(), None))?;
+    store.commit(pending).map_err(|e| {
+        (
+            format!("cannot commit the object to the store: {e}"),
+            store_reason(&e),
+        )
+    })
+}
+
+/// The reason of a failed commit: `store_unavailable` when the object
+/// service did not answer; none for a local failure, as before.
+pub(crate) fn store_reason(e: &io::Error) -> Option<Reason> {
+    crate::store::objects::is_unavailable(e).then_some(Reason::StoreUnavailable)
 }

@@ -27,7 +27,7 @@ use super::verdict::{
 use crate::config::CheckConfig;
 use crate::model::Status;
 use crate::store::db::UrlState;
-use crate::store::objects::ObjectStore;
+use crate::store::objects::ObjectBackend;
 use crate::vocab::Reason;
 
 /// What the caller needs from a URL.
@@ -48,7 +48,7 @@ pub struct FetchOptions<'a> {
     /// `ETag` and `Last-Modified`), and on 304 the result names the copy.
     pub conditional: Option<&'a UrlState>,
     /// Stream a media body into this store as it is read.
-    pub store: Option<&'a ObjectStore>,
+    pub store: Option<&'a dyn ObjectBackend>,
     /// `Accept-Datetime` to send (a Memento TimeGate's question).
     pub accept_datetime: Option<&'a str>,
 }

@@ -263,7 +263,7 @@ impl Checker {
             .fetcher
             .check(url, Want::Html, FetchOptions::default())
             .await;
-        self.observe(url, checked.reach, None);
+        self.observe(url, checked.reach, None).await;
         match (checked.status, body) {
             (Status::Ok, Some(body)) => Ok((
                 checked
@@ -305,7 +305,7 @@ impl Checker {
                 && k.sha256
                     .as_deref()
                     .zip(k.size)
-                    .is_some_and(|(sha, size)| store.is_some_and(|s| s.objects.contains(sha, size)))
+                    .is_some_and(|(sha, size)| store.is_some_and(|s| s.has_object(sha, size)))
         };
         if let Some(cached) = known
             .as_ref()
@@ -319,11 +319,11 @@ impl Checker {
             conditional,
             store: store
                 .filter(|_| media && matches!(room, Some(Ok(()))))
-                .map(|s| &s.objects),
+                .map(|s| s.objects.as_ref()),
             ..FetchOptions::default()
         };
         let (mut checked, body) = self.fetcher.check(url, want, options).await;
-        if let (Some(s), Some(StoreOutcome::Failed { error })) = (store, &checked.store) {
+        if let (Some(s), Some(StoreOutcome::Failed { error, .. })) = (store, &checked.store) {
             // A valid body the store could not take (a full disk): loud.
             s.object_failed(url, error);
         }
@@ -344,9 +344,9 @@ impl Checker {
                 if checked.status == Status::Ok && checked.store.is_none() {
                     checked.store = Some(match store_page(s, body, &checked.http) {
                         Ok(copy) => StoreOutcome::Stored(copy),
-                        Err(error) => {
+                        Err((error, reason)) => {
                             s.object_failed(url, &error);
-                            StoreOutcome::Failed { error }
+                            StoreOutcome::Failed { error, reason }
                         }
                     });
                 }
@@ -357,6 +357,7 @@ impl Checker {
             if let Some(Err(e)) = room {
                 checked.store = Some(StoreOutcome::Failed {
                     error: e.to_string(),
+                    reason: None,
                 });
             }
         }
@@ -389,7 +390,7 @@ impl Checker {
             body::blocking(|| w.record(capture));
         }
         // A transport failure waits for the run's verdict on the network.
-        self.observe(url, checked.reach, record);
+        self.observe(url, checked.reach, record).await;
         checked
     }
 
@@ -464,16 +465,21 @@ impl Checker {
             })
             .collect();
         let in_flight = self.fetcher.hosts().config().concurrency.max(1);
-        let targets: Vec<(String, LinkKind)> = jobs
+        let targets: Vec<(usize, String, LinkKind)> = jobs
             .iter()
             .map(|&i| {
                 let link = &scanned.links[i];
-                (link.resolved.clone().unwrap_or_default(), link.kind)
+                (i, link.resolved.clone().unwrap_or_default(), link.kind)
             })
             .collect();
-        let results = self.check_all(targets, in_flight).await;
+        // Each result is applied to its link as it comes (in order), not
+        // collected first: a document of 200,000 links would hold 200,000
+        // results beside the links they are copied into.
+        let mut results = stream::iter(targets)
+            .map(|(i, url, kind)| async move { (i, self.check_url(&url, kind).await) })
+            .buffered(in_flight);
         let mut found_on_source: Vec<String> = Vec::new();
-        for (&i, checked) in jobs.iter().zip(results) {
+        while let Some((i, checked)) = results.next().await {
             let link = &mut scanned.links[i];
             if link.status == Status::Truncated {
                 apply_to_suspect(link, &checked);
@@ -627,11 +633,21 @@ fn effective_connect_timeout(check: &crate::config::CheckConfig) -> std::time::D
 
 /// Archives a fetched source page's HTML (`store.archive_source_pages`).
 /// The error says why it could not be (the caller counts it).
-fn store_page(store: &Store, body: &[u8], http: &HttpInfo) -> Result<StoredCopy, String> {
+fn store_page(
+    store: &Store,
+    body: &[u8],
+    http: &HttpInfo,
+) -> Result<StoredCopy, (String, Option<Reason>)> {
     let written = store.objects.begin().and_then(|mut pending| {
         pending.write(body)?;
-        pending.commit(&store.objects)
+        crate::check::body::blocking(|| store.objects.commit(pending))
     });
-    let stored = written.map_err(|e| format!("cannot archive the source page: {e}"))?;
-    StoredCopy::of(&stored, http).ok_or_else(|| "cannot archive the source page".to_string())
+    let stored = written.map_err(|e| {
+        (
+            format!("cannot archive the source page: {e}"),
+            crate::check::body::store_reason(&e),
+        )
+    })?;
+    StoredCopy::of(&stored, http)
+        .ok_or_else(|| ("cannot archive the source page".to_string(), None))
 }

@@ -13,11 +13,14 @@
 //!
 //! * **answered**: a server spoke, whatever it said: any HTTP status (a
 //!   404 is a host that works), a body cut short, a TLS handshake that
-//!   failed (a TCP connection was made). The network works.
+//!   failed (a TCP connection was made), a connection refused (a RST came
+//!   back from the host's address: a machine without network gets
+//!   resolver failures, no route or timeouts, never a refusal). The
+//!   network works; a host that refuses is dead, and its links `broken`.
 //! * **unreachable**: the request never reached a server: the system
-//!   resolver failed, the connection was refused or timed out, no route,
-//!   a reset before any answer. Either that host is dead or we are cut
-//!   off; one failure alone cannot tell.
+//!   resolver failed, the connection timed out, no route, a reset before
+//!   any answer. Either that host is dead or we are cut off; one failure
+//!   alone cannot tell.
 //! * **local**: nothing was learnt about the network: a cached result, the
 //!   address guard, a malformed URL, a name that cannot exist
 //!   (`.invalid`, or one that resolves to no address).
@@ -64,9 +67,21 @@
 //! or the run ends ([`Judge::conclude`]: written when up, dropped when
 //! down, so the URL keeps its last known status and "broken since").
 //! Held records cost memory only in a run where nothing has answered.
+//!
+//! They are bounded: past [`MAX_HELD`] (about 1 KB each; a document of
+//! 200,000 links on dead hosts held 200 MB), the check that finds too
+//! many held asks the canaries at once (once a run; checks wait for that
+//! answer rather than pile up more) and applies the rule to the evidence
+//! so far ([`Judge::relieve`]). A canary answering proves the network
+//! up: the held records are written, and so is every later one. One host
+//! failing with no canary configured is blamed on the host (rule 5):
+//! written. Otherwise (the rule says down) the held records are dropped:
+//! those URLs keep their last known status, as in an outage, even if a
+//! host answers later in the run; their report is unchanged, and the next
+//! run records them. At worst a true `broken` row a run late.
 
 use std::collections::BTreeSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -186,16 +201,27 @@ impl LastKnown {
     }
 }
 
+/// Records held back at most while nothing has answered (see the module
+/// doc); past this, the canaries are asked at once.
+pub const MAX_HELD: usize = 1024;
+
 /// The run's evidence and the records held back until the verdict.
 #[derive(Default)]
 pub struct Judge {
     state: Mutex<JudgeState>,
+    /// The canaries' answer when too many records were held; asked once
+    /// a run, the checks that need it wait for it.
+    early: Mutex<Arc<tokio::sync::OnceCell<Canary>>>,
 }
 
 #[derive(Default)]
 struct JudgeState {
     evidence: Evidence,
     held: Vec<CheckRecord>,
+    /// Records dropped unwritten because too many were held.
+    dropped: usize,
+    /// A canary that answered when asked early: the network is up.
+    canary_up: Option<String>,
     /// Set by [`Judge::conclude`]; later checks of the run read it.
     verdict: Option<Network>,
 }
@@ -208,6 +234,45 @@ impl Judge {
     /// Starts a run: no evidence, no verdict, nothing held.
     pub fn begin_run(&self) {
         *self.lock() = JudgeState::default();
+        *self.early.lock().unwrap_or_else(|e| e.into_inner()) = Arc::default();
+    }
+
+    /// Records held back now.
+    pub fn held(&self) -> usize {
+        self.lock().held.len()
+    }
+
+    /// Whether more than [`MAX_HELD`] records are held.
+    pub fn over_cap(&self) -> bool {
+        self.held() > MAX_HELD
+    }
+
+    /// Relieves a judge holding more than [`MAX_HELD`] records: the rule
+    /// ([`decide`]) is applied now to the evidence so far and what the
+    /// canaries said. Up (a canary answered, or one host failed and no
+    /// canary is configured, which the rule blames on the host): the held
+    /// records are returned to be written; after a canary answered, later
+    /// ones are not held. Down: they are dropped. Does nothing under the
+    /// cap.
+    pub fn relieve(&self, canary: &Canary) -> Vec<CheckRecord> {
+        let mut state = self.lock();
+        if state.held.len() <= MAX_HELD {
+            return Vec::new();
+        }
+        if let Canary::Answered(url) = canary {
+            state.canary_up = Some(url.clone());
+        }
+        if decide(&state.evidence, canary).is_up() {
+            return std::mem::take(&mut state.held);
+        }
+        state.dropped += state.held.len();
+        state.held = Vec::new();
+        Vec::new()
+    }
+
+    /// Records dropped unwritten this run ([`Judge::relieve`]).
+    pub fn dropped(&self) -> usize {
+        self.lock().dropped
     }
 
     /// Counts one check of `host` and returns the state-database records
@@ -232,7 +297,7 @@ impl Judge {
                 Reach::Local => {}
             }
         }
-        let up_for_sure = !state.evidence.answered.is_empty();
+        let up_for_sure = !state.evidence.answered.is_empty() || state.canary_up.is_some();
         let mut out = if up_for_sure {
             std::mem::take(&mut state.held)
         } else {
@@ -273,7 +338,14 @@ impl Judge {
     /// else fails.
     pub fn known_up(&self) -> bool {
         let state = self.lock();
-        !state.evidence.answered.is_empty() || matches!(state.verdict, Some(Network::Up))
+        !state.evidence.answered.is_empty()
+            || state.canary_up.is_some()
+            || matches!(state.verdict, Some(Network::Up))
+    }
+
+    /// The canary that answered when asked early, if one did.
+    fn canary_up(&self) -> Option<String> {
+        self.lock().canary_up.clone()
     }
 
     /// Whether the run was concluded to be cut off.
@@ -289,15 +361,45 @@ impl super::Checker {
     }
 
     /// Counts one check of `url` for the verdict and writes the records
-    /// that need not wait for it ([`Judge::settle`]).
-    pub(super) fn observe(&self, url: &str, reach: Reach, record: Option<CheckRecord>) {
+    /// that need not wait for it ([`Judge::settle`]). With too many held
+    /// back, asks the canaries now (once a run) and writes or drops them
+    /// ([`Judge::relieve`]).
+    pub(super) async fn observe(&self, url: &str, reach: Reach, record: Option<CheckRecord>) {
         let host = url::Url::parse(url)
             .ok()
             .and_then(|u| u.host_str().map(super::hosts::host_key))
             .unwrap_or_default();
         let write = self.network.settle(&host, reach, record);
+        self.write_records(write);
+        if self.network.over_cap() {
+            let early = self
+                .network
+                .early
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            let canary = early
+                .get_or_init(|| async {
+                    let canary = self.ask_canaries().await;
+                    let held = self.network.held();
+                    match &canary {
+                        Canary::Answered(url) => tracing::info!(
+                            "{held} transport failures and no host answered yet; the canary {url} answers, so the network is up and they are recorded"
+                        ),
+                        _ => tracing::warn!(
+                            "{held} transport failures and no host answered yet, and no canary answers: their results are not recorded in the state database (those URLs keep their last known status; the next run records them)"
+                        ),
+                    }
+                    canary
+                })
+                .await;
+            self.write_records(self.network.relieve(canary));
+        }
+    }
+
+    fn write_records(&self, records: Vec<CheckRecord>) {
         if let Some(store) = &self.store {
-            write.into_iter().for_each(|r| store.db.record_check(r));
+            records.into_iter().for_each(|r| store.db.record_check(r));
         }
     }
 
@@ -310,10 +412,11 @@ impl super::Checker {
             return done;
         }
         let evidence = self.network.evidence();
-        let canary = if evidence.suspicious() {
-            self.ask_canaries().await
-        } else {
-            Canary::NotConfigured
+        let canary = match self.network.canary_up() {
+            // A canary answered early: the network is up, ask no more.
+            Some(url) => Canary::Answered(url),
+            None if evidence.suspicious() => self.ask_canaries().await,
+            None => Canary::NotConfigured,
         };
         let network = decide(&evidence, &canary);
         match (&network, &canary) {
@@ -329,8 +432,10 @@ impl super::Checker {
             _ => {}
         }
         let write = self.network.conclude(network.clone());
-        if let Some(store) = &self.store {
-            write.into_iter().for_each(|r| store.db.record_check(r));
+        self.write_records(write);
+        let dropped = self.network.dropped();
+        if dropped > 0 && network.is_up() {
+            tracing::warn!("{dropped} results of unreachable URLs were not recorded in the state database: they failed while no host had answered and too many were waiting for the verdict; they keep their last known status until the next run");
         }
         network
     }
@@ -415,7 +520,7 @@ mod tests {
     fn failed() -> Canary {
         Canary::Failed {
             url: "https://example.org/".into(),
-            why: "connection_refused".into(),
+            why: "timeout".into(),
         }
     }
 
@@ -511,5 +616,68 @@ mod tests {
             urls(judge.conclude(decide(&judge.evidence(), &Canary::NotConfigured))),
             ["http://a/1"]
         );
+    }
+
+    /// Held records are bounded: a huge document on dead hosts, checked
+    /// while nothing answers, once held a record per link (200,000 links:
+    /// 200 MB). Past the cap they are dropped when no canary answers, and
+    /// written when one does (the network is then up: later failures are
+    /// written at once).
+    #[test]
+    fn held_records_stay_under_the_cap() {
+        let judge = Judge::default();
+        let mut written = 0;
+        for i in 0..10 * MAX_HELD {
+            let host = format!("h{}", i % 7);
+            written += judge
+                .settle(
+                    &host,
+                    Reach::Unreachable,
+                    Some(record(&format!("http://{host}/{i}"))),
+                )
+                .len();
+            if judge.over_cap() {
+                written += judge.relieve(&Canary::NotConfigured).len();
+            }
+            assert!(judge.held() <= MAX_HELD + 1, "{} held", judge.held());
+        }
+        assert_eq!(written, 0, "nothing written while nothing answered");
+        assert!(judge.dropped() >= 9 * MAX_HELD, "{}", judge.dropped());
+        // A canary answering: what is held is written, later ones too.
+        for i in 0..=MAX_HELD {
+            judge.settle(
+                "h",
+                Reach::Unreachable,
+                Some(record(&format!("http://h/x{i}"))),
+            );
+        }
+        let canary = Canary::Answered("https://example.org/".into());
+        let held = judge.held();
+        assert!(held > MAX_HELD);
+        assert_eq!(judge.relieve(&canary).len(), held);
+        assert!(judge.known_up());
+        assert_eq!(
+            urls(judge.settle("h", Reach::Unreachable, Some(record("http://h/late")))),
+            ["http://h/late"]
+        );
+        assert_eq!(judge.held(), 0);
+        // Under the cap, relieving does nothing.
+        judge.begin_run();
+        judge.settle("h", Reach::Unreachable, Some(record("http://h/1")));
+        assert!(judge.relieve(&Canary::NotConfigured).is_empty());
+        assert_eq!(judge.held(), 1);
+        assert_eq!(judge.dropped(), 0);
+        // One host failing, no canary: the rule blames the host, so what
+        // is held is written (as it would be at the end), not dropped.
+        for i in 0..MAX_HELD {
+            judge.settle(
+                "h",
+                Reach::Unreachable,
+                Some(record(&format!("http://h/{i}"))),
+            );
+        }
+        assert_eq!(judge.relieve(&Canary::NotConfigured).len(), MAX_HELD + 1);
+        assert_eq!(judge.held(), 0);
+        assert_eq!(judge.dropped(), 0);
     }
 }

@@ -96,7 +96,13 @@ pub struct Checked {
 #[serde(untagged)]
 pub enum StoreOutcome {
     Stored(StoredCopy),
-    Failed { error: String },
+    Failed {
+        error: String,
+        /// `store_unavailable` when the object service did not answer
+        /// (after its retries); absent for a local failure (a full disk).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
+    },
 }
 
 /// An archived copy of a URL's body, as the report shows it. Fields in
@@ -310,8 +316,12 @@ pub(super) fn classify_error(
     v.reach = match found {
         // A TLS handshake that failed still reached a server.
         Cause::Tls => Reach::Answered,
+        // A refusal is a RST from the host's address: something answered.
+        // A machine without network never sees one (it gets resolver
+        // failures, no route or timeouts), so the host is dead, not us.
+        Cause::ConnectionRefused => Reach::Answered,
         Cause::PrivateAddress | Cause::NoSuchName => Reach::Local,
-        Cause::Dns | Cause::Timeout | Cause::ConnectionRefused => Reach::Unreachable,
+        Cause::Dns | Cause::Timeout => Reach::Unreachable,
         // No route, or a reset while connecting; one after the connection
         // was made (a close, a protocol error) came from a server.
         Cause::Network if e.is_connect() => Reach::Unreachable,
@@ -363,6 +373,7 @@ mod tests {
         assert_eq!(typed, sorted);
         let failed = StoreOutcome::Failed {
             error: "disk full".into(),
+            reason: None,
         };
         assert_eq!(
             serde_json::to_string(&failed).unwrap(),

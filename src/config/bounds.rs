@@ -187,4 +187,9 @@ keys! {
     min_free_bytes: u64 = "store.min_free_bytes", 0, u64::MAX, " bytes";
     gc_after_days: u64 = "store.gc_after_days", 0, 36_500, " days";
     warc_max_size: u64 = "store.warc_max_size", 1 << 20, 1 << 40, " bytes";
+    multipart_threshold: u64 = "store.s3.multipart_threshold", 5 * MIB, 5 * 1024 * GIB, " bytes";
+    part_size: u64 = "store.s3.part_size", 5 * MIB, GIB, " bytes";
+    s3_max_retries: u32 = "store.s3.max_retries", 0, 100, "";
+    s3_retry_timeout_secs: f64 = "store.s3.retry_timeout_secs", 0.001, DAY, " seconds";
+    s3_request_timeout_secs: f64 = "store.s3.request_timeout_secs", 0.001, DAY, " seconds";
 }

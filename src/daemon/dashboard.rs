@@ -61,9 +61,10 @@ pub fn render(last: Option<&LastRun>, page: usize) -> String {
     let or_dash = |n: Option<u64>| n.map_or_else(|| "-".to_string(), |n| n.to_string());
     let _ = write!(
         html,
-        "<tr><th>objects stored</th><td>{}</td></tr><tr><th>bytes stored</th><td>{}</td></tr></table>",
+        "<tr><th>objects stored</th><td>{}</td></tr><tr><th>bytes stored</th><td>{}</td></tr><tr><th>object store</th><td id=\"store-backend\">{}</td></tr></table>",
         or_dash(digest.store_objects),
-        or_dash(digest.store_bytes)
+        or_dash(digest.store_bytes),
+        escape(digest.store_backend.as_deref().unwrap_or("-"))
     );
     render_problems(&mut html, digest, page.max(1));
     render_thumbnails(&mut html, digest);

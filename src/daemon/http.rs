@@ -22,7 +22,11 @@
 //! Connections are accepted by [`serve_connections`], not `axum::serve`:
 //! a header-read timeout (`daemon.header_timeout_secs`) and a cap on
 //! connections served at once (`daemon.max_connections`), so half-open
-//! connections (slowloris) cannot exhaust the daemon's file descriptors.
+//! connections (slowloris) cannot exhaust the daemon's file descriptors;
+//! at the cap a new connection takes the slot of the oldest one with no
+//! request in flight ([`super::slots`]), so reconnecting attackers cannot
+//! keep `/healthz` out either. A suffix range longer than a file is
+//! answered with the whole file ([`super::range`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,13 +44,15 @@ use tower_http::services::ServeFile;
 
 use super::{dashboard, Shared};
 use crate::check::sniff::{sniff, SNIFF_LEN};
-use crate::store::objects::relative_object_path;
+use crate::store::objects::{relative_object_path, ObjectBackend};
 
 /// What the handlers need: the last run, where the store is, the token.
 #[derive(Clone)]
 pub struct AppState {
     pub shared: Arc<Shared>,
     pub store: PathBuf,
+    /// Where the objects live, when not (only) files under `store`.
+    pub objects: Option<Arc<dyn ObjectBackend>>,
     pub token: Option<String>,
 }
 
@@ -128,7 +134,29 @@ async fn report(State(state): State<AppState>, request: Request) -> Response {
 }
 
 /// Streams the file at `path` as `request` asks (whole, a range, or 304).
-async fn serve_file(path: &std::path::Path, request: Request) -> Response {
+async fn serve_file(path: &std::path::Path, mut request: Request) -> Response {
+    // A suffix range longer than the file is the whole file (RFC 9110),
+    // where ServeFile would answer 416.
+    let asked = request
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok());
+    if let Some(asked) = asked {
+        if let Ok(meta) = tokio::fs::metadata(path).await {
+            match super::range::fit_suffix_ranges(asked, meta.len()) {
+                // An empty file has no byte to start a range at: all of it.
+                Some(_) if meta.len() == 0 => {
+                    request.headers_mut().remove(header::RANGE);
+                }
+                Some(fitted) => {
+                    if let Ok(v) = HeaderValue::from_str(&fitted) {
+                        request.headers_mut().insert(header::RANGE, v);
+                    }
+                }
+                None => {}
+            }
+        }
+    }
     match ServeFile::new(path).try_call(request).await {
         Ok(response) => response.map(Body::new),
         Err(e) => {
@@ -179,23 +207,34 @@ async fn object(
     let Some(relative) = relative_object_path(&sha256) else {
         return (StatusCode::BAD_REQUEST, "not a sha256 digest\n").into_response();
     };
-    let path = state.store.join(relative);
-    // The type comes from the first bytes, whatever part is asked for.
-    let mut head = Vec::with_capacity(SNIFF_LEN);
-    let read = match tokio::fs::File::open(&path).await {
-        Ok(file) => file.take(SNIFF_LEN as u64).read_to_end(&mut head).await,
-        Err(e) => Err(e),
+    let remote = state.objects.as_ref().filter(|o| o.local_root().is_none());
+    let mut response = match remote {
+        Some(objects) => stream_object(objects.as_ref(), &sha256).await,
+        None => {
+            let path = state.store.join(relative);
+            // The type comes from the first bytes, whatever part is asked for.
+            let mut head = Vec::with_capacity(SNIFF_LEN);
+            let read = match tokio::fs::File::open(&path).await {
+                Ok(file) => file.take(SNIFF_LEN as u64).read_to_end(&mut head).await,
+                Err(e) => Err(e),
+            };
+            if read.is_err() {
+                return (StatusCode::NOT_FOUND, "no such object\n").into_response();
+            }
+            let kind = sniff(&head);
+            let mut response = serve_file(&path, request).await;
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(kind.as_str()),
+            );
+            response
+        }
     };
-    if read.is_err() {
-        return (StatusCode::NOT_FOUND, "no such object\n").into_response();
+    if response.status() == StatusCode::NOT_FOUND || response.status().is_server_error() {
+        // Never cached as immutable.
+        return response;
     }
-    let kind = sniff(&head);
-    let mut response = serve_file(&path, request).await;
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(kind.as_str()),
-    );
     headers.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
@@ -211,14 +250,50 @@ async fn object(
     response
 }
 
-/// Limits on the connections [`serve_connections`] accepts.
+/// An object from a bucket, streamed as it arrives (never held whole);
+/// its type sniffed from the first chunk. Whole objects only: a `Range`
+/// request gets all of it, which HTTP allows.
+async fn stream_object(objects: &dyn ObjectBackend, sha256: &str) -> Response {
+    use futures_util::StreamExt;
+    let unavailable = |e: std::io::Error| {
+        tracing::warn!(sha256, "cannot read the object: {e}");
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the object store did not answer; try again later\n",
+        )
+            .into_response()
+    };
+    let (size, mut stream) = match objects.stream(sha256).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return (StatusCode::NOT_FOUND, "no such object\n").into_response(),
+        Err(e) => return unavailable(e),
+    };
+    // The first chunk, for the type; then it and the rest, as they come.
+    let first = match stream.next().await {
+        Some(Ok(chunk)) => chunk,
+        Some(Err(e)) => return unavailable(e),
+        None => bytes::Bytes::new(),
+    };
+    let kind = sniff(&first[..first.len().min(SNIFF_LEN)]);
+    let body =
+        futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) }).chain(stream);
+    let mut response = Body::from_stream(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(kind.as_str()),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    response
+}
+
+/// Limits on each connection [`serve_connections`] serves (their number
+/// is bounded by its [`super::slots::Slots`]).
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
     /// Time a client gets to send a request's headers
     /// (`daemon.header_timeout_secs`).
     pub header_timeout: std::time::Duration,
-    /// Connections served at once (`daemon.max_connections`).
-    pub max_connections: usize,
 }
 
 /// How many header timeouts a write may wait on a client that is not
@@ -240,12 +315,13 @@ const STALL_FACTOR: u32 = 6;
 ///   headers are not complete within `header_timeout`. The timer starts
 ///   whenever hyper waits for a request head, so it also closes an idle
 ///   kept-alive connection and one that never sends a byte;
-/// * **connection cap**: a slot of a semaphore is taken before `accept`,
-///   and given back when the connection ends. With every slot taken, new
-///   connections wait in the kernel's backlog (they are not refused) and
-///   are accepted as slots free; the timeout above frees a stalled
-///   connection's slot within `header_timeout`, so the cap cannot be held
-///   by stalled clients for longer than that.
+/// * **connection cap** ([`super::slots`]): at most `max_connections`
+///   are served at once. At the cap, a new connection takes the slot of
+///   the oldest one with no request in flight (half-sent headers, or idle
+///   between requests), so clients that reconnect as fast as they are
+///   closed cannot keep `/healthz` out; with every slot serving a
+///   request, new connections wait in the kernel's backlog (not refused)
+///   and are accepted as slots free.
 ///
 /// HTTP/1 only: `axum::serve` also spoke cleartext HTTP/2 (prior
 /// knowledge), which nothing here needs, and whose preface detection
@@ -254,18 +330,17 @@ pub async fn serve_connections(
     listener: tokio::net::TcpListener,
     app: Router,
     limits: ConnectionLimits,
+    slots: Arc<super::slots::Slots>,
     stop: tokio_util::sync::CancellationToken,
 ) {
-    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     let connections = tokio_util::task::TaskTracker::new();
     loop {
-        let slot = tokio::select! {
+        // Accept only when the newcomer can be served: a slot is free or
+        // held by a connection that may be evicted.
+        tokio::select! {
             _ = stop.cancelled() => break,
-            slot = slots.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => break,
-            },
-        };
+            _ = slots.room() => {}
+        }
         let stream = tokio::select! {
             _ = stop.cancelled() => break,
             accepted = listener.accept() => match accepted {
@@ -279,9 +354,16 @@ pub async fn serve_connections(
                 }
             },
         };
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        // Usually at once; waits only if the idle connection seen by
+        // `room` took a request meanwhile.
+        let slot = tokio::select! {
+            _ = stop.cancelled() => break,
+            slot = slots.take() => slot,
+        };
+        let service = counted_service(app.clone(), slot.activity());
         let stop = stop.clone();
         connections.spawn(async move {
+            let evicted = slot.evicted();
             let _slot = slot;
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
@@ -298,13 +380,67 @@ pub async fn serve_connections(
                         tracing::debug!("HTTP connection closed: {e}");
                     }
                 }
+                // A newcomer took the slot of this idle connection.
+                _ = evicted.cancelled() => {}
                 _ = stop.cancelled() => {
                     conn.as_mut().graceful_shutdown();
                     let _ = conn.await;
                 }
             }
         });
+        // Let the connections run between accepts: a burst of newcomers
+        // must not evict one that has its request ready to be read.
+        tokio::task::yield_now().await;
     }
     connections.close();
     connections.wait().await;
+}
+
+/// `app` as a hyper service that counts its requests in flight on the
+/// connection's `activity`, from the call until the response body is
+/// dropped, so the connection is not evicted while it serves one.
+fn counted_service(
+    app: Router,
+    activity: super::slots::Activity,
+) -> impl hyper::service::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future = impl std::future::Future<Output = Result<Response, std::convert::Infallible>> + Send,
+> + Clone {
+    let inner = hyper_util::service::TowerToHyperService::new(app);
+    hyper::service::service_fn(move |request| {
+        let busy = activity.enter();
+        let answer = hyper::service::Service::call(&inner, request);
+        async move {
+            let response = answer.await?;
+            Ok(response.map(|body| Body::new(CountedBody { body, _busy: busy })))
+        }
+    })
+}
+
+/// A response body that keeps its request counted until it is dropped.
+struct CountedBody {
+    body: Body,
+    _busy: super::slots::Busy,
+}
+
+impl http_body::Body for CountedBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }

@@ -32,6 +32,8 @@ pub struct Live {
     failed: AtomicU64,
     cancelled: AtomicU64,
     hosts: RwLock<Option<Arc<Hosts>>>,
+    /// The HTTP endpoint's connection slots, once it serves.
+    http: RwLock<Option<Arc<super::slots::Slots>>>,
 }
 
 impl Live {
@@ -39,6 +41,11 @@ impl Live {
     pub fn run_started(&self, hosts: Option<Arc<Hosts>>) {
         *self.hosts.write().unwrap_or_else(|e| e.into_inner()) = hosts;
         self.running.store(true, Ordering::SeqCst);
+    }
+
+    /// The endpoint serves with these slots.
+    pub fn serve_http(&self, slots: Arc<super::slots::Slots>) {
+        *self.http.write().unwrap_or_else(|e| e.into_inner()) = Some(slots);
     }
 
     pub fn run_ended(&self, end: RunEnd) {
@@ -82,6 +89,23 @@ impl Live {
                 out,
                 "archive_runs_total{{outcome=\"{outcome}\"}} {}",
                 n.load(Ordering::SeqCst)
+            );
+        }
+        if let Some(slots) = self.http.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            let _ = writeln!(
+                out,
+                "# HELP archive_http_max_connections Connections the endpoint serves at once (daemon.max_connections, lowered if the open-file limit is too low).\n# TYPE archive_http_max_connections gauge\narchive_http_max_connections {}",
+                slots.cap()
+            );
+            let _ = writeln!(
+                out,
+                "# HELP archive_http_connections Connections the endpoint holds now.\n# TYPE archive_http_connections gauge\narchive_http_connections {}",
+                slots.open()
+            );
+            let _ = writeln!(
+                out,
+                "# HELP archive_http_evictions_total Idle connections closed to make room for a new one at the cap.\n# TYPE archive_http_evictions_total counter\narchive_http_evictions_total {}",
+                slots.evictions()
             );
         }
         out

@@ -40,8 +40,11 @@
 //! hammering a dead uplink.
 
 pub mod dashboard;
+mod fd_limit;
 pub mod http;
 pub mod live;
+mod range;
+mod slots;
 mod stall;
 
 use std::path::PathBuf;
@@ -196,16 +199,24 @@ pub async fn serve(
     let app = http::router(http::AppState {
         shared: shared.clone(),
         store: config.store.path.clone(),
+        objects: engine.objects(),
         token: Some(daemon.token.clone()).filter(|t| !t.is_empty()),
     });
+    // As many as the open-file limit allows, raised if need be.
+    let max_connections = fd_limit::fit_connections(
+        daemon.max_connections,
+        fd_limit::reserve(config.check.concurrency),
+    );
     let limits = http::ConnectionLimits {
         header_timeout: Duration::from_secs_f64(daemon.header_timeout_secs),
-        max_connections: daemon.max_connections,
     };
+    let slots = slots::Slots::new(max_connections);
+    shared.live.serve_http(slots.clone());
     let server = tasks.spawn(http::serve_connections(
         listener,
         app,
         limits,
+        slots,
         shutdown.clone(),
     ));
     // The run's own token: shutdown first gives the run its grace period.

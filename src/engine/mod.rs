@@ -136,6 +136,15 @@ impl Engine {
         })
     }
 
+    /// Where the store's objects live (online), for the daemon's
+    /// `/objects/`.
+    pub fn objects(&self) -> Option<Arc<dyn crate::store::objects::ObjectBackend>> {
+        self.checker
+            .as_ref()
+            .and_then(Checker::store)
+            .map(|s| s.objects.clone())
+    }
+
     /// The settings in force.
     pub fn settings(&self) -> &LoadedConfig {
         &self.loaded
@@ -157,6 +166,15 @@ impl Engine {
         if new.check.offline != old.check.offline {
             return Err(RunError::Usage(
                 "check.offline cannot change while running; restart instead".into(),
+            ));
+        }
+        if new.store.url != old.store.url
+            || new.store.s3 != old.store.s3
+            || new.store.node_id != old.store.node_id
+        {
+            return Err(RunError::Usage(
+                "store.url, [store.s3] and store.node_id cannot change while running; restart instead"
+                    .into(),
             ));
         }
         if let Some(checker) = self.checker.as_ref().filter(|_| !same_network(old, new)) {
@@ -336,6 +354,10 @@ impl Engine {
                 };
                 if let Err(e) = marked {
                     tracing::error!("cannot update the store's outage marker: {e} (check that the store folder is writable)");
+                }
+                // Other nodes' gc must see what this run stored.
+                if let Err(e) = crate::check::body::blocking(|| store.publish_references()) {
+                    tracing::error!("cannot publish this node's reference manifest: {e}; other nodes' gc may delete objects only this run stored once gc_after_days pass, until a later run publishes it");
                 }
                 reports.summary.store = Some(store.summary(store.room_for_download().err()));
                 reports.summary.store_error = store.errors();

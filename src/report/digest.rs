@@ -82,6 +82,8 @@ pub struct Digest {
     /// The media store's totals, for online runs.
     pub store_objects: Option<u64>,
     pub store_bytes: Option<u64>,
+    /// Where the objects live, e.g. `s3 (s3://media/archive)`.
+    pub store_backend: Option<String>,
     /// The first problem documents, in report order.
     pub problems: Vec<ProblemDocument>,
     /// All problem documents of the run, kept or not.
@@ -175,6 +177,10 @@ impl Digest {
             .collect();
         self.store_objects = summary.store.as_ref().map(|s| s.objects_total);
         self.store_bytes = summary.store.as_ref().map(|s| s.bytes_total);
+        self.store_backend = summary
+            .store
+            .as_ref()
+            .map(|s| format!("{} ({})", s.backend, s.location));
     }
 }
 

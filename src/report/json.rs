@@ -27,7 +27,9 @@ struct Spill {
 impl Spill {
     fn new() -> io::Result<Spill> {
         Ok(Spill {
-            file: BufWriter::new(tempfile::tempfile()?),
+            // 64 KiB: a tenth of the write(2) calls of the default 8 KiB
+            // on a report of 100 MB.
+            file: BufWriter::with_capacity(1 << 16, tempfile::tempfile()?),
             count: 0,
         })
     }

@@ -193,6 +193,21 @@ impl Metrics {
             let _ = writeln!(out, "{name} {value}");
         }
 
+        if let Some(s) = store {
+            header(
+                &mut out,
+                "archive_store_backend",
+                "gauge",
+                "Where the media store keeps its objects (always 1; the labels say).",
+            );
+            let _ = writeln!(
+                out,
+                "archive_store_backend{{backend=\"{}\",location=\"{}\"}} 1",
+                escape(&s.backend),
+                escape(&s.location)
+            );
+        }
+
         header(
             &mut out,
             "archive_store_errors",
@@ -345,6 +360,8 @@ mod tests {
         summary.duration_ms = 1500;
         summary.store = Some(crate::store::StoreSummary {
             path: String::new(),
+            backend: "s3".into(),
+            location: "s3://media/a".into(),
             objects_stored: 0,
             bytes_stored: 0,
             objects_total: 3,
@@ -360,6 +377,9 @@ mod tests {
         assert!(text.contains("archive_request_duration_seconds_bucket{le=\"0.025\"} 1\n"));
         assert!(text.contains("archive_request_duration_seconds_count 2\n"));
         assert!(text.contains("archive_store_objects 3\n"));
+        assert!(
+            text.contains("archive_store_backend{backend=\"s3\",location=\"s3://media/a\"} 1\n")
+        );
         assert!(text.contains("archive_last_run_duration_seconds 1.5\n"));
         assert!(!text.contains("archive_network_up"), "offline: not known");
         summary.network = Some(crate::report::NetworkSummary {

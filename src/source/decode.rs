@@ -10,8 +10,8 @@
 //! candidate decoders and scorers; fed whole GBK articles it was 40 % of
 //! the CPU of an offline check of the benchmark corpus (one file in six
 //! GBK; issue 11), more than extraction and diagnosis together. A few
-//! thousand non-ASCII bytes are as decisive as a whole file (they are
-//! hundreds of CJK characters), so the detector sees the file up to
+//! hundred non-ASCII bytes are as decisive as a whole file (they are
+//! scores of CJK characters), so the detector sees the file up to
 //! [`DETECT_NON_ASCII`] non-ASCII bytes, as a prefix (`last = false`: a
 //! sample cut inside a multi-byte character must not count as a
 //! truncated sequence). The guess is then checked by decoding the whole
@@ -82,24 +82,25 @@ pub fn decode(bytes: &[u8]) -> Decoded {
 }
 
 /// Non-ASCII bytes the encoding detector is shown before it guesses: about
-/// 250 CJK characters in a double-byte encoding, a paragraph, which is
-/// plenty for `chardetng` to tell GBK from Big5, EUC-KR or Shift_JIS by
-/// character frequencies. (On the GBK files of the benchmark corpus a
+/// 80 CJK characters in a double-byte encoding, a few sentences, which
+/// is enough for `chardetng` to tell GBK from Big5, EUC-KR or Shift_JIS
+/// by character frequencies. (On the GBK files of the benchmark corpus a
 /// prefix of 150 bytes, ASCII header included, already named every one
-/// right; 512 non-ASCII bytes leave a margin of three. The detector's cost
-/// is per byte fed, so this bounds it per file.)
-pub const DETECT_NON_ASCII: usize = 512;
+/// right.) The detector's cost is per byte fed, through some twenty
+/// candidates, so this bounds it per file: at 512 it was still 20 % of
+/// the CPU of an offline check of the seed-mix corpus (issue 11).
+pub const DETECT_NON_ASCII: usize = 160;
 
 /// Length of the prefix of `bytes` that holds its first
 /// [`DETECT_NON_ASCII`] non-ASCII bytes (all of `bytes` if it has fewer).
 fn detect_sample(bytes: &[u8]) -> usize {
     let mut seen = 0;
     // Counted a chunk at a time so the loop vectorises; the sample ends
-    // at the chunk that reaches the budget (at most 255 bytes over).
-    for (i, chunk) in bytes.chunks(256).enumerate() {
+    // at the chunk that reaches the budget (at most 63 bytes over).
+    for (i, chunk) in bytes.chunks(64).enumerate() {
         seen += chunk.iter().filter(|&&b| b >= 0x80).count();
         if seen >= DETECT_NON_ASCII {
-            return ((i + 1) * 256).min(bytes.len());
+            return ((i + 1) * 64).min(bytes.len());
         }
     }
     bytes.len()

@@ -92,7 +92,7 @@ impl Faults {
         let mut parts = Vec::new();
         if objects > 0 {
             parts.push(format!(
-                "{objects} valid media bodies were not archived (first: {}); free disk space under the store (or raise its quota) and run again: they are downloaded again",
+                "{objects} valid media bodies were not archived (first: {}); free disk space under the store (or raise its quota), or make the object service of store.url reachable, and run again: they are downloaded again",
                 first(&self.first_object)
             ));
         }

@@ -15,20 +15,28 @@
 //! does not stop the run: its failed writes are counted in [`faults`],
 //! and the run ends loud, with `summary.store_error` and exit code 3.
 
+pub mod credentials;
 pub mod db;
 pub mod faults;
+pub mod local;
+pub mod location;
+pub mod manifest;
 pub mod marker;
 pub mod objects;
+pub mod remote;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::config::StoreConfig;
 use db::StateDb;
 pub use faults::StoreErrorSummary;
-use objects::ObjectStore;
+use local::LocalObjects;
+use objects::ObjectBackend;
+use remote::RemoteObjects;
 
 /// Why the store cannot be opened or used.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +64,10 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error(
+        "objects at {url}: {message} (check store.url and [store.s3] in config.toml, and the AWS_* environment)"
+    )]
+    Backend { url: String, message: String },
     #[error("cannot start the database writer: {0}")]
     Writer(#[source] std::io::Error),
     #[error(
@@ -66,17 +78,44 @@ pub enum StoreError {
 
 /// An open store: objects, state, and this run's counters.
 pub struct Store {
-    pub objects: ObjectStore,
+    /// Where the objects live (shared with the daemon's `/objects/`).
+    pub objects: Arc<dyn ObjectBackend>,
+    /// The folder of the state database, `tmp/` and the outage marker.
+    root: PathBuf,
+    /// The store folder's lock, when the objects are elsewhere (the local
+    /// backend locks its own folder).
+    _lock: Option<std::fs::File>,
+    /// `store.node_id` (empty: the state database's).
+    node_id: String,
     pub db: StateDb,
     min_free: u64,
     new_objects: AtomicU64,
     new_bytes: AtomicU64,
 }
 
+/// Creates and locks a store folder whose objects live elsewhere, and
+/// cleans its `tmp/`.
+fn open_state_folder(root: &Path) -> Result<std::fs::File, StoreError> {
+    let fail = |what: &'static str, source: std::io::Error| StoreError::Folder {
+        root: root.to_path_buf(),
+        what,
+        source,
+    };
+    std::fs::create_dir_all(root.join("tmp")).map_err(|e| fail("create folders", e))?;
+    let lock = local::lock_folder(root)?;
+    local::clean_tmp(&root.join("tmp")).map_err(|e| fail("clean tmp/", e))?;
+    tempfile::tempfile_in(root.join("tmp")).map_err(|e| fail("write", e))?;
+    Ok(lock)
+}
+
 /// What the report's summary says about the store.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct StoreSummary {
     pub path: String,
+    /// Where the objects live: `local` or `s3`.
+    pub backend: String,
+    /// The objects' folder, or `s3://bucket/prefix`.
+    pub location: String,
     pub objects_stored: u64,
     pub bytes_stored: u64,
     pub objects_total: u64,
@@ -88,10 +127,35 @@ pub struct StoreSummary {
 impl Store {
     /// Opens the store at `config.path`, creating it if needed.
     pub fn open(config: &StoreConfig) -> Result<Store, StoreError> {
-        let objects = ObjectStore::open(&config.path)?;
+        let at = location::ObjectsAt::parse(config).map_err(|message| StoreError::Backend {
+            url: config.url.clone(),
+            message,
+        })?;
+        let (objects, lock): (Arc<dyn ObjectBackend>, _) = match at {
+            location::ObjectsAt::Folder(dir) if dir == config.path => {
+                (Arc::new(LocalObjects::open(&config.path)?), None)
+            }
+            location::ObjectsAt::Folder(dir) => {
+                let lock = open_state_folder(&config.path)?;
+                (Arc::new(LocalObjects::open(&dir)?), Some(lock))
+            }
+            location::ObjectsAt::S3 { bucket, prefix } => {
+                let lock = open_state_folder(&config.path)?;
+                let remote =
+                    RemoteObjects::open(&bucket, &prefix, &config.s3, &config.path.join("tmp"))
+                        .map_err(|message| StoreError::Backend {
+                            url: config.url.clone(),
+                            message,
+                        })?;
+                (Arc::new(remote), Some(lock))
+            }
+        };
         let db = StateDb::open(&config.path.join("state.db"))?;
         Ok(Store {
             objects,
+            root: config.path.clone(),
+            _lock: lock,
+            node_id: config.node_id.clone(),
             db,
             min_free: config.min_free_bytes,
             new_objects: AtomicU64::new(0),
@@ -99,8 +163,36 @@ impl Store {
         })
     }
 
+    /// The store folder: the state database, `tmp/`, the outage marker
+    /// (and, with the local backend, the objects).
     pub fn root(&self) -> &Path {
-        self.objects.root()
+        &self.root
+    }
+
+    /// True when the object is there with this size. An object service
+    /// that cannot say counts as "no": the body is downloaded again, and
+    /// its commit says what is wrong.
+    pub fn has_object(&self, sha256: &str, size: u64) -> bool {
+        crate::check::body::blocking(|| self.objects.contains(sha256, size)).unwrap_or(false)
+    }
+
+    /// This node's name in a shared bucket.
+    pub fn node_id(&self) -> std::io::Result<String> {
+        manifest::node_id(self, &self.node_id)
+    }
+
+    /// Publishes this node's references to a shared bucket (nothing for a
+    /// local store): the digests its state database lists.
+    pub fn publish_references(&self) -> std::io::Result<()> {
+        let Some(bucket) = self.objects.bucket() else {
+            return Ok(());
+        };
+        self.db.flush();
+        let digests = self
+            .db
+            .object_digests()
+            .map_err(|e| std::io::Error::other(format!("cannot read state.db: {e}")))?;
+        manifest::publish(bucket, &self.node_id()?, digests)
     }
 
     /// Whether there is room for a download; the reason when not.
@@ -153,6 +245,8 @@ impl Store {
         let (objects_total, bytes_total) = self.db.totals();
         StoreSummary {
             path: self.root().display().to_string(),
+            backend: self.objects.kind().to_string(),
+            location: self.objects.location(),
             objects_stored: self.new_objects.load(Ordering::Relaxed),
             bytes_stored: self.new_bytes.load(Ordering::Relaxed),
             objects_total,

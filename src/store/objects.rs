@@ -1,28 +1,25 @@
-//! The content-addressed object store: every file kept once, named by the
-//! sha256 of its bytes, at `<store>/sha256/<h[0..2]>/<h[2..4]>/<hex>` (the
-//! layout git and restic use).
+//! What an object is, whatever holds it: bytes named by their sha256, kept
+//! at `sha256/<h[0..2]>/<h[2..4]>/<hex>` (the layout git and restic use)
+//! in a folder ([`super::local`]) or under a bucket's prefix
+//! ([`super::remote`]).
 //!
-//! A download streams into a [`PendingObject`] in the store's own `tmp/`,
-//! hashed as it goes. Committing fsyncs the file, renames it into place and
-//! fsyncs the folder, so a `kill -9` at any moment leaves either no object
-//! or a whole, correct one; an abandoned pending object deletes itself.
-//! Leftovers of a killed process are removed by [`ObjectStore::open`],
-//! which also takes the store's lock so that no other process is writing.
-//! The lock (`flock`) and the free-space query (`statvfs`) go through
-//! `rustix`'s safe bindings rather than `unsafe` libc calls: `rustix` is
-//! already in the tree through `tempfile`, and `fs4` would only wrap the
-//! same calls in another API.
+//! [`ObjectBackend`] is the seam between the store and where its objects
+//! live: put a body under its digest (begin + commit), ask whether one is
+//! there and how big, read one as a stream, list, delete, quarantine. Both
+//! backends stage a body the same way: it streams into a
+//! [`PendingObject`] (a temporary file in the store folder's `tmp/`),
+//! hashed as it goes, so memory stays bounded whatever its size; only a
+//! complete, judged body is committed, and a pending object dropped
+//! without commit deletes itself.
 //!
-//! Paths are only ever built from hex digests this module computed or
-//! validated ([`is_hex_digest`]), never from a URL.
+//! Keys and paths are only ever built from hex digests this module
+//! computed or validated ([`is_hex_digest`]), never from a URL.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-
-use super::StoreError;
 
 /// An object in the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,11 +30,75 @@ pub struct StoredObject {
     pub new: bool,
 }
 
-/// The object store rooted at a folder.
-pub struct ObjectStore {
-    root: PathBuf,
-    /// Held for the store's lifetime: one writing process at a time.
-    _lock: File,
+/// A stream of an object's bytes, for the daemon's `/objects/<sha>`.
+pub type ByteStream = futures_util::stream::BoxStream<'static, io::Result<bytes::Bytes>>;
+
+/// Where objects live: the store's operations on them. Methods block (the
+/// remote backend runs its requests on a runtime of its own, see
+/// [`super::remote`]); async callers go through
+/// [`crate::check::body::blocking`].
+pub trait ObjectBackend: Send + Sync {
+    /// `local` or `s3`, for `archive stats`, the dashboard and metrics.
+    fn kind(&self) -> &'static str;
+    /// Where the objects are: a folder, or `s3://bucket/prefix`.
+    fn location(&self) -> String;
+    /// The folder holding the objects, when they are local files (export
+    /// `--rewrite` links to them, the daemon serves them with ranges).
+    fn local_root(&self) -> Option<&Path>;
+    /// Starts a new object, staged in a local temporary file.
+    fn begin(&self) -> io::Result<PendingObject>;
+    /// Publishes a complete object under its digest; skipped (`new:
+    /// false`) when the same bytes are already there.
+    fn commit(&self, pending: PendingObject) -> io::Result<StoredObject>;
+    /// The object's size, `None` when it is not there. An error means the
+    /// backend could not say (unreachable), never "absent".
+    fn size(&self, sha256: &str) -> io::Result<Option<u64>>;
+    /// The object's bytes, streamed (`NotFound` when it is not there).
+    fn read(&self, sha256: &str) -> io::Result<Box<dyn Read + Send>>;
+    /// The object's size and bytes as an async stream, `None` when it is
+    /// not there; the bytes are never held whole.
+    fn stream(
+        &self,
+        sha256: &str,
+    ) -> futures_util::future::BoxFuture<'static, io::Result<Option<(u64, ByteStream)>>>;
+    /// Every object: (digest, size), sorted. Keys that are not digests at
+    /// their place in the layout are skipped.
+    fn list(&self) -> io::Result<Vec<(String, u64)>>;
+    /// Deletes an object.
+    fn delete(&self, sha256: &str) -> io::Result<()>;
+    /// Moves an object out of the store, to `quarantine/`; says where.
+    fn quarantine(&self, sha256: &str) -> io::Result<String>;
+    /// Bytes free where bodies are staged.
+    fn free_space(&self) -> Option<u64>;
+
+    /// The bucket, when the objects are in one shared by several nodes
+    /// (their reference manifests live there, see [`super::manifest`]).
+    fn bucket(&self) -> Option<&super::remote::RemoteObjects> {
+        None
+    }
+
+    /// True when the object is present with the expected size.
+    fn contains(&self, sha256: &str, size: u64) -> io::Result<bool> {
+        Ok(self.size(sha256)? == Some(size))
+    }
+
+    /// Re-hashes one object; true when its bytes match its name.
+    fn verify(&self, sha256: &str) -> io::Result<bool> {
+        let mut reader = self.read(sha256)?;
+        Ok(hash_reader(&mut reader)? == sha256)
+    }
+}
+
+/// An object service that could not be reached or did not answer (after
+/// its retries): the wrapped cause of an `io::Error`, so callers can tell
+/// "could not ask" from "not there" or "bad bytes".
+#[derive(Debug, thiserror::Error)]
+#[error("object service unavailable: {0}")]
+pub struct Unavailable(pub String);
+
+/// True when `e` is an [`Unavailable`].
+pub fn is_unavailable(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<Unavailable>())
 }
 
 /// True for a lower-case 64-digit hex string.
@@ -47,7 +108,7 @@ pub fn is_hex_digest(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// The store's layout, relative to its folder:
+/// The store's layout, relative to its folder or prefix:
 /// `sha256/<h[0..2]>/<h[2..4]>/<hex>`. `None` for anything but a digest.
 pub fn relative_object_path(sha256: &str) -> Option<PathBuf> {
     is_hex_digest(sha256).then(|| {
@@ -58,92 +119,49 @@ pub fn relative_object_path(sha256: &str) -> Option<PathBuf> {
     })
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// The same layout as a `/`-separated key.
+pub fn object_key(sha256: &str) -> Option<String> {
+    is_hex_digest(sha256).then(|| format!("sha256/{}/{}/{sha256}", &sha256[0..2], &sha256[2..4]))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// fsyncs a folder so a rename into it survives a crash.
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+/// The sha256 of everything `reader` gives, read in 1 MiB pieces.
+pub fn hash_reader(reader: &mut dyn Read) -> io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
 }
 
-impl ObjectStore {
-    /// Opens (creating) the store at `root`, takes its lock and removes
-    /// temporaries left by a killed process.
-    pub fn open(root: &Path) -> Result<ObjectStore, StoreError> {
-        let fail = |what: &'static str, source: io::Error| StoreError::Folder {
-            root: root.to_path_buf(),
-            what,
-            source,
-        };
-        for sub in ["sha256", "tmp", "quarantine"] {
-            fs::create_dir_all(root.join(sub)).map_err(|e| fail("create folders", e))?;
-        }
-        let lock = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(root.join("lock"))
-            .map_err(|e| fail("open its lock file", e))?;
-        // An advisory lock tied to the open file: the kernel drops it when
-        // the process dies, however it dies, so no stale lock survives a
-        // `kill -9`. Only "would block" means another process holds it.
-        match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => {}
-            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
-                return Err(StoreError::Locked {
-                    root: root.to_path_buf(),
-                });
-            }
-            Err(e) => return Err(fail("lock its lock file", e.into())),
-        }
-        let store = ObjectStore {
-            root: root.to_path_buf(),
-            _lock: lock,
-        };
-        let removed = store.clean_tmp().map_err(|e| fail("clean tmp/", e))?;
-        if removed > 0 {
-            tracing::info!(
-                removed,
-                "removed temporary files left by an interrupted run"
-            );
-        }
-        // A store that cannot be written to is an error now, not mid-run.
-        store.begin().map_err(|e| fail("write", e))?;
-        Ok(store)
-    }
+/// An object being written; dropped without being committed, it leaves
+/// nothing behind.
+pub struct PendingObject {
+    file: BufWriter<tempfile::NamedTempFile>,
+    hasher: Sha256,
+    size: u64,
+}
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
+/// A whole body, staged and hashed, ready to publish.
+pub struct StagedObject {
+    pub sha256: String,
+    pub size: u64,
+    /// The bytes, in a temporary file deleted when dropped.
+    pub file: tempfile::NamedTempFile,
+}
 
-    fn clean_tmp(&self) -> io::Result<usize> {
-        let mut removed = 0;
-        for entry in fs::read_dir(self.root.join("tmp"))? {
-            fs::remove_file(entry?.path())?;
-            removed += 1;
-        }
-        Ok(removed)
-    }
-
-    /// Where the object with digest `sha256` lives. `None` for anything that
-    /// is not a digest, so no caller can build a path from other input.
-    pub fn object_path(&self, sha256: &str) -> Option<PathBuf> {
-        relative_object_path(sha256).map(|p| self.root.join(p))
-    }
-
-    /// True when the object is present with the expected size.
-    pub fn contains(&self, sha256: &str, size: u64) -> bool {
-        self.object_path(sha256)
-            .and_then(|p| fs::metadata(p).ok())
-            .is_some_and(|m| m.len() == size)
-    }
-
-    /// Starts a new object in `tmp/`.
-    pub fn begin(&self) -> io::Result<PendingObject> {
-        let file = tempfile::Builder::new()
-            .prefix("obj-")
-            .tempfile_in(self.root.join("tmp"))?;
+impl PendingObject {
+    /// Starts staging in `tmp` (a folder on the store's disk).
+    pub fn begin_in(tmp: &Path) -> io::Result<PendingObject> {
+        let file = tempfile::Builder::new().prefix("obj-").tempfile_in(tmp)?;
         Ok(PendingObject {
             file: BufWriter::with_capacity(256 * 1024, file),
             hasher: Sha256::new(),
@@ -151,81 +169,6 @@ impl ObjectStore {
         })
     }
 
-    /// Bytes free on the store's file system.
-    pub fn free_space(&self) -> Option<u64> {
-        let stat = rustix::fs::statvfs(&self.root).ok()?;
-        // `f_frsize` is a narrower integer on some targets.
-        #[allow(clippy::unnecessary_cast)]
-        Some(stat.f_bavail.saturating_mul(stat.f_frsize as u64))
-    }
-
-    /// Every object file: (digest, path, size). Files whose names are not
-    /// digests are skipped.
-    pub fn objects(&self) -> Vec<(String, PathBuf, u64)> {
-        let mut out = Vec::new();
-        for entry in walkdir::WalkDir::new(self.root.join("sha256"))
-            .into_iter()
-            .flatten()
-        {
-            let name = entry.file_name().to_string_lossy().to_string();
-            if entry.file_type().is_file() && is_hex_digest(&name) {
-                let size = entry.metadata().map_or(0, |m| m.len());
-                out.push((name, entry.into_path(), size));
-            }
-        }
-        out.sort();
-        out
-    }
-
-    /// Re-hashes one object; true when its bytes match its name.
-    pub fn verify(&self, sha256: &str) -> io::Result<bool> {
-        let path = self
-            .object_path(sha256)
-            .ok_or_else(|| io::Error::other("not a digest"))?;
-        let mut file = File::open(path)?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
-        Ok(hex(&hasher.finalize()) == sha256)
-    }
-
-    /// Moves an object to `quarantine/`, out of the store.
-    pub fn quarantine(&self, sha256: &str) -> io::Result<PathBuf> {
-        let from = self
-            .object_path(sha256)
-            .ok_or_else(|| io::Error::other("not a digest"))?;
-        let to = self.root.join("quarantine").join(format!(
-            "{sha256}.{}",
-            chrono::Utc::now().format("%Y%m%dT%H%M%S")
-        ));
-        fs::rename(&from, &to)?;
-        Ok(to)
-    }
-
-    /// Deletes an object.
-    pub fn remove(&self, sha256: &str) -> io::Result<()> {
-        match self.object_path(sha256) {
-            Some(p) => fs::remove_file(p),
-            None => Err(io::Error::other("not a digest")),
-        }
-    }
-}
-
-/// An object being written; dropped without [`PendingObject::commit`], it
-/// leaves nothing behind.
-pub struct PendingObject {
-    file: BufWriter<tempfile::NamedTempFile>,
-    hasher: Sha256,
-    size: u64,
-}
-
-impl PendingObject {
     pub fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
         self.file.write_all(chunk)?;
         self.hasher.update(chunk);
@@ -237,32 +180,62 @@ impl PendingObject {
         self.size
     }
 
-    /// Makes the object durable and visible under its digest.
-    pub fn commit(self, store: &ObjectStore) -> io::Result<StoredObject> {
+    /// Ends the body: its digest, size and staged bytes.
+    pub fn finish(self) -> io::Result<StagedObject> {
         let sha256 = hex(&self.hasher.finalize());
-        let size = self.size;
-        let tmp = self.file.into_inner().map_err(|e| e.into_error())?;
-        let target = store
-            .object_path(&sha256)
-            .ok_or_else(|| io::Error::other("bad digest"))?;
-        if store.contains(&sha256, size) {
-            // Same bytes already stored: keep the existing file.
-            return Ok(StoredObject {
-                sha256,
-                size,
-                new: false,
-            });
-        }
-        tmp.as_file().sync_all()?;
-        let dir = target.parent().unwrap_or(store.root());
-        fs::create_dir_all(dir)?;
-        tmp.persist(&target).map_err(|e| e.error)?;
-        sync_dir(dir)?;
-        Ok(StoredObject {
+        let file = self.file.into_inner().map_err(|e| e.into_error())?;
+        Ok(StagedObject {
             sha256,
-            size,
-            new: true,
+            size: self.size,
+            file,
         })
+    }
+}
+
+impl StagedObject {
+    /// Opens the staged bytes for reading from the start.
+    pub fn reopen(&self) -> io::Result<File> {
+        self.file.reopen()
+    }
+}
+
+/// Streams an object into `path` (written beside, then renamed: a copy
+/// cut short never looks whole), checking its digest on the way.
+pub fn copy_out(objects: &dyn ObjectBackend, sha256: &str, path: &Path) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(path);
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let mut reader = objects.read(sha256)?;
+    let mut tee = HashingWriter {
+        inner: tmp.as_file_mut(),
+        hasher: Sha256::new(),
+    };
+    std::io::copy(&mut reader, &mut tee)?;
+    let got = hex(&tee.hasher.finalize());
+    if got != sha256 {
+        return Err(std::io::Error::other(format!(
+            "its bytes hash to {got}; run `archive verify`"
+        )));
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Writes through, hashing what passes.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -271,62 +244,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn commit_dedup_verify_quarantine() {
+    fn keys_and_paths_need_digests() {
+        let sha = "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9";
+        assert_eq!(object_key(sha).unwrap(), format!("sha256/b9/4d/{sha}"));
+        assert_eq!(
+            relative_object_path(sha).unwrap(),
+            Path::new(&object_key(sha).unwrap())
+        );
+        assert!(object_key("../../etc/passwd").is_none());
+        assert!(object_key(&"A".repeat(64)).is_none());
+    }
+
+    #[test]
+    fn staging_hashes_as_it_goes() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ObjectStore::open(dir.path()).unwrap();
-        let mut p = store.begin().unwrap();
+        let mut p = PendingObject::begin_in(dir.path()).unwrap();
         p.write(b"hello ").unwrap();
         p.write(b"world").unwrap();
-        let o = p.commit(&store).unwrap();
+        let staged = p.finish().unwrap();
         assert_eq!(
-            o.sha256,
+            staged.sha256,
             "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
         );
-        assert!(o.new);
-        let path = store.object_path(&o.sha256).unwrap();
-        assert!(path.ends_with(
-            "sha256/b9/4d/b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
-        ));
-        let mut again = store.begin().unwrap();
-        again.write(b"hello world").unwrap();
-        assert!(!again.commit(&store).unwrap().new);
-        assert!(store.verify(&o.sha256).unwrap());
-        fs::write(&path, b"hello worle").unwrap();
-        assert!(!store.verify(&o.sha256).unwrap());
-        store.quarantine(&o.sha256).unwrap();
-        assert!(!path.exists());
-        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
-    }
-
-    #[test]
-    fn abandoned_objects_leave_nothing_and_paths_need_digests() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = ObjectStore::open(dir.path()).unwrap();
-        let mut p = store.begin().unwrap();
-        p.write(b"partial").unwrap();
-        drop(p);
-        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
-        assert!(store.object_path("../../etc/passwd").is_none());
-        assert!(store.object_path(&"A".repeat(64)).is_none());
-    }
-
-    #[test]
-    fn second_process_is_refused_and_stale_tmp_cleaned() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let _store = ObjectStore::open(dir.path()).unwrap();
-            let err = ObjectStore::open(dir.path()).err().unwrap().to_string();
-            assert!(err.contains("in use"), "{err}");
-            fs::write(dir.path().join("tmp/obj-left-by-kill"), b"x").unwrap();
-        }
-        let _store = ObjectStore::open(dir.path()).unwrap();
-        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
-    }
-
-    #[test]
-    fn free_space_is_reported() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = ObjectStore::open(dir.path()).unwrap();
-        assert!(store.free_space().is_some_and(|free| free > 0));
+        assert_eq!(staged.size, 11);
+        let mut again = staged.reopen().unwrap();
+        assert_eq!(hash_reader(&mut again).unwrap(), staged.sha256);
     }
 }

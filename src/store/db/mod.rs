@@ -124,6 +124,12 @@ CREATE TABLE host_pauses (
     until INTEGER NOT NULL
 );
 "#,
+    r#"
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"#,
     // Web-archive lookups (crate::lookup): the capture found for a URL
     // near a date, or NULL when the archive has none.
     r#"
@@ -297,6 +303,31 @@ impl StateDb {
         let (tx, rx) = mpsc::sync_channel(1);
         self.send(Write::Flush(tx));
         let _ = rx.recv();
+    }
+
+    /// This node's name for a shared bucket's manifests: generated the
+    /// first time it is asked for, then kept.
+    pub fn node_id(&self) -> rusqlite::Result<String> {
+        let fresh = format!("node-{:016x}", rand::random::<u64>());
+        let conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        conn.execute(
+            "INSERT OR IGNORE INTO settings (key, value) VALUES ('node_id', ?1)",
+            [&fresh],
+        )?;
+        conn.query_row(
+            "SELECT value FROM settings WHERE key = 'node_id'",
+            [],
+            |r| r.get(0),
+        )
+    }
+
+    /// The digest of every object this node's database lists.
+    pub fn object_digests(&self) -> rusqlite::Result<Vec<String>> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT sha256 FROM objects ORDER BY sha256")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
     }
 
     /// The reader connection, for queries.
