@@ -16,6 +16,17 @@ use crate::pipeline::Scanned;
 use crate::vocab::SuggestionReason;
 
 impl Checker {
+    /// Starts a run's lookups: a fresh budget and breaker, no copies yet.
+    pub(super) fn begin_lookups(&self) {
+        if let Some(lookup) = &self.lookup {
+            lookup.begin_run();
+            self.copies_of
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
+        }
+    }
+
     /// The original URL of an archived copy suggested this run.
     pub(super) fn copy_of(&self, url: &str) -> Option<String> {
         self.copies_of

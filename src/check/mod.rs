@@ -28,10 +28,12 @@
 
 mod archived;
 pub mod body;
+mod capture;
 pub mod fetch;
 pub mod hosts;
 pub mod net;
 pub mod outage;
+mod pauses;
 pub mod sniff;
 pub mod verdict;
 
@@ -51,7 +53,7 @@ use crate::repair::source_page::{page_images, suggest_from_source};
 use crate::store::db::{CheckRecord, UrlState};
 use crate::store::Store;
 use crate::vocab::{FindingKind, Reason};
-use crate::warc::{Capture, Warc};
+use crate::warc::Warc;
 use fetch::{FetchOptions, Fetcher, Want};
 use hosts::Hosts;
 use net::{GuardedResolver, PortPins, Remap};
@@ -140,13 +142,7 @@ impl Checker {
         let hosts = hosts
             .filter(|h| Hosts::same_settings(h.config(), check))
             .unwrap_or_else(|| Arc::new(Hosts::new(check)));
-        let warc = match &store {
-            Some(s) if config.store.warc => Some(
-                Warc::open(s.root(), config.store.warc_max_size, &check.user_agent)
-                    .map_err(|e| e.to_string())?,
-            ),
-            _ => None,
-        };
+        let warc = capture::open(config, store.as_ref())?;
         Ok(Checker {
             warc,
             lookup: ArchiveLookup::new(check),
@@ -177,49 +173,10 @@ impl Checker {
         self.restore_pauses();
         self.waited_before
             .store(self.fetcher.hosts().waited_ms(), Ordering::SeqCst);
-        if let Some(lookup) = &self.lookup {
-            lookup.begin_run();
-            self.copies_of
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clear();
-        }
+        self.begin_lookups();
         if let Some(store) = &self.store {
             store.begin_run();
         }
-    }
-
-    /// Puts back the pauses hosts asked an earlier process for.
-    fn restore_pauses(&self) {
-        let Some(store) = &self.store else { return };
-        match store.db.pauses_after(now()) {
-            Ok(pauses) => {
-                for (host, until) in pauses {
-                    let until = std::time::UNIX_EPOCH
-                        + std::time::Duration::from_secs(u64::try_from(until).unwrap_or(0));
-                    self.fetcher.hosts().restore_pause(&host, until);
-                }
-            }
-            Err(e) => tracing::warn!("cannot read the hosts' pauses from the state database: {e}"),
-        }
-    }
-
-    /// Remembers the pauses in force in the state database, for the next
-    /// process (a restart, the next cron run).
-    pub fn save_pauses(&self) {
-        let Some(store) = &self.store else { return };
-        let pauses = self
-            .fetcher
-            .hosts()
-            .pauses()
-            .into_iter()
-            .filter_map(|(host, until)| {
-                let secs = until.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
-                // Rounded up: a pause is never remembered shorter.
-                Some((host, i64::try_from(secs + 1).ok()?))
-            })
-            .collect();
-        store.db.record_pauses(pauses);
     }
 
     /// Milliseconds this run's requests spent waiting on rate limits and pauses.
@@ -237,13 +194,6 @@ impl Checker {
     /// The host gates, to hand to the next checker ([`Checker::with_hosts`]).
     pub fn hosts(&self) -> Arc<Hosts> {
         self.fetcher.hosts_arc()
-    }
-
-    /// Waits until every capture so far is in the WARC files, synced.
-    pub fn flush_warc(&self) {
-        if let Some(w) = &self.warc {
-            body::blocking(|| w.flush());
-        }
     }
 
     /// Gives up the checker, keeping its store open for the next one.
@@ -381,14 +331,7 @@ impl Checker {
                 http_json: serde_json::to_string(http).ok(),
             }
         });
-        if let Some((w, mut capture)) = self.warc.as_ref().zip(Capture::of(url, &checked)) {
-            if let Some(original) = self.copy_of(url) {
-                // An archive's copy is a capture of the original URL.
-                capture.target_uri = original;
-            }
-            // A full queue waits for the disk: off the runtime's threads.
-            body::blocking(|| w.record(capture));
-        }
+        self.record_capture(url, &checked);
         // A transport failure waits for the run's verdict on the network.
         self.observe(url, checked.reach, record).await;
         checked

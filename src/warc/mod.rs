@@ -7,7 +7,12 @@
 //! [`Capture`] (the URL as the document writes it, the URL fetched, the
 //! response's status line and headers, and the object's digest) to the
 //! writer thread ([`writer`]), which owns the current file and streams the
-//! payload from the object file, so no body is held in memory for it. The
+//! payload from the object store's backend (the object file, or the
+//! bucket's object read back), so no body is held in memory for it. A
+//! capture that cannot be written is a store fault of the run
+//! ([`crate::store::faults`]: `summary.store_error.warc`, exit 3).
+//! The WARC files themselves are always local, under `store.path`, even
+//! when the objects are in a bucket. The
 //! first capture of a payload is a `response` record; a later one (another
 //! URL, the same bytes) is a `revisit` pointing at the first, so the
 //! store's deduplication survives into the WARC.
@@ -32,8 +37,11 @@ mod zip;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use crate::store::faults::Faults;
+use crate::store::objects::ObjectBackend;
 pub use record::ResponseHead;
 use writer::{Firsts, Job, Writer};
 
@@ -87,12 +95,21 @@ pub struct Warc {
     tx: Option<mpsc::SyncSender<Job>>,
     thread: Option<JoinHandle<()>>,
     dir: PathBuf,
+    faults: Arc<Faults>,
 }
 
 impl Warc {
-    /// Starts WARC output under `<store>/warc`, after repairing the files
-    /// a killed process left. `max_size` is `store.warc_max_size`.
-    pub fn open(store: &Path, max_size: u64, user_agent: &str) -> Result<Warc, WarcError> {
+    /// Starts WARC output under `<store>/warc` (`store` is the local
+    /// `store.path`), after repairing the files a killed process left.
+    /// Payloads are read from `objects`; failed writes are counted in
+    /// `faults`. `max_size` is `store.warc_max_size`.
+    pub fn open(
+        store: &Path,
+        objects: Arc<dyn ObjectBackend>,
+        faults: Arc<Faults>,
+        max_size: u64,
+        user_agent: &str,
+    ) -> Result<Warc, WarcError> {
         let dir = store.join("warc");
         let fail = |what, source| WarcError {
             dir: dir.clone(),
@@ -116,7 +133,8 @@ impl Warc {
         }
         let writer = Writer {
             dir: dir.clone(),
-            store: store.to_path_buf(),
+            objects,
+            faults: faults.clone(),
             max_size: max_size.max(1),
             user_agent: user_agent.to_string(),
             firsts,
@@ -134,6 +152,7 @@ impl Warc {
             tx: Some(tx),
             thread: Some(thread),
             dir,
+            faults,
         })
     }
 
@@ -144,8 +163,15 @@ impl Warc {
     /// Queues a capture (waits while the writer is 256 behind).
     pub fn record(&self, capture: Capture) {
         if let Some(tx) = &self.tx {
-            if tx.send(Job::Capture(Box::new(capture))).is_err() {
-                tracing::error!("WARC writer has stopped; capture not written");
+            if let Err(mpsc::SendError(job)) = tx.send(Job::Capture(Box::new(capture))) {
+                let url = match job {
+                    Job::Capture(c) => c.target_uri,
+                    Job::Flush(_) => String::new(),
+                };
+                let message =
+                    format!("WARC writer has stopped; the capture of {url} was not written");
+                tracing::error!("{message}");
+                self.faults.warc(message);
             }
         }
     }
@@ -191,7 +217,7 @@ fn load_firsts(index: &Path, firsts: &mut Firsts) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::objects::ObjectStore;
+    use crate::store::local::LocalObjects;
 
     fn head() -> ResponseHead {
         ResponseHead {
@@ -203,12 +229,16 @@ mod tests {
     }
 
     /// A store with one object; returns its digest and size.
-    fn store_with(dir: &Path, bytes: &[u8]) -> (ObjectStore, String, u64) {
-        let store = ObjectStore::open(dir).unwrap();
+    fn store_with(dir: &Path, bytes: &[u8]) -> (Arc<dyn ObjectBackend>, String, u64) {
+        let store = LocalObjects::open(dir).unwrap();
         let mut p = store.begin().unwrap();
         p.write(bytes).unwrap();
-        let o = p.commit(&store).unwrap();
-        (store, o.sha256, o.size)
+        let o = store.commit(p).unwrap();
+        (Arc::new(store), o.sha256, o.size)
+    }
+
+    fn open(dir: &Path, objects: &Arc<dyn ObjectBackend>, max_size: u64) -> Warc {
+        Warc::open(dir, objects.clone(), Arc::default(), max_size, "ua").unwrap()
     }
 
     fn capture(url: &str, sha256: &str, size: u64) -> Capture {
@@ -234,14 +264,14 @@ mod tests {
     #[test]
     fn same_bytes_again_is_a_revisit_even_after_a_restart() {
         let dir = tempfile::tempdir().unwrap();
-        let (_store, sha, size) = store_with(dir.path(), b"\x89PNG one image");
+        let (store, sha, size) = store_with(dir.path(), b"\x89PNG one image");
         {
-            let w = Warc::open(dir.path(), 1 << 30, "ua").unwrap();
+            let w = open(dir.path(), &store, 1 << 30);
             w.record(capture("http://a.test/1.png", &sha, size));
             w.record(capture("http://a.test/2.png", &sha, size));
         }
         {
-            let w = Warc::open(dir.path(), 1 << 30, "ua").unwrap();
+            let w = open(dir.path(), &store, 1 << 30);
             w.record(capture("http://a.test/3.png", &sha, size));
         }
         let mimes: Vec<_> = index_lines(dir.path())
@@ -259,11 +289,37 @@ mod tests {
     }
 
     #[test]
+    fn a_capture_not_written_is_a_store_fault() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, sha, size) = store_with(dir.path(), b"kept");
+        let faults: Arc<Faults> = Arc::default();
+        let w = Warc::open(dir.path(), store.clone(), faults.clone(), 1 << 30, "ua").unwrap();
+        // A payload the backend cannot give back (here: no such object).
+        let missing = "0".repeat(64);
+        w.record(capture("http://a.test/gone.png", &missing, 4));
+        w.record(capture("http://a.test/kept.png", &sha, size));
+        w.flush();
+        let s = faults
+            .summary(Path::new("state.db"))
+            .expect("a store fault");
+        assert_eq!((s.objects, s.database, s.warc), (0, 0, 1));
+        assert!(
+            s.message.contains("http://a.test/gone.png"),
+            "{}",
+            s.message
+        );
+        drop(w);
+        // The failed capture left nothing behind; the next one is whole.
+        let urls: Vec<_> = index_lines(dir.path()).into_iter().map(|e| e.url).collect();
+        assert_eq!(urls, ["http://a.test/kept.png"]);
+    }
+
+    #[test]
     fn files_rotate_by_size() {
         let dir = tempfile::tempdir().unwrap();
-        let (_store, sha, size) = store_with(dir.path(), &[7u8; 5000]);
+        let (store, sha, size) = store_with(dir.path(), &[7u8; 5000]);
         {
-            let w = Warc::open(dir.path(), 100, "ua").unwrap();
+            let w = open(dir.path(), &store, 100);
             for i in 0..3 {
                 w.record(capture(&format!("http://a.test/{i}"), &sha, size));
             }
@@ -277,9 +333,9 @@ mod tests {
     #[test]
     fn a_partial_record_is_cut_and_unindexed_whole_ones_indexed() {
         let dir = tempfile::tempdir().unwrap();
-        let (_store, sha, size) = store_with(dir.path(), &[9u8; 20000]);
+        let (store, sha, size) = store_with(dir.path(), &[9u8; 20000]);
         {
-            let w = Warc::open(dir.path(), 1 << 30, "ua").unwrap();
+            let w = open(dir.path(), &store, 1 << 30);
             w.record(capture("http://a.test/1", &sha, size));
             w.record(capture("http://a.test/2", &sha, size));
         }
@@ -318,7 +374,7 @@ mod tests {
 #[cfg(test)]
 mod cost {
     use super::*;
-    use crate::store::objects::ObjectStore;
+    use crate::store::local::LocalObjects;
     use std::time::Instant;
 
     fn du(dir: &Path) -> u64 {
@@ -339,7 +395,7 @@ mod cost {
             .unwrap_or(400);
         let size = 250_000;
         let dir = tempfile::tempdir().unwrap();
-        let store = ObjectStore::open(dir.path()).unwrap();
+        let store: Arc<dyn ObjectBackend> = Arc::new(LocalObjects::open(dir.path()).unwrap());
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         let mut digests = Vec::new();
         for _ in 0..n {
@@ -354,7 +410,7 @@ mod cost {
                 .collect();
             let mut p = store.begin().unwrap();
             p.write(&body).unwrap();
-            digests.push(p.commit(&store).unwrap().sha256);
+            digests.push(store.commit(p).unwrap().sha256);
         }
         let objects = du(&dir.path().join("sha256"));
         let head = ResponseHead {
@@ -384,7 +440,14 @@ mod cost {
         // A: records embed payloads, written at capture time.
         let t = Instant::now();
         {
-            let w = Warc::open(dir.path(), 1 << 30, "archive").unwrap();
+            let w = Warc::open(
+                dir.path(),
+                store.clone(),
+                Arc::default(),
+                1 << 30,
+                "archive",
+            )
+            .unwrap();
             for c in captures("a.test") {
                 w.record(c);
             }
@@ -423,7 +486,8 @@ mod cost {
             std::fs::create_dir_all(export.path().join("warc")).unwrap();
             let mut writer = Writer {
                 dir: export.path().join("warc"),
-                store: dir.path().to_path_buf(),
+                objects: store.clone(),
+                faults: Arc::default(),
                 max_size: 1 << 30,
                 user_agent: "archive".into(),
                 firsts: Firsts::new(),

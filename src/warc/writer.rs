@@ -14,12 +14,14 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::Arc;
 
 use super::cdxj::{self, Entry};
 use super::record::{self, IDENTICAL_PAYLOAD};
 use super::recover::index_path;
 use super::Capture;
-use crate::store::objects::relative_object_path;
+use crate::store::faults::Faults;
+use crate::store::objects::{is_hex_digest, ObjectBackend};
 
 /// What the writer thread is asked to do.
 pub(super) enum Job {
@@ -35,8 +37,11 @@ pub(super) type Firsts = HashMap<String, (String, String)>;
 pub(super) struct Writer {
     /// `<store>/warc`.
     pub(super) dir: PathBuf,
-    /// `<store>`, where the payloads are read from.
-    pub(super) store: PathBuf,
+    /// Where the payloads are read from: the store's object backend (a
+    /// local folder, or a bucket read back through its blocking reader).
+    pub(super) objects: Arc<dyn ObjectBackend>,
+    /// A capture not written is a store fault of the run (exit 3).
+    pub(super) faults: Arc<Faults>,
     pub(super) max_size: u64,
     pub(super) user_agent: String,
     pub(super) firsts: Firsts,
@@ -57,16 +62,20 @@ pub(super) fn run(mut writer: Writer, rx: Receiver<Job>) {
         match job {
             Job::Capture(c) => {
                 if let Err(e) = writer.capture(&c) {
-                    tracing::error!(
-                        "WARC: cannot write the capture of {} to {}: {e} (the object stays in the store; check the disk)",
+                    let message = format!(
+                        "WARC: cannot write the capture of {} to {}: {e} (the object stays in the store)",
                         c.target_uri,
                         writer.dir.display()
                     );
+                    tracing::error!("{message}");
+                    writer.faults.warc(message);
                 }
             }
             Job::Flush(reply) => {
                 if let Err(e) = writer.sync() {
-                    tracing::error!("WARC: cannot sync {}: {e}", writer.dir.display());
+                    let message = format!("WARC: cannot sync {}: {e}", writer.dir.display());
+                    tracing::error!("{message}");
+                    writer.faults.warc(message);
                 }
                 let _ = reply.send(());
             }
@@ -84,9 +93,9 @@ pub(super) fn warc_date(at: chrono::DateTime<chrono::Utc>) -> String {
 
 impl Writer {
     fn capture(&mut self, c: &Capture) -> io::Result<()> {
-        let Some(object) = relative_object_path(&c.sha256).map(|p| self.store.join(p)) else {
+        if !is_hex_digest(&c.sha256) {
             return Err(io::Error::other("not a sha256 digest"));
-        };
+        }
         if self.open.is_none() {
             self.open = Some(self.new_file()?);
         }
@@ -135,7 +144,7 @@ impl Writer {
                         ],
                         block.len() as u64 + c.size,
                     );
-                    let mut payload = File::open(&object)?;
+                    let mut payload = self.objects.read(&c.sha256)?;
                     open.append(&header, &block, Some((&mut payload, c.size)))?;
                     c.head.content_type().unwrap_or("unk").to_string()
                 }
