@@ -151,6 +151,34 @@ pub struct CheckConfig {
     /// this machine is cut off ([`crate::check::outage`]).
     #[serde(deserialize_with = "canary_urls")]
     pub canary: Vec<String>,
+    /// Ask a web archive for a copy of a dead link ([`crate::lookup`]).
+    pub archive_lookup: bool,
+    /// The archive's API: `wayback` (an availability API) or `memento`
+    /// (a TimeGate, the URL appended).
+    pub archive_api: crate::lookup::ArchiveApi,
+    /// The availability API or TimeGate to ask.
+    #[serde(deserialize_with = "archive_endpoint")]
+    pub archive_endpoint: String,
+    /// Seconds one lookup may take, retries included.
+    #[serde(deserialize_with = "bounds::archive_timeout")]
+    pub archive_timeout: f64,
+    /// Lookups one run may make.
+    #[serde(deserialize_with = "bounds::archive_max_lookups")]
+    pub archive_max_lookups: usize,
+}
+
+/// `check.archive_endpoint`: an http(s) URL with a host.
+fn archive_endpoint<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    use serde::de::Error as _;
+    let u = String::deserialize(d)?;
+    let ok = url::Url::parse(&u)
+        .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host_str().is_some());
+    if !ok {
+        return Err(D::Error::custom(format!(
+            "`check.archive_endpoint`: `{u}` is not an http(s) URL; write e.g. archive_endpoint = \"https://archive.org/wayback/available\""
+        )));
+    }
+    Ok(u)
 }
 
 /// `check.canary`: http(s) URLs with a host, at most 16.
@@ -286,6 +314,11 @@ pub struct StoreConfig {
     /// document references.
     #[serde(deserialize_with = "bounds::gc_after_days")]
     pub gc_after_days: u64,
+    /// Write every capture as WARC records under `<store>/warc/`.
+    pub warc: bool,
+    /// A WARC file grows to about this many bytes, then the next starts.
+    #[serde(deserialize_with = "bounds::warc_max_size")]
+    pub warc_max_size: u64,
 }
 
 /// Where and how the report is written.
@@ -357,6 +390,14 @@ impl Default for CheckConfig {
             .to_string(),
             cache_max_age: 24 * 3600,
             canary: Vec::new(),
+            // Off unless a config turns it on (the shipped one does): a
+            // config of defaults (`--config /dev/null`, tests) never asks
+            // a host it did not name.
+            archive_lookup: false,
+            archive_api: crate::lookup::ArchiveApi::Wayback,
+            archive_endpoint: "https://archive.org/wayback/available".to_string(),
+            archive_timeout: 20.0,
+            archive_max_lookups: 200,
         }
     }
 }
@@ -371,6 +412,8 @@ impl Default for StoreConfig {
             min_free_bytes: 1024 * 1024 * 1024,
             archive_source_pages: false,
             gc_after_days: 30,
+            warc: true,
+            warc_max_size: 1024 * 1024 * 1024,
         }
     }
 }

@@ -31,6 +31,7 @@ pub mod diagnose;
 pub mod engine;
 pub mod error;
 pub mod extract;
+pub mod lookup;
 pub mod maintenance;
 pub mod model;
 pub mod pipeline;
@@ -41,6 +42,7 @@ pub mod run;
 pub mod source;
 pub mod store;
 pub mod vocab;
+pub mod warc;
 
 /// Process exit codes, as documented in the README and `--help`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -86,6 +86,10 @@ enum Command {
         /// archived objects and repaired links replaced, for offline browsing.
         #[arg(long, value_name = "DIR")]
         rewrite: Option<PathBuf>,
+        /// Package the store's WARC files, their CDXJ index, the corpus
+        /// pages and a datapackage.json as a WACZ file.
+        #[arg(long, value_name = "FILE")]
+        wacz: Option<PathBuf>,
     },
     /// Objects, bytes, deduplication ratio, by host (JSON on stdout).
     Stats(StoreArgs),
@@ -244,7 +248,21 @@ fn maintain(command: Command) -> Result<ExitCode, RunError> {
             format,
             output,
             rewrite,
+            wacz,
         } => {
+            if let Some(file) = wacz {
+                let full = Config::load(store.config.as_deref())?.config;
+                let out = archive::warc::wacz::export(&full, &file)
+                    .map_err(|e| RunError::Internal(format!("export --wacz: {e}")))?;
+                eprintln!(
+                    "wrote {}: {} WARC files, {} indexed records, {} pages",
+                    file.display(),
+                    out.warcs,
+                    out.records,
+                    out.pages
+                );
+                return Ok(ExitCode::Clean);
+            }
             if let Some(dir) = rewrite {
                 let full = Config::load(store.config.as_deref())?.config;
                 let out = maintenance::rewrite(&full, &dir).map_err(RunError::Maintenance)?;

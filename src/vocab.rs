@@ -182,6 +182,9 @@ vocabulary! {
         RebuiltExplodedUrl = "rebuilt_exploded_url",
         /// An image of the document's source page that matches a broken one.
         FoundOnSource = "found_on_source",
+        /// A copy of a dead link in a web archive (the Wayback Machine,
+        /// a Memento TimeGate), near the document's date.
+        ArchivedCopy = "archived_copy",
     }
 }
 

@@ -473,3 +473,47 @@ fn a_store_url_folder_keeps_the_objects_apart_from_the_state() {
     assert_eq!(stats["location"], objects_dir.display().to_string());
     assert_eq!(run(&["verify"]).0, Some(0));
 }
+
+/// WARC output with the objects in a bucket: the writer reads each payload
+/// back from the bucket (the staged file is gone after the upload), and
+/// the WARC files stay local, under `store.path`.
+#[test]
+fn warc_records_embed_payloads_read_back_from_the_bucket() {
+    use common::warc::{assert_checks_clean, offset, warc_files, warcio_index, warcio_payload};
+    let Some(moto) = Moto::start() else { return };
+    if !common::warc::warcio_available() {
+        return;
+    }
+    let bucket = moto.bucket("warcs");
+    let s = nankai_server();
+    let setup = Setup::new(&s, &moto, "warcs", &fixture("seeds"), "");
+    let report = setup.check();
+    assert!(
+        report["summary"]["store_error"].is_null(),
+        "{}",
+        report["summary"]["store_error"]
+    );
+    let files = warc_files(&setup.dir.path().join("state"));
+    assert!(!files.is_empty(), "no WARC file under store.path");
+    let mut responses = 0;
+    for file in &files {
+        assert_checks_clean(file);
+        for r in warcio_index(file, "warc-type,offset,warc-payload-digest") {
+            if r["warc-type"] != "response" {
+                continue;
+            }
+            responses += 1;
+            let sha = r["warc-payload-digest"].as_str().unwrap();
+            let sha = sha.strip_prefix("sha256:").unwrap();
+            let payload = warcio_payload(file, offset(&r));
+            let key = format!("{PREFIX}/sha256/{}/{}/{sha}", &sha[0..2], &sha[2..4]);
+            assert_eq!(payload, bucket.get(&key), "{key}");
+            assert_eq!(sha256_hex(&payload), sha);
+        }
+    }
+    assert_eq!(
+        responses,
+        objects(&bucket).len(),
+        "one response record per object in the bucket"
+    );
+}

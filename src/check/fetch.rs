@@ -49,6 +49,8 @@ pub struct FetchOptions<'a> {
     pub conditional: Option<&'a UrlState>,
     /// Stream a media body into this store as it is read.
     pub store: Option<&'a dyn ObjectBackend>,
+    /// `Accept-Datetime` to send (a Memento TimeGate's question).
+    pub accept_datetime: Option<&'a str>,
 }
 
 /// Largest source page read for image extraction.
@@ -358,6 +360,9 @@ impl Fetcher {
         info.etag = header(ETAG);
         info.last_modified = header(LAST_MODIFIED);
         info.content_length = response.content_length();
+        if want != Want::Page {
+            info.response_head = Some(Arc::new(response_head(&response)));
+        }
         if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
             let wait = header(RETRY_AFTER).and_then(|v| parse_retry_after(&v));
             if let Some(d) = wait {
@@ -432,6 +437,9 @@ impl Fetcher {
         options: FetchOptions<'_>,
     ) -> reqwest::RequestBuilder {
         let mut req = self.client.request(method.clone(), url.clone());
+        if let Some(at) = options.accept_datetime {
+            req = req.header("Accept-Datetime", at);
+        }
         if let (Method::GET, Some(known)) = (method, options.conditional) {
             if let Some(etag) = &known.etag {
                 req = req.header(reqwest::header::IF_NONE_MATCH, etag);
@@ -441,5 +449,28 @@ impl Fetcher {
             }
         }
         req
+    }
+}
+
+/// A response's status line and headers, for its WARC record.
+fn response_head(response: &reqwest::Response) -> crate::warc::ResponseHead {
+    crate::warc::ResponseHead {
+        version: format!("{:?}", response.version()),
+        status: response.status().as_u16(),
+        reason: response
+            .status()
+            .canonical_reason()
+            .unwrap_or("")
+            .to_string(),
+        headers: response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
     }
 }

@@ -26,11 +26,14 @@
 //! `check.cache_max_age` is used instead of a request. A URL is fetched at
 //! most once per run, however many documents mention it.
 
+mod archived;
 pub mod body;
+mod capture;
 pub mod fetch;
 pub mod hosts;
 pub mod net;
 pub mod outage;
+mod pauses;
 pub mod sniff;
 pub mod verdict;
 
@@ -43,12 +46,14 @@ use tokio::sync::OnceCell;
 
 use crate::config::Config;
 use crate::extract::LinkKind;
+use crate::lookup::ArchiveLookup;
 use crate::model::{Finding, Link, Status, Suggestion};
 use crate::pipeline::Scanned;
 use crate::repair::source_page::{page_images, suggest_from_source};
 use crate::store::db::{CheckRecord, UrlState};
 use crate::store::Store;
 use crate::vocab::{FindingKind, Reason};
+use crate::warc::Warc;
 use fetch::{FetchOptions, Fetcher, Want};
 use hosts::Hosts;
 use net::{GuardedResolver, PortPins, Remap};
@@ -65,6 +70,13 @@ pub struct Checker {
     use_cache: bool,
     cache_max_age: i64,
     archive_source_pages: bool,
+    /// WARC output of each capture (`store.warc`), with a store only.
+    warc: Option<Warc>,
+    /// Web-archive lookups for dead links (`check.archive_lookup`).
+    lookup: Option<ArchiveLookup>,
+    /// Archived copies suggested this run: capture URL -> the URL it is a
+    /// copy of (their WARC records name the original).
+    copies_of: Mutex<HashMap<String, String>>,
     /// When the current run started (unix seconds); see [`Checker::begin_run`].
     started_at: AtomicI64,
     /// The host gates' wait total when the current run started.
@@ -130,7 +142,11 @@ impl Checker {
         let hosts = hosts
             .filter(|h| Hosts::same_settings(h.config(), check))
             .unwrap_or_else(|| Arc::new(Hosts::new(check)));
+        let warc = capture::open(config, store.as_ref())?;
         Ok(Checker {
+            warc,
+            lookup: ArchiveLookup::new(check),
+            copies_of: Mutex::new(HashMap::new()),
             fetcher: Fetcher::new(client, hosts, Remap::new(&config.remap), pins, check),
             store,
             use_cache,
@@ -157,42 +173,10 @@ impl Checker {
         self.restore_pauses();
         self.waited_before
             .store(self.fetcher.hosts().waited_ms(), Ordering::SeqCst);
+        self.begin_lookups();
         if let Some(store) = &self.store {
             store.begin_run();
         }
-    }
-
-    /// Puts back the pauses hosts asked an earlier process for.
-    fn restore_pauses(&self) {
-        let Some(store) = &self.store else { return };
-        match store.db.pauses_after(now()) {
-            Ok(pauses) => {
-                for (host, until) in pauses {
-                    let until = std::time::UNIX_EPOCH
-                        + std::time::Duration::from_secs(u64::try_from(until).unwrap_or(0));
-                    self.fetcher.hosts().restore_pause(&host, until);
-                }
-            }
-            Err(e) => tracing::warn!("cannot read the hosts' pauses from the state database: {e}"),
-        }
-    }
-
-    /// Remembers the pauses in force in the state database, for the next
-    /// process (a restart, the next cron run).
-    pub fn save_pauses(&self) {
-        let Some(store) = &self.store else { return };
-        let pauses = self
-            .fetcher
-            .hosts()
-            .pauses()
-            .into_iter()
-            .filter_map(|(host, until)| {
-                let secs = until.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
-                // Rounded up: a pause is never remembered shorter.
-                Some((host, i64::try_from(secs + 1).ok()?))
-            })
-            .collect();
-        store.db.record_pauses(pauses);
     }
 
     /// Milliseconds this run's requests spent waiting on rate limits and pauses.
@@ -286,6 +270,7 @@ impl Checker {
             store: store
                 .filter(|_| media && matches!(room, Some(Ok(()))))
                 .map(|s| s.objects.as_ref()),
+            ..FetchOptions::default()
         };
         let (mut checked, body) = self.fetcher.check(url, want, options).await;
         if let (Some(s), Some(StoreOutcome::Failed { error, .. })) = (store, &checked.store) {
@@ -346,6 +331,7 @@ impl Checker {
                 http_json: serde_json::to_string(http).ok(),
             }
         });
+        self.record_capture(url, &checked);
         // A transport failure waits for the run's verdict on the network.
         self.observe(url, checked.reach, record).await;
         checked
@@ -398,24 +384,11 @@ impl Checker {
         if let Some(store) = &self.store {
             // What this document needs kept: its links and their repairs.
             // (An exploded run's repairs are on its finding, not its links.)
-            let refs = scanned
-                .links
-                .iter()
-                .flat_map(|l| {
-                    let own = l.resolved.clone().map(|u| (u, l.line));
-                    own.into_iter()
-                        .chain(l.suggestions.iter().map(|s| (s.url.clone(), l.line)))
-                })
-                .chain(
-                    scanned
-                        .findings
-                        .iter()
-                        .flat_map(|f| f.suggestions.iter().map(|s| (s.url.clone(), f.line))),
-                )
-                .collect();
-            store
-                .db
-                .record_refs(&scanned.document.path, self.started_at(), refs);
+            store.db.record_refs(
+                &scanned.document.path,
+                self.started_at(),
+                document_refs(&scanned),
+            );
         }
         // The network has the last word on static suspicions too, except
         // for the characters of an exploded URL: their rebuilt URL is
@@ -469,6 +442,9 @@ impl Checker {
         }
         scanned.document.found_on_source = found_on_source;
         self.check_suggestions(&mut scanned).await;
+        if self.suggest_archived_copies(&mut scanned).await {
+            self.check_suggestions(&mut scanned).await;
+        }
         scanned
     }
 
@@ -523,6 +499,26 @@ impl Checker {
             .flat_map(|f| f.suggestions.iter_mut())
             .for_each(fill);
     }
+}
+
+/// What a document needs kept: its links and their repairs, by line. (An
+/// exploded run's repairs are on its finding, not its links.)
+fn document_refs(scanned: &Scanned) -> Vec<(String, usize)> {
+    scanned
+        .links
+        .iter()
+        .flat_map(|l| {
+            let own = l.resolved.clone().map(|u| (u, l.line));
+            own.into_iter()
+                .chain(l.suggestions.iter().map(|s| (s.url.clone(), l.line)))
+        })
+        .chain(
+            scanned
+                .findings
+                .iter()
+                .flat_map(|f| f.suggestions.iter().map(|s| (s.url.clone(), f.line))),
+        )
+        .collect()
 }
 
 fn apply(link: &mut Link, checked: &Checked) {

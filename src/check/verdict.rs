@@ -57,6 +57,10 @@ pub struct HttpInfo {
     pub method: String,
     /// Where redirects led, hop by hop.
     pub redirects: Vec<String>,
+    /// The status line and headers of a response whose body is read, for
+    /// the WARC record of its capture; not in the report.
+    #[serde(skip)]
+    pub response_head: Option<std::sync::Arc<crate::warc::ResponseHead>>,
     /// The type read from the body's magic bytes.
     pub sniffed_type: Option<String>,
     pub status_code: Option<u16>,

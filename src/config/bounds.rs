@@ -172,6 +172,8 @@ keys! {
     max_host_wait: f64 = "check.max_host_wait", 0.0, DAY, " seconds";
     max_body_size: u64 = "check.max_body_size", 1, 64 * GIB, " bytes";
     cache_max_age: u64 = "check.cache_max_age", 0, 365 * 86_400, " seconds";
+    archive_timeout: f64 = "check.archive_timeout", 0.001, HOUR, " seconds";
+    archive_max_lookups: usize = "check.archive_max_lookups", 0, 1_000_000, "";
     host_rate_limit: f64 = "check.hosts.<host>.rate_limit", 0.001, 10_000.0, " requests per second";
     host_burst: u32 = "check.hosts.<host>.burst", 1, 10_000, "";
     max_depth: usize = "crawl.max_depth", 0, 100, "";
@@ -184,6 +186,7 @@ keys! {
     document_cache_mb: u64 = "daemon.document_cache_mb", 0, 65_536, " MiB";
     min_free_bytes: u64 = "store.min_free_bytes", 0, u64::MAX, " bytes";
     gc_after_days: u64 = "store.gc_after_days", 0, 36_500, " days";
+    warc_max_size: u64 = "store.warc_max_size", 1 << 20, 1 << 40, " bytes";
     multipart_threshold: u64 = "store.s3.multipart_threshold", 5 * MIB, 5 * 1024 * GIB, " bytes";
     part_size: u64 = "store.s3.part_size", 5 * MIB, GIB, " bytes";
     s3_max_retries: u32 = "store.s3.max_retries", 0, 100, "";

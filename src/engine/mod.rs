@@ -336,6 +336,7 @@ impl Engine {
     ) -> Result<CheckOutcome, RunError> {
         let config = &self.loaded.config;
         if let Some(checker) = &self.checker {
+            checker.flush_warc();
             if let Some(store) = checker.store() {
                 // A full corpus run knows every current reference; forget the rest.
                 let full = matches!(&request.scope, Scope::Corpus(p) if p.is_empty());

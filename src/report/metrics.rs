@@ -212,12 +212,13 @@ impl Metrics {
             &mut out,
             "archive_store_errors",
             "gauge",
-            "Store operations that failed in the last run (object: a valid body not archived; database: a state database read or write), by kind.",
+            "Store operations that failed in the last run (object: a valid body not archived; database: a state database read or write; warc: a stored body not written as WARC records), by kind.",
         );
         let errors = summary.store_error.as_ref();
         for (kind, n) in [
             ("object", errors.map_or(0, |e| e.objects)),
             ("database", errors.map_or(0, |e| e.database)),
+            ("warc", errors.map_or(0, |e| e.warc)),
         ] {
             let _ = writeln!(out, "archive_store_errors{{kind=\"{kind}\"}} {n}");
         }
@@ -392,6 +393,7 @@ mod tests {
         summary.store_error = Some(crate::store::StoreErrorSummary {
             objects: 2,
             database: 5,
+            warc: 0,
             message: String::new(),
         });
         let text = metrics.render(&summary, RunTimes::default());

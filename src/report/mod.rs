@@ -161,8 +161,8 @@ impl Summary {
             .collect();
         let store_error = self.store_error.as_ref().map_or(String::new(), |e| {
             format!(
-                "; STORE ERRORS: {} objects and {} database operations failed",
-                e.objects, e.database
+                "; STORE ERRORS: {} objects, {} database operations and {} WARC records failed",
+                e.objects, e.database, e.warc
             )
         });
         format!(

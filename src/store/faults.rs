@@ -31,8 +31,10 @@ use serde::Serialize;
 pub struct Faults {
     objects: AtomicU64,
     database: AtomicU64,
+    warc: AtomicU64,
     first_object: Mutex<Option<String>>,
     first_database: Mutex<Option<String>>,
+    first_warc: Mutex<Option<String>>,
 }
 
 /// The report's `summary.store_error`: what failed to be stored this run.
@@ -43,6 +45,9 @@ pub struct StoreErrorSummary {
     /// State database reads and writes that failed (each write is a
     /// check result, a document's references, a gc or verify update).
     pub database: u64,
+    /// Captures that could not be written as WARC records (the object
+    /// itself is stored; its WARC record is missing).
+    pub warc: u64,
     /// The first failure of each kind, and what to do.
     pub message: String,
 }
@@ -67,11 +72,18 @@ impl Faults {
         keep_first(&self.first_database, message);
     }
 
+    /// A capture that could not be written to the WARC files.
+    pub fn warc(&self, message: String) {
+        self.warc.fetch_add(1, Ordering::Relaxed);
+        keep_first(&self.first_warc, message);
+    }
+
     /// Forgets the previous run's faults.
     pub fn reset(&self) {
         self.objects.store(0, Ordering::Relaxed);
         self.database.store(0, Ordering::Relaxed);
-        for slot in [&self.first_object, &self.first_database] {
+        self.warc.store(0, Ordering::Relaxed);
+        for slot in [&self.first_object, &self.first_database, &self.first_warc] {
             *slot.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
     }
@@ -80,7 +92,8 @@ impl Faults {
     pub fn summary(&self, db_path: &std::path::Path) -> Option<StoreErrorSummary> {
         let objects = self.objects.load(Ordering::Relaxed);
         let database = self.database.load(Ordering::Relaxed);
-        if objects == 0 && database == 0 {
+        let warc = self.warc.load(Ordering::Relaxed);
+        if objects == 0 && database == 0 && warc == 0 {
             return None;
         }
         let first = |slot: &Mutex<Option<String>>| {
@@ -103,9 +116,16 @@ impl Faults {
                 db_path.display()
             ));
         }
+        if warc > 0 {
+            parts.push(format!(
+                "{warc} captures were stored as objects but not written to the WARC files (first: {}); free disk space under the store's warc/ folder, or make the object service of store.url reachable (the payload is read back from it); the next capture of the same URL is written again",
+                first(&self.first_warc)
+            ));
+        }
         Some(StoreErrorSummary {
             objects,
             database,
+            warc,
             message: parts.join("; "),
         })
     }
@@ -122,8 +142,10 @@ mod tests {
         f.object("disk full".into());
         f.object("later".into());
         f.database("malformed".into());
+        f.warc("no space".into());
         let s = f.summary(std::path::Path::new("s.db")).unwrap();
-        assert_eq!((s.objects, s.database), (2, 1));
+        assert_eq!((s.objects, s.database, s.warc), (2, 1, 1));
+        assert!(s.message.contains("no space") && s.message.contains("WARC"));
         assert!(s.message.contains("disk full") && !s.message.contains("later"));
         assert!(s.message.contains("malformed") && s.message.contains("s.db"));
         f.reset();

@@ -4,6 +4,7 @@
 
 pub mod moto;
 pub mod server;
+pub mod warc;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -36,6 +36,7 @@ use rusqlite::{Connection, OptionalExtension, ToSql};
 use super::faults::Faults;
 use super::StoreError;
 
+mod lookups;
 mod writer;
 use crate::model::Status;
 use crate::vocab::Reason;
@@ -127,6 +128,17 @@ CREATE TABLE host_pauses (
 CREATE TABLE settings (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
+);
+"#,
+    // Web-archive lookups (crate::lookup): the capture found for a URL
+    // near a date, or NULL when the archive has none.
+    r#"
+CREATE TABLE archive_lookups (
+    url TEXT NOT NULL,
+    near TEXT NOT NULL,
+    asked_at INTEGER NOT NULL,
+    capture TEXT,
+    PRIMARY KEY (url, near)
 );
 "#,
 ];

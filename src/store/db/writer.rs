@@ -28,6 +28,13 @@ pub(super) enum Write {
     DropObjects(Vec<String>),
     /// Hosts' pauses: (host, until, unix seconds).
     Pauses(Vec<(String, i64)>),
+    /// A web-archive lookup's answer (`None`: the archive has none).
+    ArchiveLookup {
+        url: String,
+        near: String,
+        at: i64,
+        capture: Option<String>,
+    },
     /// Commit everything so far, then answer.
     Flush(mpsc::SyncSender<()>),
 }
@@ -82,6 +89,7 @@ impl Write {
             Write::Redownload(sha) => format!("mark {sha} for download"),
             Write::DropObjects(list) => format!("forget {} collected objects", list.len()),
             Write::Pauses(list) => format!("remember the pauses of {} hosts", list.len()),
+            Write::ArchiveLookup { url, .. } => format!("remember the archive lookup of {url}"),
             Write::Flush(_) => "flush".into(),
         }
     }
@@ -123,6 +131,17 @@ fn commit(conn: &mut Connection, writes: &[Write]) -> rusqlite::Result<()> {
                 for (host, until) in pauses {
                     stmt.execute(params![host, until])?;
                 }
+            }
+            Write::ArchiveLookup {
+                url,
+                near,
+                at,
+                capture,
+            } => {
+                tx.execute(
+                    "INSERT OR REPLACE INTO archive_lookups (url, near, asked_at, capture) VALUES (?1, ?2, ?3, ?4)",
+                    params![url, near, at, capture],
+                )?;
             }
             Write::Flush(_) => {}
         }
