@@ -250,7 +250,7 @@ impl BodyRead {
         let body = std::mem::take(self.decoder.sink());
         let info = self.info;
         match ended {
-            Ended::Complete => judge_media(body, image, info, store),
+            Ended::Complete => judge_media(body, image, info, store).await,
             Ended::TimedOut => {
                 let msg = format!(
                     "body not complete within {timeout:.1}s ({} bytes read)",
@@ -320,7 +320,7 @@ impl BodyRead {
 
 /// Judges a whole media body by its decoded bytes, and commits it to the
 /// store when it is valid.
-fn judge_media(
+async fn judge_media(
     body: Decoded,
     image: bool,
     mut info: HttpInfo,
@@ -375,10 +375,11 @@ fn judge_media(
         return Ok(verdict(Status::Truncated, reason, msg, info));
     }
     let mut v = verdict_ok(info);
-    // fsync and rename block: let the runtime move other tasks away.
-    let committed = body
-        .store
-        .map(|s| s.and_then(|p: PendingObject| blocking(|| commit(p, store))));
+    let committed = match body.store {
+        Some(Ok(pending)) => Some(commit(pending, store).await),
+        Some(Err(e)) => Some(Err(e)),
+        None => None,
+    };
     v.store = match committed {
         Some(Ok(stored)) => StoredCopy::of(&stored, &v.http).map(StoreOutcome::Stored),
         Some(Err(error)) => Some(StoreOutcome::Failed { error }),
@@ -387,7 +388,7 @@ fn judge_media(
     Ok(v)
 }
 
-/// Runs blocking file-system or database work (an object's commit, the
+/// Runs blocking file-system or database work (the
 /// end of a run) without stalling the runtime's other tasks, such as the
 /// daemon's HTTP endpoint: in place on a multi-threaded runtime, directly
 /// otherwise.
@@ -398,10 +399,30 @@ pub(crate) fn blocking<T>(work: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Commits a fully validated body to the store.
-fn commit(pending: PendingObject, store: Option<&ObjectStore>) -> Result<StoredObject, String> {
+/// Commits a fully validated body to the store, on a blocking thread of
+/// its own: fsync and rename block, and all the links of a run are polled
+/// by one task, so a commit done in place (even `block_in_place`) stops
+/// every other download and serialises the fsyncs. On their own threads
+/// the commits of the downloads in flight (at most `check.concurrency`)
+/// overlap, and the disk takes their fsyncs together. The result (and so
+/// the database record naming the object) still comes only after the
+/// object is durable. Dropped while it runs (a cancelled run), the commit
+/// finishes anyway: an object the database does not name is harmless.
+async fn commit(
+    pending: PendingObject,
+    store: Option<&ObjectStore>,
+) -> Result<StoredObject, String> {
     let store = store.ok_or("no store")?;
-    pending
-        .commit(store)
-        .map_err(|e| format!("cannot commit the object to the store: {e}"))
+    let fail = |e: io::Error| format!("cannot commit the object to the store: {e}");
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            let root = store.root().to_path_buf();
+            runtime
+                .spawn_blocking(move || pending.commit_at(&root))
+                .await
+                .map_err(|e| format!("the store's commit stopped: {e}"))?
+                .map_err(fail)
+        }
+        Err(_) => pending.commit(store).map_err(fail),
+    }
 }

@@ -20,10 +20,12 @@
 //! [`CancellationToken`] fires: the whole drive future is dropped, which
 //! is how tokio cancels, and with it every request, body read, rate-limit
 //! and `Retry-After` wait, and retry backoff in flight. All of these are
-//! cancel-safe: nothing in `check/` spawns tasks, state changes (database
-//! records, the rename of a finished object) are synchronous, and a
-//! download's pending object deletes its temporary file when dropped, so
-//! nothing partial is ever published. A cancelled run writes no report
+//! cancel-safe: nothing in `check/` spawns tasks but an object's commit
+//! (fsync, rename, fsync of its folder, on a blocking thread), which
+//! finishes on its own and publishes a whole object or none; database
+//! records are sent synchronously, and a download's pending object
+//! deletes its temporary file when dropped, so nothing partial is ever
+//! published. A cancelled run writes no report
 //! (a partial one would read as a corpus with fewer links) and does not
 //! prune the store's references; what it checked stays in the cache.
 //!

@@ -239,13 +239,22 @@ impl PendingObject {
 
     /// Makes the object durable and visible under its digest.
     pub fn commit(self, store: &ObjectStore) -> io::Result<StoredObject> {
+        self.commit_at(store.root())
+    }
+
+    /// [`PendingObject::commit`] into the store rooted at `root`, for a
+    /// blocking thread that cannot borrow the [`ObjectStore`]: the checker
+    /// runs each commit on its own thread, so that the fsyncs of several
+    /// downloads overlap (one at a time, a disk that takes milliseconds
+    /// per fsync caps small-object ingest; several in flight, it does not).
+    pub fn commit_at(self, root: &Path) -> io::Result<StoredObject> {
         let sha256 = hex(&self.hasher.finalize());
         let size = self.size;
         let tmp = self.file.into_inner().map_err(|e| e.into_error())?;
-        let target = store
-            .object_path(&sha256)
+        let target = relative_object_path(&sha256)
+            .map(|p| root.join(p))
             .ok_or_else(|| io::Error::other("bad digest"))?;
-        if store.contains(&sha256, size) {
+        if fs::metadata(&target).is_ok_and(|m| m.len() == size) {
             // Same bytes already stored: keep the existing file.
             return Ok(StoredObject {
                 sha256,
@@ -254,7 +263,7 @@ impl PendingObject {
             });
         }
         tmp.as_file().sync_all()?;
-        let dir = target.parent().unwrap_or(store.root());
+        let dir = target.parent().unwrap_or(root);
         fs::create_dir_all(dir)?;
         tmp.persist(&target).map_err(|e| e.error)?;
         sync_dir(dir)?;
