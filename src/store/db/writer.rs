@@ -94,7 +94,8 @@ fn commit(conn: &mut Connection, writes: &[Write]) -> rusqlite::Result<()> {
         match w {
             Write::Check(r) => write_check(&tx, r)?,
             Write::Refs { document, at, refs } => {
-                tx.execute("DELETE FROM refs WHERE document = ?1", [document])?;
+                tx.prepare_cached("DELETE FROM refs WHERE document = ?1")?
+                    .execute([document])?;
                 let mut stmt = tx.prepare_cached(
                     "INSERT OR REPLACE INTO refs (url, document, line, seen_at) VALUES (?1, ?2, ?3, ?4)",
                 )?;
@@ -135,14 +136,11 @@ fn write_check(tx: &rusqlite::Transaction, r: &CheckRecord) -> rusqlite::Result<
     // Compared by SQLite, so a stored word this version does not know
     // counts as a change instead of failing the whole batch.
     let unchanged: Option<bool> = tx
-        .query_row(
-            "SELECT status IS ?2 FROM urls WHERE url = ?1",
-            params![r.url, status],
-            |row| row.get(0),
-        )
+        .prepare_cached("SELECT status IS ?2 FROM urls WHERE url = ?1")?
+        .query_row(params![r.url, status], |row| row.get(0))
         .optional()?;
     let changed = unchanged != Some(true);
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO urls (url, first_seen, last_seen, checked_at, status, reason, status_since, http_code, etag,
                            last_modified, content_type, content_length, http_json)
          VALUES (?1, ?2, ?2, ?2, ?3, ?4, ?2, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -152,6 +150,8 @@ fn write_check(tx: &rusqlite::Transaction, r: &CheckRecord) -> rusqlite::Result<
             http_code = ?5, etag = COALESCE(?6, urls.etag), last_modified = COALESCE(?7, urls.last_modified),
             content_type = COALESCE(?8, urls.content_type), content_length = COALESCE(?9, urls.content_length),
             http_json = ?10",
+    )?
+    .execute(
         params![
             r.url,
             r.at,
@@ -166,25 +166,23 @@ fn write_check(tx: &rusqlite::Transaction, r: &CheckRecord) -> rusqlite::Result<
         ],
     )?;
     if changed {
-        tx.execute(
-            "INSERT INTO history (url, at, status, reason) VALUES (?1, ?2, ?3, ?4)",
-            params![r.url, r.at, status, r.reason],
-        )?;
+        tx.prepare_cached("INSERT INTO history (url, at, status, reason) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![r.url, r.at, status, r.reason])?;
     }
     if let Some((sha, size)) = &r.object {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO objects (sha256, size, content_type, first_seen, last_referenced) VALUES (?1, ?2, ?3, ?4, ?4)
              ON CONFLICT(sha256) DO UPDATE SET last_referenced = ?4",
+        )?
+        .execute(
             params![sha, *size as i64, r.content_type, r.at],
         )?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT OR IGNORE INTO versions (url, sha256, stored_at) VALUES (?1, ?2, ?3)",
-            params![r.url, sha, r.at],
-        )?;
-        tx.execute(
-            "UPDATE urls SET sha256 = ?2, needs_download = 0 WHERE url = ?1",
-            params![r.url, sha],
-        )?;
+        )?
+        .execute(params![r.url, sha, r.at])?;
+        tx.prepare_cached("UPDATE urls SET sha256 = ?2, needs_download = 0 WHERE url = ?1")?
+            .execute(params![r.url, sha])?;
     }
     Ok(())
 }
