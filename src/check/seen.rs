@@ -95,12 +95,15 @@ enum Kept {
 
 /// A result with no message, store, last-known status, error,
 /// validators, redirects, images or sniffed type, fetched at the URL
-/// itself (no `[remap]`) with `HEAD` or `GET`, not from the cache.
+/// itself (no `[remap]`, no redirect: a final URL, if any, is the URL)
+/// with `HEAD` or `GET`, not from the cache.
 struct Plain {
     status: Status,
     reason: Option<Reason>,
     reach: Reach,
     get: bool,
+    /// `http.final_url` is the URL itself (else there is none).
+    final_is_url: bool,
     status_code: Option<u16>,
     tries: u32,
     elapsed_ms: u64,
@@ -117,7 +120,7 @@ impl Kept {
             && c.last_known.is_none()
             && h.error.is_none()
             && h.etag.is_none()
-            && h.final_url.is_none()
+            && h.final_url.as_deref().is_none_or(|f| f == url)
             && !h.from_cache
             && h.images.is_none()
             && h.last_modified.is_none()
@@ -133,6 +136,7 @@ impl Kept {
             reason: c.reason,
             reach: c.reach,
             get: h.method == "GET",
+            final_is_url: h.final_url.is_some(),
             status_code: h.status_code,
             tries: h.tries,
             elapsed_ms: h.elapsed_ms,
@@ -156,6 +160,7 @@ impl Kept {
                 content_length: p.content_length,
                 content_type: p.content_type.as_deref().map(String::from),
                 elapsed_ms: p.elapsed_ms,
+                final_url: p.final_is_url.then(|| url.to_string()),
                 method: if p.get { "GET" } else { "HEAD" }.to_string(),
                 status_code: p.status_code,
                 tries: p.tries,
@@ -213,6 +218,8 @@ mod tests {
     #[test]
     fn a_repeat_gets_the_first_links_result_exactly() {
         let url = "http://a.test/p/1.html";
+        let mut answered_here = plain_ok(url);
+        answered_here.http.final_url = Some(url.into());
         let mut redirected = plain_ok(url);
         redirected.http.redirects = vec!["http://a.test/q".into()];
         redirected.http.final_url = Some("http://a.test/q".into());
@@ -225,7 +232,7 @@ mod tests {
         stored.store = Some(StoreOutcome::Failed {
             error: "disk full".into(),
         });
-        for (i, c) in [plain_ok(url), redirected, broken, stored]
+        for (i, c) in [plain_ok(url), answered_here, redirected, broken, stored]
             .into_iter()
             .enumerate()
         {
@@ -250,6 +257,9 @@ mod tests {
     fn a_plain_page_is_kept_small() {
         let url = "http://a.test/p/1.html";
         assert!(matches!(Kept::of(url, &plain_ok(url)), Kept::Plain(_)));
+        let mut answered_here = plain_ok(url);
+        answered_here.http.final_url = Some(url.into());
+        assert!(matches!(Kept::of(url, &answered_here), Kept::Plain(_)));
         // Fetched elsewhere ([remap]): the URL is not the key, keep it whole.
         assert!(matches!(
             Kept::of("http://b.test/p/1.html", &plain_ok(url)),

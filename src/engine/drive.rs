@@ -18,7 +18,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::crawl::crawl;
@@ -52,20 +51,20 @@ const DOCUMENTS_HELD: usize = 4;
 const SCANNED_AHEAD: usize = 64;
 
 /// Everything a drive needs, owned, so the scanner thread can take its share.
-pub(super) struct Drive<'a> {
+pub(super) struct Drive {
     pub config: Config,
     pub paths: Vec<PathBuf>,
     pub documents: Option<Arc<DocumentCache>>,
-    pub checker: Option<&'a Checker>,
+    pub checker: Option<Arc<Checker>>,
     pub cancel: CancellationToken,
 }
 
-impl Drive<'_> {
+impl Drive {
     /// Streams `scope` through scan (and check, online) into `emit`, in
     /// corpus order with global ids.
     pub async fn run(self, scope: &Scope, mut emit: impl FnMut(Scanned)) -> Result<(), RunError> {
         if let Scope::Crawl(seeds) = scope {
-            let Some(checker) = self.checker else {
+            let Some(checker) = self.checker.as_deref() else {
                 return Err(RunError::Usage(
                     "--crawl needs the network; drop --offline (or check.offline)".into(),
                 ));
@@ -163,11 +162,14 @@ fn weight(scanned: &Scanned) -> usize {
 /// `check.concurrency` at a time, see [`Checker::check_document`]).
 async fn check_in_order(
     mut input: tokio::sync::mpsc::Receiver<Scanned>,
-    checker: &Checker,
+    checker: Arc<Checker>,
     bounds: Bounds,
     mut emit: impl FnMut(Scanned),
 ) {
-    let mut checks = futures_util::stream::FuturesUnordered::new();
+    // Each document is checked in a task of its own, so the runtime's
+    // workers share the work (checking, the requests' futures, applying
+    // results); dropped (a cancelled run), the set aborts them all.
+    let mut checks = tokio::task::JoinSet::new();
     // Finished documents waiting for an earlier one, with their weights.
     let mut finished: BTreeMap<usize, (Scanned, usize)> = BTreeMap::new();
     let (mut taken, mut emitted) = (0usize, 0usize);
@@ -189,11 +191,19 @@ async fn check_in_order(
                     taken += 1;
                     links_checking += w;
                     links_held += w;
-                    checks.push(async move { (seq, w, checker.check_document(scanned).await) });
+                    let checker = checker.clone();
+                    checks.spawn(async move { (seq, w, checker.check_document(scanned).await) });
                 }
                 None => input_open = false,
             },
-            Some((seq, w, checked)) = checks.next(), if !checks.is_empty() => {
+            Some(joined) = checks.join_next(), if !checks.is_empty() => {
+                let (seq, w, checked) = match joined {
+                    Ok(done) => done,
+                    // A panic is a bug: it goes on up as it would have
+                    // without the task. A task is only cancelled when the
+                    // set is dropped, never while this loop runs.
+                    Err(e) => std::panic::resume_unwind(e.into_panic()),
+                };
                 links_checking -= w;
                 finished.insert(seq, (checked, w));
                 while let Some((next, w)) = finished.remove(&emitted) {

@@ -101,8 +101,8 @@ pub struct EngineOptions {
 pub struct Engine {
     loaded: LoadedConfig,
     options: EngineOptions,
-    /// `None` offline.
-    checker: Option<Checker>,
+    /// `None` offline. Shared with the tasks that check a run's documents.
+    checker: Option<Arc<Checker>>,
     documents: Option<Arc<DocumentCache>>,
 }
 
@@ -126,7 +126,12 @@ impl Engine {
         let checker = if offline {
             None
         } else {
-            Some(build_checker(&loaded.config, options, None, None)?)
+            Some(Arc::new(build_checker(
+                &loaded.config,
+                options,
+                None,
+                None,
+            )?))
         };
         Ok(Engine {
             options: EngineOptions { offline, ..options },
@@ -145,7 +150,7 @@ impl Engine {
 
     /// The checker's host gates (online), e.g. for live metrics.
     pub fn hosts(&self) -> Option<Arc<crate::check::hosts::Hosts>> {
-        self.checker.as_ref().map(Checker::hosts)
+        self.checker.as_deref().map(Checker::hosts)
     }
 
     pub fn offline(&self) -> bool {
@@ -176,12 +181,17 @@ impl Engine {
             let old_checker = self.checker.take();
             let store = match fresh_store {
                 Some(s) => Some(s),
-                None => old_checker.and_then(Checker::into_store).map(|mut s| {
+                None => old_checker.and_then(store_of).map(|mut s| {
                     s.set_min_free(new.store.min_free_bytes);
                     s
                 }),
             };
-            self.checker = Some(build_checker(new, self.options, store, Some(hosts))?);
+            self.checker = Some(Arc::new(build_checker(
+                new,
+                self.options,
+                store,
+                Some(hosts),
+            )?));
         }
         let extraction_changed = !same(&old.corpus, &new.corpus) || !same(&old.links, &new.links);
         if let Some(documents) = self.documents.as_mut() {
@@ -268,7 +278,7 @@ impl Engine {
         if let Some(documents) = &self.documents {
             documents.begin_run();
         }
-        let checker = self.checker.as_ref();
+        let checker = self.checker.as_deref();
         if let (true, Some(_), Some(text)) = (hold, checker, reports.text.as_mut()) {
             text.hold();
         }
@@ -276,7 +286,7 @@ impl Engine {
             config: config.clone(),
             paths: paths.to_vec(),
             documents: self.documents.clone(),
-            checker: self.checker.as_ref(),
+            checker: self.checker.clone(),
             cancel: cancel.clone(),
         };
         let finished = tokio::select! {
@@ -418,6 +428,24 @@ impl Engine {
             digest,
         })
     }
+}
+
+/// The store of a checker being replaced, once no task holds the checker
+/// any more: the tasks of a cancelled run are aborted with it, and the
+/// runtime drops them moments later. `None` if one still holds it after a
+/// second (the store is then opened again).
+fn store_of(checker: Arc<Checker>) -> Option<Store> {
+    let mut checker = checker;
+    for _ in 0..1000 {
+        match Arc::try_unwrap(checker) {
+            Ok(c) => return c.into_store(),
+            Err(shared) => {
+                checker = shared;
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+    }
+    None
 }
 
 /// An empty document cache with the configured budget.
