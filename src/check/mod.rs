@@ -236,7 +236,7 @@ impl Checker {
     pub async fn check_url(&self, url: &str, kind: LinkKind) -> Checked {
         let (want, key) = want_for(kind);
         let checked = match self.seen.lookup(url, key) {
-            Lookup::Checked(checked) => checked,
+            Lookup::Checked(checked) => *checked,
             Lookup::Checking(cell) => {
                 let checked = cell.get_or_init(|| self.fetch(url, want)).await.clone();
                 self.seen.done(url, key, &checked);

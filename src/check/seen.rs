@@ -44,7 +44,7 @@ enum Entry {
 /// Either the shared cell to fill or wait on, or the result already there.
 pub(super) enum Lookup {
     Checking(Arc<OnceCell<Checked>>),
-    Checked(Checked),
+    Checked(Box<Checked>),
 }
 
 /// URLs checked this run, one map per [`WantKey`] (looked up by `&str`,
@@ -65,7 +65,7 @@ impl Seen {
         let mut maps = self.maps.lock().unwrap_or_else(|e| e.into_inner());
         let map = &mut maps[key as usize];
         match map.get(url) {
-            Some(Entry::Checked(kept)) => Lookup::Checked(kept.expand(url)),
+            Some(Entry::Checked(kept)) => Lookup::Checked(Box::new(kept.expand(url))),
             Some(Entry::Checking(cell)) => Lookup::Checking(cell.clone()),
             None => {
                 let cell = Arc::new(OnceCell::new());
