@@ -328,8 +328,8 @@ cat >"$CONF" <<EOF
 # Written by bench/check.sh.
 [check]
 allow_private = true
-rate_limit = 10000.0
-burst = 10000
+rate_limit = 1000000.0
+burst = 1000000
 concurrency = $CONCURRENCY
 per_host_concurrency = $CONCURRENCY
 max_tries = 1

@@ -258,8 +258,8 @@ paths = ["$corpus"]
 
 [check]
 allow_private = true
-rate_limit = 10000.0
-burst = 10000
+rate_limit = 1000000.0
+burst = 1000000
 concurrency = 8
 per_host_concurrency = 8
 max_tries = 1

@@ -191,6 +191,11 @@ fn bounds_are_inclusive_and_in_range_values_pass() {
         ("[check]\nconnect_timeout = 0", 2),
         ("[links]\nmin_exploded_run = 1", 2),
         ("[check]\nburst = 4.0", 2),
+        // "No rate limit" for a local server (bench/check.sh): a cap of
+        // 10,000 held one host of 100,000 links to 10,000 checks/s.
+        ("[check]\nrate_limit = 1000000.0\nburst = 1000000", 0),
+        ("[check]\nrate_limit = 1000000.5", 2),
+        ("[check]\nburst = 1000001", 2),
     ];
     for (text, want) in ok {
         let (code, err) = run(dir.path(), text);

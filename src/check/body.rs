@@ -23,6 +23,7 @@
 //! `Content-Length` declares; the object's `size` is the decoded size.
 
 use std::io::{self, Write};
+use std::sync::Arc;
 use std::time::Duration;
 
 use flate2::write::{GzDecoder, ZlibDecoder};
@@ -238,7 +239,7 @@ impl BodyRead {
     pub(super) async fn media(
         mut self,
         image: bool,
-        store: Option<&dyn ObjectBackend>,
+        store: Option<&Arc<dyn ObjectBackend>>,
     ) -> Result<Checked, Box<Transient>> {
         self.decoder.sink().store = store.map(|s| {
             s.begin()
@@ -250,7 +251,7 @@ impl BodyRead {
         let body = std::mem::take(self.decoder.sink());
         let info = self.info;
         match ended {
-            Ended::Complete => judge_media(body, image, info, store),
+            Ended::Complete => judge_media(body, image, info, store).await,
             Ended::TimedOut => {
                 let msg = format!(
                     "body not complete within {timeout:.1}s ({} bytes read)",
@@ -320,11 +321,11 @@ impl BodyRead {
 
 /// Judges a whole media body by its decoded bytes, and commits it to the
 /// store when it is valid.
-fn judge_media(
+async fn judge_media(
     body: Decoded,
     image: bool,
     mut info: HttpInfo,
-    store: Option<&dyn ObjectBackend>,
+    store: Option<&Arc<dyn ObjectBackend>>,
 ) -> Result<Checked, Box<Transient>> {
     if let Some(len) = info.content_length.filter(|&l| info.bytes_read < l) {
         let msg = format!(
@@ -375,11 +376,11 @@ fn judge_media(
         return Ok(verdict(Status::Truncated, reason, msg, info));
     }
     let mut v = verdict_ok(info);
-    // fsync and rename block: let the runtime move other tasks away.
-    let committed = body.store.map(|s| {
-        s.map_err(|e| (e, None))
-            .and_then(|p: PendingObject| blocking(|| commit(p, store)))
-    });
+    let committed = match body.store {
+        Some(Ok(pending)) => Some(commit(pending, store).await),
+        Some(Err(e)) => Some(Err((e, None))),
+        None => None,
+    };
     v.store = match committed {
         Some(Ok(stored)) => StoredCopy::of(&stored, &v.http).map(StoreOutcome::Stored),
         Some(Err((error, reason))) => Some(StoreOutcome::Failed { error, reason }),
@@ -388,7 +389,7 @@ fn judge_media(
     Ok(v)
 }
 
-/// Runs blocking file-system or database work (an object's commit, the
+/// Runs blocking file-system or database work (the
 /// end of a run) without stalling the runtime's other tasks, such as the
 /// daemon's HTTP endpoint: in place on a multi-threaded runtime, directly
 /// otherwise.
@@ -399,18 +400,38 @@ pub(crate) fn blocking<T>(work: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Commits a fully validated body to the store.
-fn commit(
+/// Commits a fully validated body to the store, on a blocking thread of
+/// its own: fsync and rename (or an upload) block, and all the links of a
+/// document are polled by one task, so a commit done in place (even
+/// `block_in_place`) stops the document's other downloads and serialises
+/// the fsyncs. On their own threads the commits of the downloads in flight
+/// (at most `check.concurrency`) overlap, and the disk takes their fsyncs
+/// together. The result (and so the database record naming the object)
+/// still comes only after the object is durable. Dropped while it runs (a
+/// cancelled run), the commit finishes anyway: an object the database does
+/// not name is harmless.
+async fn commit(
     pending: PendingObject,
-    store: Option<&dyn ObjectBackend>,
+    store: Option<&Arc<dyn ObjectBackend>>,
 ) -> Result<StoredObject, (String, Option<Reason>)> {
     let store = store.ok_or(("no store".to_string(), None))?;
-    store.commit(pending).map_err(|e| {
+    let fail = |e: io::Error| {
         (
             format!("cannot commit the object to the store: {e}"),
             store_reason(&e),
         )
-    })
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            let store = Arc::clone(store);
+            runtime
+                .spawn_blocking(move || store.commit(pending))
+                .await
+                .map_err(|e| (format!("the store's commit stopped: {e}"), None))?
+                .map_err(fail)
+        }
+        Err(_) => store.commit(pending).map_err(fail),
+    }
 }
 
 /// The reason of a failed commit: `store_unavailable` when the object

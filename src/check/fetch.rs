@@ -48,7 +48,7 @@ pub struct FetchOptions<'a> {
     /// `ETag` and `Last-Modified`), and on 304 the result names the copy.
     pub conditional: Option<&'a UrlState>,
     /// Stream a media body into this store as it is read.
-    pub store: Option<&'a dyn ObjectBackend>,
+    pub store: Option<&'a Arc<dyn ObjectBackend>>,
     /// `Accept-Datetime` to send (a Memento TimeGate's question).
     pub accept_datetime: Option<&'a str>,
 }

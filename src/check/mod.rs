@@ -34,6 +34,7 @@ pub mod hosts;
 pub mod net;
 pub mod outage;
 mod pauses;
+mod seen;
 pub mod sniff;
 pub mod verdict;
 
@@ -42,7 +43,6 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::stream::{self, StreamExt};
-use tokio::sync::OnceCell;
 
 use crate::config::Config;
 use crate::extract::LinkKind;
@@ -57,10 +57,8 @@ use crate::warc::Warc;
 use fetch::{FetchOptions, Fetcher, Want};
 use hosts::Hosts;
 use net::{GuardedResolver, PortPins, Remap};
+use seen::{Lookup, Seen, WantKey};
 pub use verdict::{Checked, HttpInfo, StoreOutcome, StoredCopy};
-
-/// Each URL checked this run, by what was wanted of it.
-type Seen = HashMap<(String, WantKey), Arc<OnceCell<Checked>>>;
 
 /// Checks documents' links over HTTP, archiving media into the store.
 pub struct Checker {
@@ -81,20 +79,11 @@ pub struct Checker {
     started_at: AtomicI64,
     /// The host gates' wait total when the current run started.
     waited_before: AtomicU64,
-    seen: Mutex<Seen>,
+    seen: Seen,
     /// Whether this run can reach the network at all ([`outage`]).
     network: outage::Judge,
     /// `check.canary`: asked when nothing else answered.
     canaries: Vec<String>,
-}
-
-/// `Want` as a map key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum WantKey {
-    Page,
-    Image,
-    Media,
-    Html,
 }
 
 fn want_for(kind: LinkKind) -> (Want, WantKey) {
@@ -154,7 +143,7 @@ impl Checker {
             archive_source_pages: config.store.archive_source_pages,
             started_at: AtomicI64::new(now()),
             waited_before: AtomicU64::new(0),
-            seen: Mutex::new(HashMap::new()),
+            seen: Seen::default(),
             network: outage::Judge::default(),
             canaries: check.canary.clone(),
         })
@@ -166,7 +155,7 @@ impl Checker {
     /// the host gates carry over: a long-lived process (the daemon) keeps
     /// its politeness from one run to the next.
     pub fn begin_run(&self) {
-        self.seen.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.seen.clear();
         self.started_at.store(now(), Ordering::SeqCst);
         self.network.begin_run();
         self.fetcher.hosts().begin_run();
@@ -230,18 +219,24 @@ impl Checker {
     /// Checks `url` for `kind`, once per run, through the cache.
     pub async fn check_url(&self, url: &str, kind: LinkKind) -> Checked {
         let (want, key) = want_for(kind);
-        let cell = {
-            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-            seen.entry((url.to_string(), key)).or_default().clone()
+        let checked = match self.seen.lookup(url, key) {
+            Lookup::Checked(checked) => *checked,
+            Lookup::Checking(cell) => {
+                let checked = cell.get_or_init(|| self.fetch(url, want)).await.clone();
+                self.seen.done(url, key, &checked);
+                checked
+            }
         };
-        let checked = cell.get_or_init(|| self.fetch(url, want)).await.clone();
         self.as_judged(url, checked)
     }
 
     async fn fetch(&self, url: &str, want: Want) -> Checked {
         let media = matches!(want, Want::Media { .. });
         let store = self.store.as_ref();
-        let known = store.and_then(|s| match s.db.url_state(url) {
+        // What is known serves the cache and a media file's conditional
+        // request; a page checked without the cache needs none of it.
+        let known = store.filter(|_| self.use_cache || media);
+        let known = known.and_then(|s| match s.db.url_state(url) {
             Ok(known) => known,
             Err(e) => {
                 // Not fatal: without what was known, the URL is checked
@@ -264,12 +259,13 @@ impl Checker {
             return cached;
         }
         let conditional = known.as_ref().filter(|k| media && has_object(k));
-        let room = store.map(|s| s.room_for_download());
+        // Only a download needs room (a `statvfs` per check otherwise).
+        let room = store.filter(|_| media).map(|s| s.room_for_download());
         let options = FetchOptions {
             conditional,
             store: store
                 .filter(|_| media && matches!(room, Some(Ok(()))))
-                .map(|s| s.objects.as_ref()),
+                .map(|s| &s.objects),
             ..FetchOptions::default()
         };
         let (mut checked, body) = self.fetcher.check(url, want, options).await;

@@ -18,7 +18,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::crawl::crawl;
@@ -30,34 +29,46 @@ use crate::source::corpus::CorpusSource;
 
 use super::Scope;
 
-/// Documents checked at once, at least; each may have many links in
-/// flight. With `check.concurrency` above it, that many documents are in
-/// flight, so one-link documents still keep every request slot busy.
-const DOCUMENTS_IN_FLIGHT: usize = 16;
+/// Links of the documents being checked, as a multiple of
+/// `check.concurrency`: what is admitted is counted in links (requests),
+/// not documents, so one-link documents and hundred-link documents both
+/// keep every request slot busy with a few waiting behind, and a run never
+/// holds more waiting link futures than that.
+const LINKS_IN_FLIGHT: usize = 2;
 
-/// Documents admitted but not yet emitted, as a multiple of the documents
-/// in flight: room for the ones that finish early to wait for a slow one
-/// before it, while the others keep every request slot busy.
-const REORDER_WINDOW: usize = 2;
+/// Links of the documents admitted but not yet emitted (checking, or done
+/// and waiting for an earlier one), as a multiple of `check.concurrency`:
+/// room for documents that finish early to wait for a slow one before
+/// them while the others keep every slot busy, and the bound on the
+/// memory they hold.
+const LINKS_HELD: usize = 16;
 
-/// Documents scanned ahead of the sink when offline.
+/// Documents admitted but not yet emitted, as a multiple of
+/// `check.concurrency` (documents without links weigh one).
+const DOCUMENTS_HELD: usize = 4;
+
+/// Documents scanned ahead of the checker (online) or the sink (offline).
 const SCANNED_AHEAD: usize = 64;
 
 /// Everything a drive needs, owned, so the scanner thread can take its share.
-pub(super) struct Drive<'a> {
+pub(super) struct Drive {
     pub config: Config,
     pub paths: Vec<PathBuf>,
     pub documents: Option<Arc<DocumentCache>>,
-    pub checker: Option<&'a Checker>,
+    pub checker: Option<Arc<Checker>>,
     pub cancel: CancellationToken,
+    /// Tracks the run's per-document tasks, so that the caller can wait
+    /// for the tasks of a cancelled run to be dropped (their temporary
+    /// files deleted, their hold on the store released) before it returns.
+    pub tasks: tokio_util::task::TaskTracker,
 }
 
-impl Drive<'_> {
+impl Drive {
     /// Streams `scope` through scan (and check, online) into `emit`, in
     /// corpus order with global ids.
     pub async fn run(self, scope: &Scope, mut emit: impl FnMut(Scanned)) -> Result<(), RunError> {
         if let Scope::Crawl(seeds) = scope {
-            let Some(checker) = self.checker else {
+            let Some(checker) = self.checker.as_deref() else {
                 return Err(RunError::Usage(
                     "--crawl needs the network; drop --offline (or check.offline)".into(),
                 ));
@@ -65,17 +76,15 @@ impl Drive<'_> {
             crawl(checker, &self.config, seeds, emit).await;
             return Ok(());
         }
-        let in_flight = match self.checker {
-            Some(_) => DOCUMENTS_IN_FLIGHT.max(self.config.check.concurrency),
-            None => SCANNED_AHEAD,
-        };
-        let (tx, rx) = tokio::sync::mpsc::channel::<Scanned>(in_flight);
+        let concurrency = self.config.check.concurrency.max(1);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Scanned>(SCANNED_AHEAD);
         let Drive {
             config,
             paths,
             documents,
             checker,
             cancel,
+            tasks,
         } = self;
         let producer = tokio::task::spawn_blocking(move || {
             let mut source = Stoppable {
@@ -94,14 +103,12 @@ impl Drive<'_> {
         };
         match checker {
             Some(checker) => {
-                check_in_order(
-                    rx,
-                    checker,
-                    in_flight,
-                    REORDER_WINDOW * in_flight,
-                    number_and_emit,
-                )
-                .await
+                let bounds = Bounds {
+                    links_checking: LINKS_IN_FLIGHT * concurrency,
+                    links_held: LINKS_HELD * concurrency,
+                    documents_held: DOCUMENTS_HELD * concurrency.max(16),
+                };
+                check_in_order(rx, checker, bounds, &tasks, number_and_emit).await
             }
             None => {
                 let mut rx = rx;
@@ -132,42 +139,84 @@ impl crate::source::Source for Stoppable {
     }
 }
 
-/// Checks the documents from `input` with at most `running` at once and
-/// hands them to `emit` in the order they arrived, however they finish.
+/// How much [`check_in_order`] takes in at once.
+struct Bounds {
+    /// Links of the documents being checked.
+    links_checking: usize,
+    /// Links of the documents taken and not yet emitted.
+    links_held: usize,
+    /// Documents taken and not yet emitted.
+    documents_held: usize,
+}
+
+/// A document's weight: its links, at least one.
+fn weight(scanned: &Scanned) -> usize {
+    scanned.links.len().max(1)
+}
+
+/// Checks the documents from `input`, as many at once as `bounds` allow
+/// (counted in links), and hands them to `emit` in the order they
+/// arrived, however they finish.
 ///
 /// A document that finishes before an earlier one waits in a reorder
-/// buffer. No new document is taken while `window` documents are taken
-/// and not yet emitted, so a slow document holds back at most `window`
-/// others: memory stays bounded, and the slot it blocks is one of many.
+/// buffer. No new document is taken while the documents taken and not yet
+/// emitted reach `bounds`, so a slow document holds back a bounded number
+/// of others: memory stays bounded, and the slot it blocks is one of many.
+/// A document is always taken when nothing is being checked, so one
+/// document larger than every bound is checked alone (its links then go
+/// `check.concurrency` at a time, see [`Checker::check_document`]).
 async fn check_in_order(
     mut input: tokio::sync::mpsc::Receiver<Scanned>,
-    checker: &Checker,
-    running: usize,
-    window: usize,
+    checker: Arc<Checker>,
+    bounds: Bounds,
+    tasks: &tokio_util::task::TaskTracker,
     mut emit: impl FnMut(Scanned),
 ) {
-    let mut checks = futures_util::stream::FuturesUnordered::new();
-    let mut finished: BTreeMap<usize, Scanned> = BTreeMap::new();
+    // Each document is checked in a task of its own, so the runtime's
+    // workers share the work (checking, the requests' futures, applying
+    // results); dropped (a cancelled run), the set aborts them all.
+    let mut checks = tokio::task::JoinSet::new();
+    // Finished documents waiting for an earlier one, with their weights.
+    let mut finished: BTreeMap<usize, (Scanned, usize)> = BTreeMap::new();
     let (mut taken, mut emitted) = (0usize, 0usize);
+    let (mut links_checking, mut links_held) = (0usize, 0usize);
     let mut input_open = true;
     loop {
         // With nothing running, every taken document has been emitted
         // (the buffer drains as soon as the earliest one finishes), so
         // this is true whenever `checks` is empty: no deadlock.
-        let room = checks.len() < running.max(1) && taken - emitted < window.max(1);
+        let room = checks.is_empty()
+            || (links_checking < bounds.links_checking
+                && links_held < bounds.links_held
+                && taken - emitted < bounds.documents_held);
         tokio::select! {
             next = input.recv(), if input_open && room => match next {
                 Some(scanned) => {
                     let seq = taken;
+                    let w = weight(&scanned);
                     taken += 1;
-                    checks.push(async move { (seq, checker.check_document(scanned).await) });
+                    links_checking += w;
+                    links_held += w;
+                    let checker = checker.clone();
+                    checks.spawn(tasks.track_future(async move {
+                        (seq, w, checker.check_document(scanned).await)
+                    }));
                 }
                 None => input_open = false,
             },
-            Some((seq, checked)) = checks.next(), if !checks.is_empty() => {
-                finished.insert(seq, checked);
-                while let Some(next) = finished.remove(&emitted) {
+            Some(joined) = checks.join_next(), if !checks.is_empty() => {
+                let (seq, w, checked) = match joined {
+                    Ok(done) => done,
+                    // A panic is a bug: it goes on up as it would have
+                    // without the task. A task is only cancelled when the
+                    // set is dropped, never while this loop runs.
+                    Err(e) => std::panic::resume_unwind(e.into_panic()),
+                };
+                links_checking -= w;
+                finished.insert(seq, (checked, w));
+                while let Some((next, w)) = finished.remove(&emitted) {
                     emitted += 1;
+                    links_held -= w;
                     emit(next);
                 }
             }

@@ -20,10 +20,12 @@
 //! [`CancellationToken`] fires: the whole drive future is dropped, which
 //! is how tokio cancels, and with it every request, body read, rate-limit
 //! and `Retry-After` wait, and retry backoff in flight. All of these are
-//! cancel-safe: nothing in `check/` spawns tasks, state changes (database
-//! records, the rename of a finished object) are synchronous, and a
-//! download's pending object deletes its temporary file when dropped, so
-//! nothing partial is ever published. A cancelled run writes no report
+//! cancel-safe: nothing in `check/` spawns tasks but an object's commit
+//! (fsync, rename, fsync of its folder, on a blocking thread), which
+//! finishes on its own and publishes a whole object or none; database
+//! records are sent synchronously, and a download's pending object
+//! deletes its temporary file when dropped, so nothing partial is ever
+//! published. A cancelled run writes no report
 //! (a partial one would read as a corpus with fewer links) and does not
 //! prune the store's references; what it checked stays in the cache.
 //!
@@ -99,8 +101,8 @@ pub struct EngineOptions {
 pub struct Engine {
     loaded: LoadedConfig,
     options: EngineOptions,
-    /// `None` offline.
-    checker: Option<Checker>,
+    /// `None` offline. Shared with the tasks that check a run's documents.
+    checker: Option<Arc<Checker>>,
     documents: Option<Arc<DocumentCache>>,
 }
 
@@ -124,7 +126,12 @@ impl Engine {
         let checker = if offline {
             None
         } else {
-            Some(build_checker(&loaded.config, options, None, None)?)
+            Some(Arc::new(build_checker(
+                &loaded.config,
+                options,
+                None,
+                None,
+            )?))
         };
         Ok(Engine {
             options: EngineOptions { offline, ..options },
@@ -141,7 +148,7 @@ impl Engine {
     pub fn objects(&self) -> Option<Arc<dyn crate::store::objects::ObjectBackend>> {
         self.checker
             .as_ref()
-            .and_then(Checker::store)
+            .and_then(|c| c.store())
             .map(|s| s.objects.clone())
     }
 
@@ -152,7 +159,7 @@ impl Engine {
 
     /// The checker's host gates (online), e.g. for live metrics.
     pub fn hosts(&self) -> Option<Arc<crate::check::hosts::Hosts>> {
-        self.checker.as_ref().map(Checker::hosts)
+        self.checker.as_deref().map(Checker::hosts)
     }
 
     pub fn offline(&self) -> bool {
@@ -192,12 +199,17 @@ impl Engine {
             let old_checker = self.checker.take();
             let store = match fresh_store {
                 Some(s) => Some(s),
-                None => old_checker.and_then(Checker::into_store).map(|mut s| {
+                None => old_checker.and_then(store_of).map(|mut s| {
                     s.set_min_free(new.store.min_free_bytes);
                     s
                 }),
             };
-            self.checker = Some(build_checker(new, self.options, store, Some(hosts))?);
+            self.checker = Some(Arc::new(build_checker(
+                new,
+                self.options,
+                store,
+                Some(hosts),
+            )?));
         }
         let extraction_changed = !same(&old.corpus, &new.corpus) || !same(&old.links, &new.links);
         if let Some(documents) = self.documents.as_mut() {
@@ -284,16 +296,18 @@ impl Engine {
         if let Some(documents) = &self.documents {
             documents.begin_run();
         }
-        let checker = self.checker.as_ref();
+        let checker = self.checker.as_deref();
         if let (true, Some(_), Some(text)) = (hold, checker, reports.text.as_mut()) {
             text.hold();
         }
+        let tasks = tokio_util::task::TaskTracker::new();
         let drive = drive::Drive {
             config: config.clone(),
             paths: paths.to_vec(),
             documents: self.documents.clone(),
-            checker: self.checker.as_ref(),
+            checker: self.checker.clone(),
             cancel: cancel.clone(),
+            tasks: tasks.clone(),
         };
         let finished = tokio::select! {
             biased;
@@ -307,6 +321,11 @@ impl Engine {
                 reports.add(&scanned)
             }) => Some(done),
         };
+        // A cancelled run's document tasks were aborted with the driver;
+        // the runtime drops them moments later. Wait for that, so that no
+        // temporary file or hold on the store outlives the run.
+        tasks.close();
+        tasks.wait().await;
         if let Some(checker) = &self.checker {
             // Finished or cancelled: pauses asked for outlive this process.
             checker.save_pauses();
@@ -439,6 +458,24 @@ impl Engine {
             digest,
         })
     }
+}
+
+/// The store of a checker being replaced, once no task holds the checker
+/// any more: the tasks of a cancelled run are aborted with it, and the
+/// runtime drops them moments later. `None` if one still holds it after a
+/// second (the store is then opened again).
+fn store_of(checker: Arc<Checker>) -> Option<Store> {
+    let mut checker = checker;
+    for _ in 0..1000 {
+        match Arc::try_unwrap(checker) {
+            Ok(c) => return c.into_store(),
+            Err(shared) => {
+                checker = shared;
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+    }
+    None
 }
 
 /// An empty document cache with the configured budget.

@@ -190,6 +190,10 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Every statement of a check's record, a document's references and a
+    // URL's read stays prepared (parsing them each time cost more than
+    // running them).
+    conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }
 
@@ -343,9 +347,13 @@ impl StateDb {
     /// read or holds a status this version does not know.
     pub fn url_state(&self, url: &str) -> rusqlite::Result<Option<UrlState>> {
         let state = self.read(|c| {
-            c.query_row(
+            // Cached: one read per URL checked, a parse each time was a
+            // fifth of a run's CPU.
+            c.prepare_cached(
                 "SELECT u.checked_at, u.status, u.status_since, u.etag, u.last_modified, u.sha256, o.size, u.http_json, u.needs_download
                  FROM urls u LEFT JOIN objects o ON o.sha256 = u.sha256 WHERE u.url = ?1",
+            )?
+            .query_row(
                 [url],
                 |r| {
                     Ok(UrlState {
