@@ -1,6 +1,7 @@
 //! The S3 backend when the object service fails: a small fault proxy the
 //! test controls stands between archive and moto's S3 server, and drops
-//! connections, answers 503, or slows the upload down. Checks go on, the
+//! connections, answers 503, refuses the credentials (403), or slows the
+//! upload down. Checks go on, the
 //! bodies that could not be stored are `store_unavailable` and never
 //! recorded as stored, the run ends with `summary.store_error` and exit
 //! code 3; and a `kill -9` in the middle of a multipart upload leaves no
@@ -26,6 +27,8 @@ const DROP: u8 = 1;
 const UNAVAILABLE: u8 = 2;
 /// Client-to-service bytes at about 4 MiB/s.
 const SLOW: u8 = 3;
+/// Every request refused as S3 refuses a wrong key: 403 InvalidAccessKeyId.
+const DENIED: u8 = 4;
 
 /// A TCP proxy to `upstream` whose behaviour the test switches.
 struct FaultProxy {
@@ -65,8 +68,8 @@ impl FaultProxy {
                 let mode = shared.clone();
                 std::thread::spawn(move || match mode.load(Ordering::SeqCst) {
                     DROP => drop(client),
-                    UNAVAILABLE => {
-                        // Read the request head, answer 503, close.
+                    refusing @ (UNAVAILABLE | DENIED) => {
+                        // Read the request head, answer, close.
                         let mut head = Vec::new();
                         let mut byte = [0u8; 1];
                         while !head.ends_with(b"\r\n\r\n")
@@ -74,7 +77,13 @@ impl FaultProxy {
                         {
                             head.push(byte[0]);
                         }
-                        let _ = client.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                        let answer = if refusing == DENIED {
+                            let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InvalidAccessKeyId</Code><Message>The AWS Access Key Id you provided does not exist in our records.</Message></Error>";
+                            format!("HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+                        } else {
+                            "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+                        };
+                        let _ = client.write_all(answer.as_bytes());
                     }
                     _ => {
                         let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
@@ -179,7 +188,7 @@ fn an_unavailable_object_service_is_reported_and_nothing_is_claimed() {
     let proxy = FaultProxy::start(moto.port);
     let s = nankai();
     let setup = Setup::new(&s, &proxy, "faults", &fixture("seeds"), "");
-    for mode in [UNAVAILABLE, DROP] {
+    for mode in [UNAVAILABLE, DROP, DENIED] {
         proxy.set(mode);
         let (code, report) = setup.check();
         assert_eq!(
