@@ -186,22 +186,33 @@ pub fn write_file_atomically(
     path: &std::path::Path,
     write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    use std::io::Write as _;
+    write_file_atomically_raw(path, |file| {
+        use std::io::Write as _;
+        let mut w = std::io::BufWriter::new(file);
+        write(&mut w)?;
+        w.flush()
+    })
+}
+
+/// [`write_file_atomically`], handing `write` the unbuffered file itself,
+/// so that it can append other files with a kernel copy
+/// (`std::io::copy` from a `File` to a `&File` is `copy_file_range` on
+/// Linux, which a `dyn Write` or a `BufWriter` would turn back into
+/// reads and writes through user space).
+pub fn write_file_atomically_raw(
+    path: &std::path::Path,
+    write: impl FnOnce(&std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        let mut out = std::io::BufWriter::new(std::fs::OpenOptions::new().write(true).open(path)?);
-        write(&mut out)?;
-        return out.flush();
+        let out = std::fs::OpenOptions::new().write(true).open(path)?;
+        return write(&out);
     }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    {
-        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-        write(&mut w)?;
-        w.flush()?;
-    }
+    let tmp = tempfile::NamedTempFile::new_in(dir)?;
+    write(tmp.as_file())?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

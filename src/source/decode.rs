@@ -22,6 +22,20 @@
 //! somewhere; it is read as its beginning says, as browsers do (they
 //! detect from a prefix too).
 
+//!
+//! Before detection comes what the file says of itself: an HTML page's
+//! `<meta charset>` (or `http-equiv` `content="…; charset=…"`) in its
+//! first 1024 bytes, read the way a browser's prescan reads it. It is
+//! taken only when it names a multi-byte encoding (GBK, gb18030, Big5,
+//! Shift_JIS, EUC-JP, EUC-KR) and the whole file decodes in it without
+//! an error, which text in another encoding practically never does; a
+//! single-byte declaration (windows-1252, …) decodes any bytes, so it
+//! proves nothing and detection decides as before. This spares the
+//! detector the declared pages (a sixth of the non-UTF-8 files of the
+//! seed-mix corpus).
+
+use std::borrow::Cow;
+
 /// Text decoded from bytes, and how.
 #[derive(Debug)]
 pub struct Decoded {
@@ -43,6 +57,17 @@ pub fn looks_binary(bytes: &[u8]) -> bool {
 
 /// Decodes `bytes` to text. Never fails; see [`Decoded::lossy`].
 pub fn decode(bytes: &[u8]) -> Decoded {
+    decode_cow(Cow::Borrowed(bytes))
+}
+
+/// [`decode`], taking the bytes: UTF-8 (most files) becomes the text
+/// without a copy.
+pub fn decode_owned(bytes: Vec<u8>) -> Decoded {
+    decode_cow(Cow::Owned(bytes))
+}
+
+fn decode_cow(owned: Cow<'_, [u8]>) -> Decoded {
+    let bytes: &[u8] = &owned;
     if let Some((encoding, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
         let (text, had_errors) = encoding.decode_without_bom_handling(&bytes[bom_len..]);
         return Decoded {
@@ -51,12 +76,31 @@ pub fn decode(bytes: &[u8]) -> Decoded {
             lossy: had_errors,
         };
     }
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        return Decoded {
-            text: text.to_string(),
-            encoding: "UTF-8",
-            lossy: false,
-        };
+    let utf8 = |text| Decoded {
+        text,
+        encoding: "UTF-8",
+        lossy: false,
+    };
+    let owned = match owned {
+        Cow::Owned(vec) => match String::from_utf8(vec) {
+            Ok(text) => return utf8(text),
+            Err(e) => Cow::Owned(e.into_bytes()),
+        },
+        Cow::Borrowed(b) => match std::str::from_utf8(b) {
+            Ok(text) => return utf8(text.to_string()),
+            Err(_) => Cow::Borrowed(b),
+        },
+    };
+    let bytes: &[u8] = &owned;
+    if let Some(encoding) = declared_multibyte(bytes) {
+        let (text, had_errors) = encoding.decode_without_bom_handling(bytes);
+        if !had_errors {
+            return Decoded {
+                text: text.into_owned(),
+                encoding: encoding.name(),
+                lossy: false,
+            };
+        }
     }
     let sample = detect_sample(bytes);
     let encoding = guess(&bytes[..sample], sample == bytes.len());
@@ -79,6 +123,48 @@ pub fn decode(bytes: &[u8]) -> Decoded {
         encoding: encoding.name(),
         lossy: had_errors,
     }
+}
+
+/// The multi-byte encoding an HTML page declares in a `<meta>` within its
+/// first 1024 bytes (where browsers look), if any. Only the first
+/// `charset=` counts; a page that declares something else first is left
+/// to detection.
+fn declared_multibyte(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    const PRESCAN: usize = 1024;
+    const NEEDLE: &[u8] = b"charset";
+    let head = &bytes[..bytes.len().min(PRESCAN)];
+    let at = head
+        .windows(NEEDLE.len())
+        .position(|w| w.eq_ignore_ascii_case(NEEDLE))?;
+    // Only inside a tag that is a <meta>: the last `<` before it opens one.
+    let tag = head[..at].iter().rposition(|&b| b == b'<')?;
+    let name = head.get(tag + 1..tag + 5)?;
+    if !name.eq_ignore_ascii_case(b"meta") || head[tag..at].contains(&b'>') {
+        return None;
+    }
+    let rest = &head[at + NEEDLE.len()..];
+    let rest = rest
+        .trim_ascii_start()
+        .strip_prefix(b"=")?
+        .trim_ascii_start();
+    let rest = rest
+        .strip_prefix(b"\"")
+        .or(rest.strip_prefix(b"'"))
+        .unwrap_or(rest);
+    let end = rest
+        .iter()
+        .position(|&b| !(b.is_ascii_alphanumeric() || b"-_.:".contains(&b)))
+        .unwrap_or(rest.len());
+    let encoding = encoding_rs::Encoding::for_label(&rest[..end])?;
+    let multibyte = [
+        encoding_rs::GBK,
+        encoding_rs::GB18030,
+        encoding_rs::BIG5,
+        encoding_rs::SHIFT_JIS,
+        encoding_rs::EUC_JP,
+        encoding_rs::EUC_KR,
+    ];
+    multibyte.contains(&encoding).then_some(encoding)
 }
 
 /// Non-ASCII bytes the encoding detector is shown before it guesses: about
@@ -140,6 +226,45 @@ mod tests {
         let d = decode(&bytes);
         assert_eq!(d.text, text);
         assert!(!d.lossy);
+    }
+
+    #[test]
+    fn a_declared_multibyte_charset_is_read() {
+        let html = "<html><head><meta charset=\"gbk\"><title>南开大学</title></head><body>新闻网讯</body></html>";
+        let (bytes, _, _) = encoding_rs::GBK.encode(html);
+        assert_eq!(declared_multibyte(&bytes), Some(encoding_rs::GBK));
+        let d = decode(&bytes);
+        assert_eq!((d.text.as_str(), d.encoding, d.lossy), (html, "GBK", false));
+        let equiv = b"<META HTTP-EQUIV='Content-Type' CONTENT='text/html; charset=Big5'>";
+        assert_eq!(declared_multibyte(equiv), Some(encoding_rs::BIG5));
+    }
+
+    #[test]
+    fn a_declaration_that_proves_nothing_is_left_to_detection() {
+        // Single-byte: any bytes decode, so it is not taken.
+        assert_eq!(declared_multibyte(b"<meta charset=windows-1252>"), None);
+        // Not in a <meta>.
+        assert_eq!(declared_multibyte(b"<p>charset=gbk</p>"), None);
+        // A wrong declaration: GBK text declared Shift_JIS does not decode
+        // cleanly, so detection still reads it as GBK.
+        let text = "<meta charset=shift_jis>南开大学新闻网讯，学校召开会议，落实党中央决策部署。";
+        let (bytes, _, _) = encoding_rs::GBK.encode(text);
+        let d = decode(&bytes);
+        assert_eq!(d.text, text);
+        assert!(!d.lossy);
+    }
+
+    #[test]
+    fn owned_and_borrowed_decode_alike() {
+        for bytes in [
+            &b"plain"[..],
+            "中文".as_bytes(),
+            b"\xEF\xBB\xBFhi",
+            b"caf\xe9",
+        ] {
+            let (a, b) = (decode(bytes), decode_owned(bytes.to_vec()));
+            assert_eq!((a.text, a.encoding, a.lossy), (b.text, b.encoding, b.lossy));
+        }
     }
 
     #[test]

@@ -107,14 +107,28 @@ impl Document {
     /// Decodes `bytes` and splits off the header. Never fails: a binary or
     /// undecodable file comes back as a `skipped` document.
     pub fn from_bytes(path: String, bytes: &[u8]) -> Document {
-        if decode::looks_binary(bytes) {
+        Document::from_cow(path, std::borrow::Cow::Borrowed(bytes))
+    }
+
+    /// [`Document::from_bytes`], taking the bytes: a UTF-8 file (most of
+    /// them) becomes the body without being copied.
+    pub fn from_vec(path: String, bytes: Vec<u8>) -> Document {
+        Document::from_cow(path, std::borrow::Cow::Owned(bytes))
+    }
+
+    fn from_cow(path: String, bytes: std::borrow::Cow<'_, [u8]>) -> Document {
+        let size = bytes.len() as u64;
+        if decode::looks_binary(&bytes) {
             return Document::failed(
                 path,
                 DocumentStatus::Skipped,
                 "binary file (contains NUL bytes); not an article".into(),
             );
         }
-        let decoded = decode::decode(bytes);
+        let decoded = match bytes {
+            std::borrow::Cow::Borrowed(b) => decode::decode(b),
+            std::borrow::Cow::Owned(v) => decode::decode_owned(v),
+        };
         let mut notes = Vec::new();
         if decoded.lossy {
             notes.push(format!(
@@ -135,7 +149,7 @@ impl Document {
             doc.format = parsed.format;
             doc.encoding = decoded.encoding;
             doc.notes = notes;
-            doc.bytes = bytes.len() as u64;
+            doc.bytes = size;
             return doc;
         }
         Document {
@@ -147,8 +161,13 @@ impl Document {
             notes,
             header: parsed.header,
             body_line: parsed.body_line,
-            body: decoded.text[parsed.body_start..].to_string(),
-            bytes: bytes.len() as u64,
+            body: {
+                // In place: the header is cut off the front, no new buffer.
+                let mut text = decoded.text;
+                text.replace_range(..parsed.body_start, "");
+                text
+            },
+            bytes: size,
         }
     }
 }
@@ -197,7 +216,7 @@ pub fn read_input(input: Input, max_size: u64) -> Document {
             );
             match read {
                 Ok(n) if n as u64 > max_size => too_big(name, n as u64, max_size),
-                Ok(_) => Document::from_bytes(name, &bytes),
+                Ok(_) => Document::from_vec(name, bytes),
                 Err(e) => Document::failed(
                     name,
                     DocumentStatus::Error,
