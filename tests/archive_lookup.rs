@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::config::{write_config, ConfigParts};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -41,18 +42,15 @@ impl Setup {
         )
         .unwrap();
         server.route_on("img.test", "/dead.jpg", Reply::Status(404));
-        let port = server.addr.port();
-        let config = dir.path().join("config.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[corpus]\npaths = [\"{}\"]\n[check]\nallow_private = true\nrate_limit = 1000.0\nburst = 100\nretry_backoff = 0.05\nretry_max_time = 1.0\ncache_max_age = 0\narchive_lookup = true\narchive_endpoint = \"http://archive.test{API}\"\n{extra}\n[store]\npath = \"{}\"\nmin_free_bytes = 0\n[report]\npath = \"{}\"\n[resolve]\n\"img.test\" = \"127.0.0.1:{port}\"\n\"archive.test\" = \"127.0.0.1:{port}\"\n",
-                corpus.display(),
-                dir.path().join("store").display(),
-                dir.path().join("report.json").display(),
-            ),
-        )
-        .unwrap();
+        let check = format!(
+            "retry_max_time = 1.0\ncache_max_age = 0\narchive_lookup = true\narchive_endpoint = \"http://archive.test{API}\"\n{extra}"
+        );
+        let parts = ConfigParts {
+            check: &check,
+            hosts: &["img.test", "archive.test"],
+            ..ConfigParts::default()
+        };
+        let config = write_config(dir.path(), &corpus, server.addr.port(), &parts);
         Setup { dir, config }
     }
 

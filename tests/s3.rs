@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::config::{write_config, ConfigParts};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -28,19 +29,18 @@ struct Setup {
 impl Setup {
     fn new(server: &TestServer, moto: &Moto, bucket: &str, corpus: &Path, extra: &str) -> Setup {
         let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("config.toml");
-        let port = server.addr.port();
-        std::fs::write(
-            &config,
-            format!(
-                "[corpus]\npaths = [\"{}\"]\n[check]\nallow_private = true\nrate_limit = 1000.0\nburst = 100\nretry_backoff = 0.05\n[store]\npath = \"{}\"\nurl = \"s3://{bucket}/{PREFIX}\"\nmin_free_bytes = 0\n{extra}\n[store.s3]\nendpoint = \"{}\"\nallow_http = true\nmax_retries = 2\nretry_timeout_secs = 10\n[report]\npath = \"{}\"\n[resolve]\n\"news.nankai.edu.cn\" = \"127.0.0.1:{port}\"\n\"img.test\" = \"127.0.0.1:{port}\"\n",
-                corpus.display(),
-                dir.path().join("state").display(),
-                moto.endpoint(),
-                dir.path().join("report.json").display(),
-            ),
-        )
-        .unwrap();
+        let store = format!("url = \"s3://{bucket}/{PREFIX}\"\n{extra}");
+        let tables = format!(
+            "[store.s3]\nendpoint = \"{}\"\nallow_http = true\nmax_retries = 2\nretry_timeout_secs = 10",
+            moto.endpoint()
+        );
+        let parts = ConfigParts {
+            state: "state",
+            store: &store,
+            tables: &tables,
+            ..ConfigParts::default()
+        };
+        let config = write_config(dir.path(), corpus, server.addr.port(), &parts);
         Setup { dir, config }
     }
 

@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::config::{write_config, ConfigParts};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -119,19 +120,19 @@ impl Setup {
         s3: &str,
     ) -> Setup {
         let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("config.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[corpus]\npaths = [\"{}\"]\n[check]\nallow_private = true\nrate_limit = 1000.0\nburst = 100\nretry_backoff = 0.05\n[store]\npath = \"{}\"\nurl = \"s3://{bucket}/p\"\nmin_free_bytes = 0\n[store.s3]\nendpoint = \"http://127.0.0.1:{}\"\nallow_http = true\nmax_retries = 2\nretry_timeout_secs = 5\nrequest_timeout_secs = 10\n{s3}\n[report]\npath = \"{}\"\n[resolve]\n\"news.nankai.edu.cn\" = \"127.0.0.1:{}\"\n",
-                corpus.display(),
-                dir.path().join("state").display(),
-                proxy.port,
-                dir.path().join("report.json").display(),
-                server.addr.port(),
-            ),
-        )
-        .unwrap();
+        let store = format!("url = \"s3://{bucket}/p\"");
+        let tables = format!(
+            "[store.s3]\nendpoint = \"http://127.0.0.1:{}\"\nallow_http = true\nmax_retries = 2\nretry_timeout_secs = 5\nrequest_timeout_secs = 10\n{s3}",
+            proxy.port
+        );
+        let parts = ConfigParts {
+            state: "state",
+            store: &store,
+            tables: &tables,
+            hosts: &["news.nankai.edu.cn"],
+            ..ConfigParts::default()
+        };
+        let config = write_config(dir.path(), corpus, server.addr.port(), &parts);
         Setup { dir, config }
     }
 

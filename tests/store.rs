@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::config::{write_config, ConfigParts};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -23,19 +24,11 @@ struct Setup {
 impl Setup {
     fn new(server: &TestServer, corpus: &Path, extra: &str) -> Setup {
         let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("config.toml");
-        let port = server.addr.port();
-        std::fs::write(
-            &config,
-            format!(
-                "[corpus]\npaths = [\"{}\"]\n[check]\nallow_private = true\nrate_limit = 1000.0\nburst = 100\nretry_backoff = 0.05\nmin_free_placeholder = 0\n{extra}\n[store]\npath = \"{}\"\nmin_free_bytes = 0\n[report]\npath = \"{}\"\n[resolve]\n\"news.nankai.edu.cn\" = \"127.0.0.1:{port}\"\n\"img.test\" = \"127.0.0.1:{port}\"\n",
-                corpus.display(),
-                dir.path().join("store").display(),
-                dir.path().join("report.json").display(),
-            )
-            .replace("min_free_placeholder = 0\n", ""),
-        )
-        .unwrap();
+        let parts = ConfigParts {
+            check: extra,
+            ..ConfigParts::default()
+        };
+        let config = write_config(dir.path(), corpus, server.addr.port(), &parts);
         Setup { dir, config }
     }
 

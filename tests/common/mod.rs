@@ -2,6 +2,7 @@
 //! JSON report.
 #![allow(dead_code)]
 
+pub mod config;
 pub mod moto;
 pub mod server;
 pub mod warc;
