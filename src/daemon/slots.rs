@@ -20,7 +20,12 @@
 //! (its stream first answered "nothing more yet", [`Reads`]): under load
 //! the acceptor can run ahead of the connection tasks, and without this a
 //! probe whose whole request sat unread in its socket was evicted by the
-//! next dozen attackers before its task ever ran.
+//! next dozen attackers before its task ever ran. Among the evictable,
+//! connections that have sent something (half a request, or whole ones
+//! before) go before those that have sent nothing yet: a client's thread
+//! can be descheduled between `connect` and its first write, and a busy
+//! CI machine showed a probe evicted in that gap by a stream of
+//! reconnecting attackers, each of which sends its first bytes at once.
 //!
 //! A connection's [`Slot`] carries its request counter ([`Slot::busy`],
 //! raised by the service while a request and its response are in flight)
@@ -59,6 +64,8 @@ struct Entry {
     busy: Arc<AtomicUsize>,
     /// Set once the server has read everything the client sent.
     drained: Arc<AtomicBool>,
+    /// Set once the client has sent a byte.
+    sent: Arc<AtomicBool>,
     evict: CancellationToken,
 }
 
@@ -68,6 +75,7 @@ pub struct Slot {
     slots: Arc<Slots>,
     busy: Arc<AtomicUsize>,
     drained: Arc<AtomicBool>,
+    sent: Arc<AtomicBool>,
     evicted: CancellationToken,
 }
 
@@ -130,12 +138,14 @@ impl Slots {
         open.next_id += 1;
         let busy = Arc::new(AtomicUsize::new(0));
         let drained = Arc::new(AtomicBool::new(false));
+        let sent = Arc::new(AtomicBool::new(false));
         let evicted = CancellationToken::new();
         open.by_age.insert(
             id,
             Entry {
                 busy: busy.clone(),
                 drained: drained.clone(),
+                sent: sent.clone(),
                 evict: evicted.clone(),
             },
         );
@@ -144,6 +154,7 @@ impl Slots {
             slots: self.clone(),
             busy,
             drained,
+            sent,
             evicted,
         })
     }
@@ -162,12 +173,18 @@ impl Slots {
 }
 
 /// The oldest connection with no request in flight whose input has been
-/// read (a request still unread in its socket may be a whole one).
+/// read (a request still unread in its socket may be a whole one),
+/// preferring one that has sent something over one that has not yet.
 fn oldest_idle(open: &Open) -> Option<u64> {
-    open.by_age
-        .iter()
-        .find(|(_, e)| e.drained.load(Ordering::SeqCst) && e.busy.load(Ordering::SeqCst) == 0)
-        .map(|(&id, _)| id)
+    let idle = |e: &&Entry| e.drained.load(Ordering::SeqCst) && e.busy.load(Ordering::SeqCst) == 0;
+    let oldest = |sent: bool| {
+        open.by_age
+            .iter()
+            .filter(|(_, e)| idle(e) && e.sent.load(Ordering::SeqCst) == sent)
+            .map(|(&id, _)| id)
+            .next()
+    };
+    oldest(true).or_else(|| oldest(false))
 }
 
 impl Slot {
@@ -186,6 +203,7 @@ impl Slot {
         Reads {
             inner: stream,
             drained: Some(self.drained.clone()),
+            sent: Some(self.sent.clone()),
             slots: Arc::downgrade(&self.slots),
         }
     }
@@ -241,6 +259,8 @@ pub struct Reads<S> {
     inner: S,
     /// Until the first read that would block.
     drained: Option<Arc<AtomicBool>>,
+    /// Until the first byte read.
+    sent: Option<Arc<AtomicBool>>,
     slots: Weak<Slots>,
 }
 
@@ -250,7 +270,13 @@ impl<S: AsyncRead + Unpin> AsyncRead for Reads<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
         let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            if let Some(sent) = self.sent.take() {
+                sent.store(true, Ordering::SeqCst);
+            }
+        }
         if poll.is_pending() {
             if let Some(drained) = self.drained.take() {
                 drained.store(true, Ordering::SeqCst);
@@ -376,5 +402,26 @@ mod tests {
         assert!(more.await.is_err(), "nothing more was sent");
         let _b = slots.try_take().expect("evictable once drained");
         assert!(a.evicted().is_cancelled());
+    }
+
+    #[test]
+    fn a_connection_that_has_sent_nothing_yet_goes_last() {
+        let slots = Slots::new(2);
+        let silent = slots.try_take().unwrap();
+        let talking = slots.try_take().unwrap();
+        for s in [&silent, &talking] {
+            s.drained.store(true, Ordering::SeqCst);
+        }
+        talking.sent.store(true, Ordering::SeqCst);
+        // The older one has sent nothing yet (its client may be about to):
+        // the younger one, which sent half a request, goes first.
+        let third = slots.try_take().unwrap();
+        assert!(talking.evicted().is_cancelled());
+        assert!(!silent.evicted().is_cancelled());
+        // With no one else evictable, the silent one goes too.
+        third.drained.store(true, Ordering::SeqCst);
+        let _busy = third.activity().enter();
+        let _fourth = slots.try_take().unwrap();
+        assert!(silent.evicted().is_cancelled());
     }
 }
