@@ -35,14 +35,6 @@ struct Daemon {
     token: Option<String>,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Daemon {
     fn start(server: &TestServer, extra: &str, token: Option<&str>) -> Daemon {
         Daemon::start_with(server, "", extra, token)
@@ -66,7 +58,7 @@ impl Daemon {
         let corpus = dir.path().join("corpus");
         std::fs::create_dir_all(&corpus).unwrap();
         seed(&corpus);
-        let port = free_port();
+        let port = common::free_port();
         let config = dir.path().join("config.toml");
         std::fs::write(
             &config,

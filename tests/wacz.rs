@@ -119,15 +119,6 @@ fn the_exported_wacz_passes_wacz_validate() {
     );
 }
 
-/// A free port on 127.0.0.1 (bound, then released for the child).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// GET `path` from 127.0.0.1:`port` over HTTP/1.0: (status, body).
 fn http_get(port: u16, path: &str) -> Option<(u16, Vec<u8>)> {
     use std::io::{Read, Write};
@@ -180,7 +171,7 @@ fn pywb_replays_an_archived_image_by_its_original_url() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let port = free_port();
+    let port = common::free_port();
     let _server = Reaper(
         Command::new("wayback")
             .args(["-p", &port.to_string(), "-b", "127.0.0.1"])

@@ -12,6 +12,16 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// A free port on 127.0.0.1 (bound, then released for a child process to
+/// take).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")

@@ -24,19 +24,11 @@ pub const ENV: [(&str, &str); 2] = [
     ("AWS_SECRET_ACCESS_KEY", "archive-test-secret"),
 ];
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Moto {
     /// Starts moto, or returns `None` after [`super::tool_missing`] (which
     /// fails under `CI=true`) when `moto_server` is not installed.
     pub fn start() -> Option<Moto> {
-        let port = free_port();
+        let port = super::free_port();
         let child = match Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
