@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::config::{write_config, ConfigParts};
+use common::config::{archive_command, write_config, ConfigParts};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -45,11 +45,8 @@ impl Setup {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_archive"));
-        cmd.args(args)
-            .args(["--config", self.config.to_str().unwrap()])
-            .env("RUST_LOG", "error")
-            .envs(ENV);
+        let mut cmd = archive_command(&self.config, args);
+        cmd.envs(ENV);
         cmd
     }
 
@@ -97,6 +94,22 @@ fn stored_digests(setup: &Setup) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+/// Node B's corpus: one article with two of seed 001's images and one of
+/// its own (`/pic/only-b.jpg`, which the test routes).
+fn corpus_b() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let host = "http://news.nankai.edu.cn";
+    std::fs::write(
+        dir.path().join("b.md"),
+        format!(
+            "# B\n\n![a]({host}{})\n![b]({host}{})\n![c]({host}/pic/only-b.jpg)\n",
+            NANKAI_IMAGES_001[0], NANKAI_IMAGES_001[1]
+        ),
+    )
+    .unwrap();
+    dir
 }
 
 #[test]
@@ -301,16 +314,7 @@ fn two_processes_share_one_bucket_without_duplicates() {
     let s = nankai_server();
     // B's article shares two images with seed 001 and has one of its own.
     s.route("/pic/only-b.jpg", Reply::Ok("image/jpeg", jpeg(77)));
-    let corpus_b = tempfile::tempdir().unwrap();
-    let host = "http://news.nankai.edu.cn";
-    std::fs::write(
-        corpus_b.path().join("b.md"),
-        format!(
-            "# B\n\n![a]({host}{})\n![b]({host}{})\n![c]({host}/pic/only-b.jpg)\n",
-            NANKAI_IMAGES_001[0], NANKAI_IMAGES_001[1]
-        ),
-    )
-    .unwrap();
+    let corpus_b = corpus_b();
     let a = Setup::new(&s, &moto, "shared", &fixture("seeds"), "");
     let b = Setup::new(&s, &moto, "shared", corpus_b.path(), "");
     let spawn = |setup: &Setup| {
@@ -359,16 +363,7 @@ fn gc_deletes_only_what_no_node_references() {
         let path = entry.unwrap().path();
         std::fs::copy(&path, corpus_a.path().join(path.file_name().unwrap())).unwrap();
     }
-    let corpus_b = tempfile::tempdir().unwrap();
-    let host = "http://news.nankai.edu.cn";
-    std::fs::write(
-        corpus_b.path().join("b.md"),
-        format!(
-            "# B\n\n![a]({host}{})\n![b]({host}{})\n![c]({host}/pic/only-b.jpg)\n",
-            NANKAI_IMAGES_001[0], NANKAI_IMAGES_001[1]
-        ),
-    )
-    .unwrap();
+    let corpus_b = corpus_b();
     let gc_now = "gc_after_days = 0";
     let a = Setup::new(
         &s,

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::config::{write_config, ConfigParts};
+use common::config::{archive_command, write_config, ConfigParts};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -137,11 +137,8 @@ impl Setup {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_archive"));
-        cmd.args(args)
-            .args(["--config", self.config.to_str().unwrap()])
-            .env("RUST_LOG", "error")
-            .envs(ENV);
+        let mut cmd = archive_command(&self.config, args);
+        cmd.envs(ENV);
         cmd
     }
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::config::{write_config, ConfigParts};
+use common::config::{archive_command, write_config, ConfigParts};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -37,12 +37,7 @@ impl Setup {
     }
 
     fn run(&self, args: &[&str]) -> (i32, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_archive"))
-            .args(args)
-            .args(["--config", self.config.to_str().unwrap()])
-            .env("RUST_LOG", "error")
-            .output()
-            .unwrap();
+        let out = archive_command(&self.config, args).output().unwrap();
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).to_string(),

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::config::{write_config, ConfigParts};
+use common::config::{archive_command, write_config, ConfigParts};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -43,11 +43,7 @@ impl Setup {
     }
 
     fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_archive"));
-        cmd.args(["--check", "--format", "text", "--config"])
-            .arg(&self.config)
-            .env("RUST_LOG", "error");
-        cmd
+        archive_command(&self.config, &["--check", "--format", "text"])
     }
 
     fn check(&self) -> Value {

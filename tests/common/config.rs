@@ -60,3 +60,13 @@ pub fn write_config(dir: &Path, corpus: &Path, port: u16, parts: &ConfigParts) -
     .unwrap();
     config
 }
+
+/// `archive ARGS --config CONFIG`, quiet on stderr but for errors.
+pub fn archive_command(config: &Path, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_archive"));
+    cmd.args(args)
+        .arg("--config")
+        .arg(config)
+        .env("RUST_LOG", "error");
+    cmd
+}
