@@ -7,7 +7,7 @@
 //! are the schema in `docs/report.schema.json`. Change both together and
 //! bump [`crate::report::SCHEMA_VERSION`].
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::check::outage::LastKnown;
 use crate::check::{HttpInfo, StoreOutcome};
@@ -16,7 +16,7 @@ use crate::vocab::{FindingKind, Reason, SuggestionReason, Syntax, UnknownWord};
 
 /// A link's verdict. The order is severity, worst last, so sorting by
 /// status puts the worst findings where people look first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Ok,

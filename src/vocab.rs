@@ -74,6 +74,13 @@ macro_rules! vocabulary {
                 s.serialize_str(self.as_str())
             }
         }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<$name, D::Error> {
+                let word = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                word.parse().map_err(serde::de::Error::custom)
+            }
+        }
     };
 }
 

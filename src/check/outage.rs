@@ -83,14 +83,14 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Checked;
 use crate::model::Status;
 use crate::store::db::{CheckRecord, UrlState};
 
 /// What one check says about the network (see the module doc).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Reach {
     /// Nothing learnt about the network.
     #[default]
@@ -177,7 +177,7 @@ pub fn decide(evidence: &Evidence, canary: &Canary) -> Network {
 
 /// A URL's status before this run, shown beside a `network_unavailable`
 /// error: the report's `last_known`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LastKnown {
     pub status: Status,
     /// Since when it has had that status (RFC 3339).

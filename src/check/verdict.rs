@@ -75,7 +75,7 @@ pub struct HttpInfo {
 /// result type: the fetcher fills what it saw, the checker adds the page
 /// images (`http.images`) and the stored copy, and [`super::apply`] copies
 /// it into the links.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Checked {
     pub status: Status,
     pub reason: Option<Reason>,
@@ -92,7 +92,7 @@ pub struct Checked {
 }
 
 /// The report's `store` object: the archived copy, or `{"error": ...}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum StoreOutcome {
     Stored(StoredCopy),
@@ -107,7 +107,7 @@ pub enum StoreOutcome {
 
 /// An archived copy of a URL's body, as the report shows it. Fields in
 /// alphabetical order, like [`HttpInfo`]'s and for the same reason.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredCopy {
     pub content_type: Option<String>,
     /// Stored for the first time in this run.

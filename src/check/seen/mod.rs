@@ -11,12 +11,22 @@
 //! whole. Repeats are rebuilt from it exactly as the first link saw it,
 //! so the report does not depend on which link came first.
 //!
-//! Memory still grows with the number of distinct URLs in a run (the key
-//! and the kept result, ≈ 0.2 KB for a plain page against ≈ 0.9 KB whole),
-//! never with the number of links.
+//! Memory is bounded, not by the number of links nor by the number of
+//! distinct URLs: past [`MEMORY_CAP`] results in memory (the key and the
+//! kept result, ≈ 0.2 KB for a plain page against ≈ 0.9 KB whole), the
+//! results move to a temporary database ([`spill`]) and a repeat reads
+//! its result back from there; what stays in memory per spilled URL is an
+//! 8-byte fingerprint. A run that checks 100,000 distinct URLs held ≈ 43
+//! MB of them before (issue 11, item 5). Should the temporary database
+//! fail (no room in the temporary folder), results stay in memory, as
+//! before, and a warning says so.
+
+mod spill;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+use spill::Spill;
 
 use tokio::sync::OnceCell;
 
@@ -35,6 +45,11 @@ pub(super) enum WantKey {
     Html = 3,
 }
 
+impl WantKey {
+    /// In the order of their values (the index of their map).
+    const ALL: [WantKey; 4] = [WantKey::Page, WantKey::Image, WantKey::Media, WantKey::Html];
+}
+
 /// A URL's place in the run: being checked, or checked.
 enum Entry {
     Checking(Arc<OnceCell<Checked>>),
@@ -47,43 +62,134 @@ pub(super) enum Lookup {
     Checked(Box<Checked>),
 }
 
+/// Results kept in memory before they move to the temporary database:
+/// ≈ 7 MB of plain pages.
+pub(super) const MEMORY_CAP: usize = 16_384;
+
 /// URLs checked this run, one map per [`WantKey`] (looked up by `&str`,
-/// no key built per link).
-#[derive(Default)]
+/// no key built per link), and those spilled past the cap.
 pub(super) struct Seen {
-    maps: Mutex<[HashMap<Box<str>, Entry>; 4]>,
+    inner: Mutex<Inner>,
+    cap: usize,
+}
+
+#[derive(Default)]
+struct Inner {
+    maps: [HashMap<Box<str>, Entry>; 4],
+    /// `Entry::Checked` entries in `maps`.
+    in_memory: usize,
+    spill: Option<Spill>,
+    /// The temporary database failed once: keep everything in memory.
+    spill_failed: bool,
+}
+
+impl Default for Seen {
+    fn default() -> Seen {
+        Seen::with_cap(MEMORY_CAP)
+    }
 }
 
 impl Seen {
+    /// At most `cap` results in memory (tests use a small one).
+    pub(super) fn with_cap(cap: usize) -> Seen {
+        Seen {
+            inner: Mutex::default(),
+            cap: cap.max(1),
+        }
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub(super) fn clear(&self) {
-        let mut maps = self.maps.lock().unwrap_or_else(|e| e.into_inner());
-        *maps = Default::default();
+        *self.inner() = Inner::default();
     }
 
     /// The result for `url`, or the cell that holds (or will hold) it.
     pub(super) fn lookup(&self, url: &str, key: WantKey) -> Lookup {
-        let mut maps = self.maps.lock().unwrap_or_else(|e| e.into_inner());
-        let map = &mut maps[key as usize];
-        match map.get(url) {
-            Some(Entry::Checked(kept)) => Lookup::Checked(Box::new(kept.expand(url))),
-            Some(Entry::Checking(cell)) => Lookup::Checking(cell.clone()),
-            None => {
-                let cell = Arc::new(OnceCell::new());
-                map.insert(url.into(), Entry::Checking(cell.clone()));
-                Lookup::Checking(cell)
+        let mut inner = self.inner();
+        let inner = &mut *inner;
+        match inner.maps[key as usize].get(url) {
+            Some(Entry::Checked(kept)) => return Lookup::Checked(Box::new(kept.expand(url))),
+            Some(Entry::Checking(cell)) => return Lookup::Checking(cell.clone()),
+            None => {}
+        }
+        if let Some(spill) = &inner.spill {
+            match spill.get(key, url) {
+                Ok(Some(checked)) => return Lookup::Checked(Box::new(checked)),
+                Ok(None) => {}
+                // Not fatal: the URL is checked again.
+                Err(e) => {
+                    tracing::warn!("temporary database of checked URLs: cannot read {url}: {e}")
+                }
             }
         }
+        let cell = Arc::new(OnceCell::new());
+        inner.maps[key as usize].insert(url.into(), Entry::Checking(cell.clone()));
+        Lookup::Checking(cell)
     }
 
     /// Keeps `checked` as `url`'s result in its small form; links still
     /// waiting on the cell get theirs from the cell.
     pub(super) fn done(&self, url: &str, key: WantKey, checked: &Checked) {
-        let mut maps = self.maps.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(entry) = maps[key as usize].get_mut(url) {
+        let mut inner = self.inner();
+        if let Some(entry) = inner.maps[key as usize].get_mut(url) {
             if matches!(entry, Entry::Checking(_)) {
                 *entry = Entry::Checked(Kept::of(url, checked));
+                inner.in_memory += 1;
             }
         }
+        if inner.in_memory > self.cap && !inner.spill_failed {
+            inner.spill_checked();
+        }
+    }
+
+    /// Results in memory and in the temporary database.
+    #[cfg(test)]
+    fn counts(&self) -> (usize, usize) {
+        let inner = self.inner();
+        (inner.in_memory, inner.spill.as_ref().map_or(0, Spill::len))
+    }
+}
+
+impl Inner {
+    /// Moves every result in memory to the temporary database (URLs being
+    /// checked stay). The map's capacity is kept for the next ones.
+    fn spill_checked(&mut self) {
+        if self.spill.is_none() {
+            match Spill::open() {
+                Ok(s) => self.spill = Some(s),
+                Err(e) => return self.give_up(e),
+            }
+        }
+        let mut results = Vec::with_capacity(self.in_memory);
+        for (i, map) in self.maps.iter().enumerate() {
+            let key = WantKey::ALL[i];
+            for (url, entry) in map {
+                if let Entry::Checked(kept) = entry {
+                    results.push((key, &**url, kept.expand(url)));
+                }
+            }
+        }
+        let Some(spill) = self.spill.as_mut() else {
+            return;
+        };
+        if let Err(e) = spill.put_all(results) {
+            return self.give_up(e);
+        }
+        for map in &mut self.maps {
+            map.retain(|_, e| matches!(e, Entry::Checking(_)));
+        }
+        self.in_memory = 0;
+    }
+
+    fn give_up(&mut self, e: rusqlite::Error) {
+        tracing::warn!(
+            "temporary database of checked URLs: {e}; keeping them in memory instead \
+             (check the room in the temporary folder, SQLITE_TMPDIR or /var/tmp)"
+        );
+        self.spill_failed = true;
     }
 }
 
@@ -252,6 +358,75 @@ mod tests {
                 "the same URL as an image is another check"
             );
         }
+    }
+
+    #[test]
+    fn past_the_cap_results_move_out_of_memory_and_repeats_still_get_them_exactly() {
+        let cap = 8;
+        let seen = Seen::with_cap(cap);
+        let results: Vec<(String, WantKey, Checked)> = (0..100)
+            .map(|i| {
+                let url = format!("http://a.test/p/{i}.html");
+                let mut c = plain_ok(&url);
+                match i % 4 {
+                    0 => {}
+                    1 => {
+                        c.http.redirects = vec![format!("http://a.test/q/{i}")];
+                        c.http.final_url = Some(format!("http://a.test/q/{i}"));
+                    }
+                    2 => {
+                        c.status = Status::Broken;
+                        c.reason = Some(Reason::NotFound);
+                        c.message = Some("404 Not Found".into());
+                    }
+                    _ => {
+                        c.store = Some(StoreOutcome::Failed {
+                            error: "disk full".into(),
+                            reason: Some(Reason::StoreUnavailable),
+                        });
+                    }
+                }
+                let key = if i % 3 == 0 {
+                    WantKey::Image
+                } else {
+                    WantKey::Page
+                };
+                (url, key, c)
+            })
+            .collect();
+        for (url, key, c) in &results {
+            let Lookup::Checking(cell) = seen.lookup(url, *key) else {
+                panic!("{url} is new");
+            };
+            cell.set(c.clone()).unwrap();
+            seen.done(url, *key, c);
+            let (in_memory, _) = seen.counts();
+            assert!(in_memory <= cap, "{in_memory} results in memory, cap {cap}");
+        }
+        let (in_memory, spilled) = seen.counts();
+        assert_eq!(in_memory + spilled, results.len());
+        assert!(spilled >= results.len() - cap, "only {spilled} spilled");
+        for (url, key, c) in &results {
+            let Lookup::Checked(again) = seen.lookup(url, *key) else {
+                panic!("{url} was checked: it must not be checked again");
+            };
+            assert_eq!(shown(&again), shown(c), "{url}");
+        }
+        // Another want of a spilled URL, and a URL never seen, are new.
+        assert!(matches!(
+            seen.lookup(&results[1].0, WantKey::Media),
+            Lookup::Checking(_)
+        ));
+        assert!(matches!(
+            seen.lookup("http://a.test/never", WantKey::Page),
+            Lookup::Checking(_)
+        ));
+        seen.clear();
+        assert_eq!(seen.counts(), (0, 0));
+        assert!(matches!(
+            seen.lookup(&results[0].0, results[0].1),
+            Lookup::Checking(_)
+        ));
     }
 
     #[test]
