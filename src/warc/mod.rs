@@ -24,8 +24,9 @@
 //! ([`recover`]).
 //!
 //! Records embed their payloads: the choice, against assembling WARCs
-//! from the objects at export time, and its cost are in
-//! `docs/BENCHMARKS.md` ("WARC output").
+//! from the objects at export time, is argued in
+//! `docs/BENCHMARKS-history.md` ("WARC output"); its cost, measured
+//! again by every `bench/all.sh` run, is in `docs/BENCHMARKS.md`.
 
 pub mod cdxj;
 pub mod record;
@@ -501,13 +502,20 @@ mod cost {
         }
         let assemble_time = t.elapsed();
         let mb = |b: u64| b as f64 / 1e6;
-        eprintln!(
-            "{n} objects of {size} B: objects {:.1} MB\n\
-             A embed: +{:.1} MB WARC, {:.2} s at capture time\n\
-             B assemble: +{:.3} MB journal, {:.3} s at capture time; export {:.2} s (writes {:.1} MB)",
-            mb(objects),
+        // A Markdown table on stdout: bench/all.sh puts it in BENCHMARKS.md.
+        println!(
+            "{n} objects of {size} B of random bytes, {:.1} MB of objects\n",
+            mb(objects)
+        );
+        println!("| | extra disk MB | time at capture s | time at export s |");
+        println!("|---|---:|---:|---|");
+        println!(
+            "| A, embed (gzip level 1) | +{:.1} | {:.2} | none (copy the files) |",
             mb(embed_disk),
-            embed_time.as_secs_f64(),
+            embed_time.as_secs_f64()
+        );
+        println!(
+            "| B, assemble | +{:.3} | {:.3} | {:.2} (writes {:.1} MB) |",
             mb(journal_disk),
             journal_time.as_secs_f64(),
             assemble_time.as_secs_f64(),
