@@ -163,15 +163,14 @@ impl Inner {
                 Err(e) => return self.give_up(e),
             }
         }
-        let mut results = Vec::with_capacity(self.in_memory);
-        for (i, map) in self.maps.iter().enumerate() {
-            let key = WantKey::ALL[i];
-            for (url, entry) in map {
-                if let Entry::Checked(kept) = entry {
-                    results.push((key, &**url, kept.expand(url)));
-                }
-            }
-        }
+        // Expanded one at a time as they are written: a batch of whole
+        // results at once would be a spike of its own.
+        let results = self.maps.iter().enumerate().flat_map(|(i, map)| {
+            map.iter().filter_map(move |(url, entry)| match entry {
+                Entry::Checked(kept) => Some((WantKey::ALL[i], &**url, kept.expand(url))),
+                Entry::Checking(_) => None,
+            })
+        });
         let Some(spill) = self.spill.as_mut() else {
             return;
         };

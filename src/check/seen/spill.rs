@@ -42,8 +42,12 @@ impl Spill {
     pub(super) fn open() -> rusqlite::Result<Spill> {
         let db = Connection::open("")?;
         db.execute_batch(
+            // A small page cache: what is spilled is read back rarely (only
+            // repeats), and the point is to keep it out of memory.
             "PRAGMA journal_mode = OFF;
              PRAGMA synchronous = OFF;
+             PRAGMA temp_store = FILE;
+             PRAGMA cache_size = -1024;
              CREATE TABLE seen (key INTEGER NOT NULL, url TEXT NOT NULL, checked TEXT NOT NULL,
                                 PRIMARY KEY (key, url)) WITHOUT ROWID;",
         )?;

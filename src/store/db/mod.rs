@@ -26,7 +26,7 @@
 //! summary and exit code come from those counts.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Sender};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -176,7 +176,7 @@ pub struct UrlState {
 
 /// The state database: a writer thread and a reader connection.
 pub struct StateDb {
-    tx: Option<Sender<Write>>,
+    tx: Option<mpsc::SyncSender<Write>>,
     writer: Option<JoinHandle<()>>,
     reader: Mutex<Connection>,
     path: PathBuf,
@@ -208,6 +208,9 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Writes waiting for the writer thread, at most.
+const WRITE_QUEUE: usize = 4096;
+
 impl StateDb {
     /// Opens (creating and migrating) `path`.
     pub fn open(path: &Path) -> Result<StateDb, StoreError> {
@@ -218,7 +221,11 @@ impl StateDb {
         let mut writer_conn = open_connection(path).map_err(err)?;
         migrate(&mut writer_conn).map_err(err)?;
         let reader = open_connection(path).map_err(err)?;
-        let (tx, rx) = mpsc::channel();
+        // Bounded: a writer that falls behind (a slow disk) slows the
+        // checks down rather than holding their records in memory
+        // (≈ 0.5 KB each; a 300,000-URL run peaked 93 MB higher with
+        // this unbounded and the checked URLs all in memory).
+        let (tx, rx) = mpsc::sync_channel(WRITE_QUEUE);
         let faults = Arc::new(Faults::default());
         let writer_faults = faults.clone();
         let writer = std::thread::Builder::new()
