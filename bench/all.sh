@@ -106,7 +106,7 @@ run_s3() { SETS=$S3_SETS REPEAT=$S3_REPEAT bash bench/s3_ingest.sh; }
 run_warc() {
     # The test prints its table on stdout, between cargo's own lines.
     WARC_COST_N=$WARC_N cargo test --lib warc::cost -- --ignored --nocapture --test-threads 1 2>/dev/null |
-        sed -n '/objects of/,/^| B/p' | grep . || { log "warc::cost printed no table"; return 1; }
+        sed -n '/objects of/,/^| B/p' | sed 's/^test .* \.\.\. //' | grep . || { log "warc::cost printed no table"; return 1; }
 }
 
 for s in $SECTIONS; do
