@@ -101,60 +101,70 @@ impl UrlFilter {
 }
 
 /// Sets a link's status from how it resolved. `base_hint` is shown in the
-/// message of unresolvable links.
-pub fn classify(link: &mut Link, resolution: &Resolution, filter: &UrlFilter, base_hint: &str) {
-    let mut set = |status, reason, message: String| {
-        link.status = status;
-        link.reason = Some(reason);
-        link.message = Some(message);
-    };
-    match resolution {
-        Resolution::Malformed(error) => {
-            set(
-                Status::Broken,
-                Reason::MalformedUrl,
-                format!("not a valid URL: {error}"),
-            );
-        }
-        Resolution::NoBase => set(
+/// message of unresolvable links. The resolution is taken by value: the
+/// parsed URL's serialization becomes `resolved` without a copy.
+pub fn classify(link: &mut Link, resolution: Resolution, filter: &UrlFilter, base_hint: &str) {
+    let verdict = match resolution {
+        Resolution::Malformed(error) => Some((
+            Status::Broken,
+            Reason::MalformedUrl,
+            format!("not a valid URL: {error}"),
+        )),
+        Resolution::NoBase => Some((
             Status::Unresolvable,
             Reason::NoBaseUrl,
             format!(
                 "`{}` is relative and the document has no base URL; {base_hint}",
                 link.url
             ),
-        ),
+        )),
         Resolution::Absolute(url) => {
-            link.resolved = Some(url.to_string());
-            match url.scheme() {
-                "http" | "https" => {}
-                "data" => {
-                    return set(
-                        Status::Skipped,
-                        Reason::DataUri,
-                        format!(
-                            "inline data: URI ({} bytes); reported, not fetched",
-                            link.url.len()
-                        ),
-                    )
-                }
-                other => {
-                    return set(
-                        Status::Skipped,
-                        Reason::UnsupportedScheme,
-                        format!("`{other}:` links are not checked"),
-                    )
-                }
-            }
-            if let Some((reason, why)) = filter.verdict(url.as_str()) {
-                return set(Status::Skipped, reason, format!("URL {why}"));
-            }
-            match truncation::truncation(&link.url, url, link.kind) {
-                Some(t) => set(Status::Truncated, t.reason, t.message),
-                None => link.status = Status::Unchecked,
-            }
+            let verdict = absolute_verdict(link, &url, filter);
+            link.resolved = Some(url.into());
+            verdict
+        }
+    };
+    match verdict {
+        Some((status, reason, message)) => {
+            link.status = status;
+            link.reason = Some(reason);
+            link.message = Some(message);
+        }
+        None => link.status = Status::Unchecked,
+    }
+}
+
+/// The verdict on a link that resolved to `url`; `None`: to be checked.
+fn absolute_verdict(
+    link: &Link,
+    url: &url::Url,
+    filter: &UrlFilter,
+) -> Option<(Status, Reason, String)> {
+    match url.scheme() {
+        "http" | "https" => {}
+        "data" => {
+            return Some((
+                Status::Skipped,
+                Reason::DataUri,
+                format!(
+                    "inline data: URI ({} bytes); reported, not fetched",
+                    link.url.len()
+                ),
+            ))
+        }
+        other => {
+            return Some((
+                Status::Skipped,
+                Reason::UnsupportedScheme,
+                format!("`{other}:` links are not checked"),
+            ))
         }
     }
+    if let Some((reason, why)) = filter.verdict(url.as_str()) {
+        return Some((Status::Skipped, reason, format!("URL {why}")));
+    }
+    truncation::truncation(&link.url, url, link.kind)
+        .map(|t| (Status::Truncated, t.reason, t.message))
 }
 
 /// Folds exploded-URL runs and marks duplicates among one document's

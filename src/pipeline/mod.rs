@@ -144,7 +144,7 @@ pub fn scan_document(doc: Document, config: &Config, filter: &UrlFilter) -> Scan
     }
     for link in &mut links {
         let resolution = resolve(&link.url, base.as_ref().map(|b| &b.url));
-        classify(link, &resolution, filter, &hint);
+        classify(link, resolution, filter, &hint);
     }
     if record.source_url.is_none() {
         record.source_url = links

@@ -16,6 +16,7 @@
 
 pub mod digest;
 pub mod json;
+mod link_json;
 pub mod metrics;
 pub mod progress;
 pub mod sinks;
