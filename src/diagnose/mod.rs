@@ -71,7 +71,7 @@ use std::collections::HashMap;
 
 use crate::config::{LinksConfig, Regexes};
 use crate::model::{Finding, Link, Status, Suggestion};
-use crate::resolve::Resolution;
+use crate::resolve::{resolve, Resolution};
 use crate::vocab::{FindingKind, Reason, SuggestionReason};
 
 /// The include/exclude URL patterns, compiled when the configuration was
@@ -97,6 +97,38 @@ impl UrlFilter {
         } else {
             None
         }
+    }
+}
+
+/// Resolves and classifies every link of one document against `base`.
+///
+/// A link that repeats an earlier one (same URL as written, same kind)
+/// gets that one's verdict copied instead of being parsed again: the
+/// verdict depends on nothing else, and in the seed-mix corpus 45 % of
+/// links repeat one of their document (the characters of an exploded
+/// URL: every `e`, `.` and `/` is the same link), while parsing a URL
+/// was the largest cost of this stage (issue 11).
+pub fn classify_links(links: &mut [Link], base: Option<&url::Url>, filter: &UrlFilter, hint: &str) {
+    use std::hash::BuildHasher as _;
+    let hasher = std::hash::RandomState::new();
+    let mut first: HashMap<u64, usize> = HashMap::with_capacity(links.len());
+    for i in 0..links.len() {
+        let key = hasher.hash_one((links[i].url.as_str(), links[i].kind));
+        if let Some(&j) = first.get(&key) {
+            // A hash is only a hint: the URL and kind are compared.
+            if links[j].url == links[i].url && links[j].kind == links[i].kind {
+                let (earlier, later) = links.split_at_mut(i);
+                let (from, to) = (&earlier[j], &mut later[0]);
+                to.resolved.clone_from(&from.resolved);
+                to.status = from.status;
+                to.reason = from.reason;
+                to.message.clone_from(&from.message);
+                continue;
+            }
+        }
+        let link = &mut links[i];
+        classify(link, resolve(&link.url, base), filter, hint);
+        first.entry(key).or_insert(i);
     }
 }
 
@@ -277,4 +309,53 @@ pub fn document_findings(
         });
     }
     findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::LinkKind;
+
+    #[test]
+    fn a_repeated_link_gets_the_verdict_it_would_get_alone() {
+        let config = LinksConfig::default();
+        let filter = UrlFilter::new(&config);
+        let base = url::Url::parse("http://a.cn/x/page.html").unwrap();
+        let urls = [
+            "g",
+            "g",
+            "http://a.cn/x/",
+            "%E6",
+            "g",
+            "a.jpg",
+            "%E6",
+            "a.jpg",
+        ];
+        let kinds = [LinkKind::Image, LinkKind::Page];
+        let mut links: Vec<Link> = urls
+            .iter()
+            .enumerate()
+            .map(|(i, u)| {
+                let mut l = crate::report::fixtures::link(Status::Unchecked, u, None);
+                l.resolved = None;
+                l.kind = kinds[i % 2];
+                l
+            })
+            .collect();
+        let mut alone = links.clone();
+        classify_links(&mut links, Some(&base), &filter, "hint");
+        for link in &mut alone {
+            classify(link, resolve(&link.url, Some(&base)), &filter, "hint");
+        }
+        let verdicts = |v: &[Link]| -> Vec<_> {
+            v.iter()
+                .map(|l| (l.resolved.clone(), l.status, l.reason, l.message.clone()))
+                .collect()
+        };
+        assert_eq!(verdicts(&links), verdicts(&alone));
+        // The same URL as another kind is judged as that kind.
+        assert_eq!(links[0].status, Status::Truncated);
+        assert_eq!(links[1].status, Status::Unchecked);
+        assert_eq!(links[4].status, Status::Truncated);
+    }
 }
