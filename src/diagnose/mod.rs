@@ -262,24 +262,28 @@ pub fn document_findings(
             suggestions: vec![suggestion],
         });
     }
-    let mut first_seen: HashMap<String, usize> = HashMap::new();
+    // Found with the URLs borrowed, then marked: no copy of each URL.
+    let mut first_seen: HashMap<&str, usize> = HashMap::new();
     let mut repeats: HashMap<usize, Vec<usize>> = HashMap::new();
-    for i in 0..links.len() {
+    for (i, link) in links.iter().enumerate() {
         // A header and a body both naming the source is agreement, not noise.
-        let (Some(url), None) = (links[i].resolved.clone(), links[i].finding) else {
+        let (Some(url), None) = (link.resolved.as_deref(), link.finding) else {
             continue;
         };
-        if links[i].kind == crate::extract::LinkKind::Source {
+        if link.kind == crate::extract::LinkKind::Source {
             continue;
         }
-        match first_seen.get(&url) {
-            Some(&first) => {
-                links[i].duplicate_of = Some(links[first].id);
-                repeats.entry(first).or_default().push(i);
-            }
+        match first_seen.get(url) {
+            Some(&first) => repeats.entry(first).or_default().push(i),
             None => {
                 first_seen.insert(url, i);
             }
+        }
+    }
+    drop(first_seen);
+    for (&first, others) in &repeats {
+        for &i in others {
+            links[i].duplicate_of = Some(links[first].id);
         }
     }
     let mut repeated: Vec<_> = repeats.into_iter().collect();

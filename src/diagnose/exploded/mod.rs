@@ -181,11 +181,17 @@ impl<'a> HttpParts<'a> {
             Some((b, f)) => (b, Some(f)),
             None => (s, None),
         };
+        // Byte searches: the delimiters are ASCII, and a `[char]` pattern
+        // decodes every character it passes.
         let authority_end = scheme_end
-            + before_fragment[scheme_end..]
-                .find(['/', '?'])
+            + before_fragment.as_bytes()[scheme_end..]
+                .iter()
+                .position(|&b| b == b'/' || b == b'?')
                 .unwrap_or(before_fragment.len() - scheme_end);
-        let (page_key, query) = match before_fragment[authority_end..].find('?') {
+        let query_at = before_fragment.as_bytes()[authority_end..]
+            .iter()
+            .position(|&b| b == b'?');
+        let (page_key, query) = match query_at {
             Some(q) => (
                 &before_fragment[..authority_end + q],
                 Some(&before_fragment[authority_end + q + 1..]),
