@@ -115,7 +115,18 @@ fn write_serde(out: &mut Vec<u8>, value: &impl Serialize) {
     let _ = serde_json::to_writer(&mut *out, value);
 }
 
-fn write_usize(out: &mut Vec<u8>, mut n: usize) {
+fn write_usize(out: &mut Vec<u8>, n: usize) {
+    // Most numbers in a report are small (lines, columns, ids of a small
+    // run): those are one or two bytes, without a division loop.
+    if n < 10 {
+        out.push(b'0' + n as u8);
+        return;
+    }
+    if n < 100 {
+        out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]);
+        return;
+    }
+    let mut n = n;
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     loop {
@@ -273,6 +284,15 @@ mod tests {
                 status: None,
             }];
             assert_eq!(hand(&l), serde(&l));
+        }
+    }
+
+    #[test]
+    fn numbers_are_written_as_serde_json_writes_them() {
+        for n in (0..1000).chain([9_999, 10_000, 123_456_789, usize::MAX]) {
+            let mut out = Vec::new();
+            write_usize(&mut out, n);
+            assert_eq!(out, serde_json::to_vec(&n).unwrap());
         }
     }
 
