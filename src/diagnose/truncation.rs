@@ -96,7 +96,14 @@ pub fn truncation(raw: &str, url: &Url, kind: LinkKind) -> Option<Truncation> {
             ),
         );
     }
-    let name = String::from_utf8_lossy(&percent_decode(last)).into_owned();
+    // Without a `%` the name is its own decoding: nothing to build.
+    let name: std::borrow::Cow<str> = if last.contains('%') {
+        String::from_utf8_lossy(&percent_decode(last))
+            .into_owned()
+            .into()
+    } else {
+        last.into()
+    };
     let mut chars = name.chars();
     if let (Some(only), None) = (chars.next(), chars.next()) {
         if !only.is_ascii_digit() {

@@ -15,10 +15,10 @@ mod cache;
 pub use cache::DocumentCache;
 
 use crate::config::Config;
-use crate::diagnose::{classify, document_findings, UrlFilter};
+use crate::diagnose::{classify_links, document_findings, UrlFilter};
 use crate::extract::extract_document;
 use crate::model::{Finding, Link, Status};
-use crate::resolve::{document_base, resolve, BaseOrigin};
+use crate::resolve::{document_base, BaseOrigin};
 use crate::source::format::HeaderStyle;
 use crate::source::{read_input, Document, DocumentStatus, Format, Input, Source};
 use crate::vocab::Syntax;
@@ -142,10 +142,7 @@ pub fn scan_document(doc: Document, config: &Config, filter: &UrlFilter) -> Scan
             raw.text,
         ));
     }
-    for link in &mut links {
-        let resolution = resolve(&link.url, base.as_ref().map(|b| &b.url));
-        classify(link, &resolution, filter, &hint);
-    }
+    classify_links(&mut links, base.as_ref().map(|b| &b.url), filter, &hint);
     if record.source_url.is_none() {
         record.source_url = links
             .iter()

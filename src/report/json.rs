@@ -3,9 +3,9 @@
 //! Documents, links and findings are serialized as they arrive into three
 //! anonymous temporary files; [`JsonReport::finish`] writes the head and
 //! summary field by field, then copies the three arrays in. Nothing is
-//! serialized to a string to be cut and patched: every value goes through
-//! serde straight to its writer, and a link costs no allocation of its own
-//! here (the spill files are buffered). A report written to a file
+//! serialized to a string to be cut and patched: every value is appended to
+//! its spill's buffer (links by the hand-written [`super::link_json`],
+//! the rest by serde), and a link costs no allocation of its own here. A report written to a file
 //! goes to `FILE.tmp` first and is renamed into place, so a reader (the
 //! daemon's `/report.json`, a monitoring job) never sees half of one.
 
@@ -20,34 +20,50 @@ use crate::pipeline::Scanned;
 
 /// One JSON array being spilled to a temporary file.
 struct Spill {
-    file: BufWriter<File>,
+    file: File,
+    /// Items not yet written; written out in blocks of [`Spill::BLOCK`].
+    buf: Vec<u8>,
     count: usize,
 }
 
 impl Spill {
+    /// 64 KiB: a tenth of the write(2) calls of 8 KiB on a report of
+    /// 100 MB.
+    const BLOCK: usize = 1 << 16;
+
     fn new() -> io::Result<Spill> {
         Ok(Spill {
-            // 64 KiB: a tenth of the write(2) calls of the default 8 KiB
-            // on a report of 100 MB.
-            file: BufWriter::with_capacity(1 << 16, tempfile::tempfile()?),
+            file: tempfile::tempfile()?,
+            buf: Vec::with_capacity(Spill::BLOCK + 4096),
             count: 0,
         })
     }
 
-    fn push(&mut self, item: &impl Serialize) -> io::Result<()> {
+    /// Adds an item that `write` appends to the buffer.
+    fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
         if self.count > 0 {
-            self.file.write_all(b",\n")?;
+            self.buf.extend_from_slice(b",\n");
         }
-        serde_json::to_writer(&mut self.file, item)?;
+        write(&mut self.buf);
         self.count += 1;
+        if self.buf.len() >= Spill::BLOCK {
+            self.file.write_all(&self.buf)?;
+            self.buf.clear();
+        }
         Ok(())
     }
 
+    fn push(&mut self, item: &impl Serialize) -> io::Result<()> {
+        let mut result = Ok(());
+        self.push_with(|buf| result = serde_json::to_writer(buf, item))?;
+        Ok(result?)
+    }
+
     /// The spilled array, flushed and rewound for reading.
-    fn into_file(self) -> io::Result<File> {
-        let mut file = self.file.into_inner().map_err(|e| e.into_error())?;
-        file.rewind()?;
-        Ok(file)
+    fn into_file(mut self) -> io::Result<File> {
+        self.file.write_all(&self.buf)?;
+        self.file.rewind()?;
+        Ok(self.file)
     }
 }
 
@@ -131,7 +147,8 @@ impl JsonReport {
         );
         self.documents.push(&scanned.document)?;
         for link in &scanned.links {
-            self.links.push(link)?;
+            self.links
+                .push_with(|buf| super::link_json::write_link(buf, link))?;
         }
         for finding in &scanned.findings {
             self.findings.push(finding)?;

@@ -20,6 +20,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::{http_facts, Summary};
+use crate::extract::LinkKind;
+use crate::model::Status;
 use crate::pipeline::Scanned;
 
 /// Run timing the report alone does not carry.
@@ -98,9 +100,20 @@ impl Default for Metrics {
 impl Metrics {
     /// Counts one emitted document.
     pub fn add(&mut self, scanned: &Scanned) {
+        let counts = super::LinkTally::of(&scanned.links);
+        for status in Status::ALL {
+            for kind in LinkKind::ALL {
+                let n = counts.get(status, kind);
+                if n > 0 {
+                    *self
+                        .links
+                        .entry((status.as_str(), kind.as_str()))
+                        .or_default() += n as u64;
+                }
+            }
+        }
         for link in &scanned.links {
             let status = link.status.as_str();
-            *self.links.entry((status, link.kind.as_str())).or_default() += 1;
             let Some(http) = http_facts(link) else {
                 continue;
             };

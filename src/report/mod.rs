@@ -16,6 +16,7 @@
 
 pub mod digest;
 pub mod json;
+mod link_json;
 pub mod metrics;
 pub mod progress;
 pub mod sinks;
@@ -127,14 +128,19 @@ impl Summary {
             DocumentStatus::Error => self.documents.error += 1,
         }
         self.bytes_scanned += scanned.document.bytes;
-        for link in &scanned.links {
-            self.links.total += 1;
-            *self
-                .links
-                .by_status
-                .entry(link.status.as_str())
-                .or_default() += 1;
-            *self.links.by_kind.entry(link.kind.as_str()).or_default() += 1;
+        let counts = LinkTally::of(&scanned.links);
+        self.links.total += scanned.links.len();
+        for status in Status::ALL {
+            let n = counts.by_status(status);
+            if n > 0 {
+                *self.links.by_status.entry(status.as_str()).or_default() += n;
+            }
+        }
+        for kind in LinkKind::ALL {
+            let n: usize = Status::ALL.iter().map(|&s| counts.get(s, kind)).sum();
+            if n > 0 {
+                *self.links.by_kind.entry(kind.as_str()).or_default() += n;
+            }
         }
         for f in &scanned.findings {
             *self.findings.entry(f.kind.as_str()).or_default() += 1;
@@ -174,6 +180,29 @@ impl Summary {
             if statuses.is_empty() { "" } else { ": " },
             statuses.join(", ")
         )
+    }
+}
+
+/// A document's links counted by status and kind, in an array: the
+/// run's maps keyed by words are then updated once per document and
+/// pair, not once per link.
+pub(crate) struct LinkTally([[usize; LinkKind::ALL.len()]; Status::ALL.len()]);
+
+impl LinkTally {
+    pub(crate) fn of(links: &[Link]) -> LinkTally {
+        let mut counts = [[0; LinkKind::ALL.len()]; Status::ALL.len()];
+        for link in links {
+            counts[link.status as usize][link.kind as usize] += 1;
+        }
+        LinkTally(counts)
+    }
+
+    pub(crate) fn get(&self, status: Status, kind: LinkKind) -> usize {
+        self.0[status as usize][kind as usize]
+    }
+
+    fn by_status(&self, status: Status) -> usize {
+        self.0[status as usize].iter().sum()
     }
 }
 

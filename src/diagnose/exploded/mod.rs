@@ -27,23 +27,28 @@
 
 pub mod spell;
 
+use std::borrow::Cow;
+
 use url::Url;
 
 use spell::{PageHint, Token, MIN_URL_SCORE};
 
-/// One link seen as a possible character of an exploded URL.
+/// One link seen as a possible character of an exploded URL. Its URLs
+/// are slices of the link's resolved URL: most links of a document are
+/// pieces, and a string of their own for each was most of this pass's
+/// cost (issue 11).
 #[derive(Debug, Clone, PartialEq)]
-enum Piece {
+enum Piece<'a> {
     /// A character, and the folder it was resolved in (if resolved).
-    Char(char, Option<String>),
+    Char(char, Option<&'a str>),
     /// The page's folder: the character `.`.
-    Folder(String),
+    Folder(&'a str),
     /// The site root: the character `/`; the origin it belongs to.
-    Root(String),
+    Root(Cow<'a, str>),
     /// The page itself (`?`, `#` or a space), its URL and folder.
     Page {
-        url: String,
-        folder: String,
+        url: &'a str,
+        folder: &'a str,
         hint: PageHint,
     },
 }
@@ -81,11 +86,13 @@ fn page_key(url: &Url) -> String {
     key.to_string()
 }
 
-fn piece(c: &Candidate, page: Option<&str>) -> Option<Piece> {
+/// `c` as a piece; `resolved` is its resolved URL as the `url` crate
+/// serializes it (see [`reparse`]).
+fn piece<'a>(c: &Candidate, resolved: Option<&'a str>, page: Option<&str>) -> Option<Piece<'a>> {
     if c.is_source {
         return None;
     }
-    let Some(resolved) = c.resolved else {
+    let Some(serialized) = resolved else {
         // No base to resolve against: a link written as one character is
         // that character, but `#` and `?` alone are "top of this page".
         let mut chars = c.raw.trim().chars();
@@ -93,18 +100,6 @@ fn piece(c: &Candidate, page: Option<&str>) -> Option<Piece> {
             (Some(ch), None) if ch != '#' && ch != '?' => Some(Piece::Char(ch, None)),
             _ => None,
         };
-    };
-    // `resolved` is a `Url`'s serialization (see `diagnose::classify`), so
-    // it is split where the parser put its delimiters instead of being
-    // parsed again: re-parsing every link of every document was 7 % of
-    // an offline check (issue 11). Anything not written the way the
-    // parser writes an http(s) URL is parsed, and split the same way.
-    let parsed;
-    let serialized = if resolved.starts_with("http://") || resolved.starts_with("https://") {
-        resolved
-    } else {
-        parsed = Url::parse(resolved).ok()?;
-        parsed.as_str()
     };
     let url = HttpParts::split(serialized)?;
     let hint = match (url.query, url.fragment) {
@@ -130,15 +125,28 @@ fn piece(c: &Candidate, page: Option<&str>) -> Option<Piece> {
         return Some(Piece::Root(url.origin()));
     }
     if url.path.ends_with('/') {
-        return Some(Piece::Folder(url.page_key.to_string()));
+        return Some(Piece::Folder(url.page_key));
     }
-    let (folder, last) = url.page_key.rsplit_once('/')?;
-    let decoded = percent_decode(last);
-    let mut chars = decoded.chars();
-    match (chars.next(), chars.next()) {
-        (Some(ch), None) => Some(Piece::Char(ch, Some(format!("{folder}/")))),
-        _ => as_page(PageHint::Any),
+    let slash = url.page_key.rfind('/')?;
+    let (folder, last) = url.page_key.split_at(slash + 1);
+    match single_char(last) {
+        Some(ch) => Some(Piece::Char(ch, Some(folder))),
+        None => as_page(PageHint::Any),
     }
+}
+
+/// A candidate's resolved URL parsed again, when it is not already
+/// written the way the `url` crate writes an http(s) URL; `None` when
+/// it is (nearly always: `resolved` is a `Url`'s serialization, see
+/// `diagnose::classify`). Such a URL is split where the parser put its
+/// delimiters ([`HttpParts`]) instead of being parsed again: re-parsing
+/// every link of every document was 7 % of an offline check (issue 11).
+fn reparse(c: &Candidate) -> Option<String> {
+    let resolved = c.resolved?;
+    if resolved.starts_with("http://") || resolved.starts_with("https://") {
+        return None;
+    }
+    Url::parse(resolved).ok().map(String::from)
 }
 
 /// An http(s) URL as the `url` crate serializes it, cut at its
@@ -173,11 +181,17 @@ impl<'a> HttpParts<'a> {
             Some((b, f)) => (b, Some(f)),
             None => (s, None),
         };
+        // Byte searches: the delimiters are ASCII, and a `[char]` pattern
+        // decodes every character it passes.
         let authority_end = scheme_end
-            + before_fragment[scheme_end..]
-                .find(['/', '?'])
+            + before_fragment.as_bytes()[scheme_end..]
+                .iter()
+                .position(|&b| b == b'/' || b == b'?')
                 .unwrap_or(before_fragment.len() - scheme_end);
-        let (page_key, query) = match before_fragment[authority_end..].find('?') {
+        let query_at = before_fragment.as_bytes()[authority_end..]
+            .iter()
+            .position(|&b| b == b'?');
+        let (page_key, query) = match query_at {
             Some(q) => (
                 &before_fragment[..authority_end + q],
                 Some(&before_fragment[authority_end + q + 1..]),
@@ -201,21 +215,40 @@ impl<'a> HttpParts<'a> {
 
     /// `Url::origin().ascii_serialization()`: scheme, host and a port
     /// other than the default (a serialization already leaves that out).
-    fn origin(&self) -> String {
+    fn origin(&self) -> Cow<'a, str> {
+        if self.host_at == self.scheme_end {
+            return Cow::Borrowed(self.scheme_authority);
+        }
         let scheme = &self.scheme_authority[..self.scheme_end];
-        format!("{scheme}{}", &self.scheme_authority[self.host_at..])
+        Cow::Owned(format!(
+            "{scheme}{}",
+            &self.scheme_authority[self.host_at..]
+        ))
     }
 }
 
-fn page_piece(url: &str, hint: PageHint) -> Piece {
-    let folder = match url.rsplit_once('/') {
-        Some((folder, _)) => format!("{folder}/"),
-        None => url.to_string(),
-    };
+fn page_piece(url: &str, hint: PageHint) -> Piece<'_> {
     Piece::Page {
-        url: url.to_string(),
-        folder,
+        url,
+        folder: folder_of(url),
         hint,
+    }
+}
+
+/// The one character `name` stands for once percent-decoded, if it is
+/// one. Without a `%` the name is its own decoding, and nothing is built.
+fn single_char(name: &str) -> Option<char> {
+    let decoded;
+    let name = if name.contains('%') {
+        decoded = percent_decode(name);
+        decoded.as_str()
+    } else {
+        name
+    };
+    let mut chars = name.chars();
+    match (chars.next(), chars.next()) {
+        (Some(ch), None) => Some(ch),
+        _ => None,
     }
 }
 
@@ -242,45 +275,39 @@ fn percent_decode(s: &str) -> String {
 
 /// The folder, origin and page every piece of a run must share.
 #[derive(Default, Clone)]
-struct Frame {
-    folder: Option<String>,
-    origin: Option<String>,
-    page: Option<String>,
+struct Frame<'a> {
+    folder: Option<&'a str>,
+    origin: Option<Cow<'a, str>>,
+    page: Option<&'a str>,
 }
 
-impl Frame {
+impl<'a> Frame<'a> {
     /// Adds `p` if it fits; false if it belongs to another page.
-    fn admit(&mut self, p: &Piece) -> bool {
-        let (folder, origin) = match p {
+    fn admit(&mut self, p: &Piece<'a>) -> bool {
+        let (folder, origin): (Option<&'a str>, Option<&Cow<'a, str>>) = match p {
             Piece::Char(_, None) => return true,
-            Piece::Char(_, Some(f)) | Piece::Folder(f) => (Some(f), None),
+            Piece::Char(_, Some(f)) | Piece::Folder(f) => (Some(*f), None),
             Piece::Root(o) => (None, Some(o)),
             Piece::Page { url, folder, .. } => {
-                if self.page.as_ref().is_some_and(|cur| cur != url) {
+                if self.page.is_some_and(|cur| cur != *url) {
                     return false;
                 }
-                (Some(folder), None)
+                (Some(*folder), None)
             }
         };
         if let Some(f) = folder {
-            if self.folder.as_ref().is_some_and(|cur| cur != f)
-                || self
-                    .origin
-                    .as_ref()
-                    .is_some_and(|o| !f.starts_with(o.as_str()))
+            if self.folder.is_some_and(|cur| cur != f)
+                || self.origin.as_ref().is_some_and(|o| !f.starts_with(&**o))
             {
                 return false;
             }
             if self.folder.is_none() {
-                self.folder = Some(f.clone());
+                self.folder = Some(f);
             }
         }
         if let Some(o) = origin {
             if self.origin.as_ref().is_some_and(|cur| cur != o)
-                || self
-                    .folder
-                    .as_ref()
-                    .is_some_and(|f| !f.starts_with(o.as_str()))
+                || self.folder.is_some_and(|f| !f.starts_with(&**o))
             {
                 return false;
             }
@@ -290,7 +317,7 @@ impl Frame {
         }
         if let Piece::Page { url, .. } = p {
             if self.page.is_none() {
-                self.page = Some(url.clone());
+                self.page = Some(url);
             }
         }
         true
@@ -310,9 +337,11 @@ impl Frame {
 /// `page` is the document's page URL (its source), when known.
 pub fn find_runs(candidates: &[Candidate], min_run: usize, page: Option<&str>) -> Vec<Run> {
     let page = page.and_then(|p| Url::parse(p).ok()).map(|p| page_key(&p));
+    let reparsed: Vec<Option<String>> = candidates.iter().map(reparse).collect();
     let pieces: Vec<Option<Piece>> = candidates
         .iter()
-        .map(|c| piece(c, page.as_deref()))
+        .zip(&reparsed)
+        .map(|(c, again)| piece(c, again.as_deref().or(c.resolved), page.as_deref()))
         .collect();
     let is_page = |k: usize| matches!(pieces[k], Some(Piece::Page { .. }));
     let mut runs = Vec::new();
@@ -355,7 +384,6 @@ fn rebuild(first: usize, tokens: &[Token], frame: &Frame, min_run: usize) -> Vec
     let (urls, backwards) = spell::read(tokens);
     let base = frame
         .folder
-        .as_deref()
         .or(frame.origin.as_deref())
         .and_then(|s| Url::parse(s).ok());
     urls.into_iter()
