@@ -102,7 +102,7 @@ pub fn scan_text(text: &str, offset: usize, index: &LineIndex, out: &mut Vec<Raw
     // runs (a Chinese paragraph, a caption) have none, and the regex's
     // leading Unicode classes make it walk all of their letters for
     // nothing (3-4 % of the default command's CPU on the benchmark corpus).
-    let may_have_name = text.match_indices('.').any(|(i, _)| {
+    let may_have_name = memchr::memchr_iter(b'.', text.as_bytes()).any(|i| {
         text.as_bytes()
             .get(i + 1)
             .is_some_and(u8::is_ascii_alphanumeric)
@@ -204,8 +204,16 @@ const TRAILING: &[char] = &['.', ',', ';', ':', '!', '?', '\'', '"', '*', '(', '
 pub fn bare_urls(text: &str) -> Vec<(usize, usize)> {
     let mut found = Vec::new();
     let (mut from, mut floor) = (0, 0);
-    while let Some(i) = text[from..].find("://") {
-        let sep = from + i;
+    // `://` is found by its `:` with `memchr`: a substring search
+    // (`str::find`) walked every byte with the slower Two-Way searcher
+    // (2 % of an offline check), and an ASCII `:` is rare in CJK prose.
+    let bytes = text.as_bytes();
+    let separators =
+        memchr::memchr_iter(b':', bytes).filter(|&i| bytes[i + 1..].starts_with(b"//"));
+    for sep in separators {
+        if sep < from {
+            continue;
+        }
         from = sep + 3;
         let Some(start) = scheme_start(text.as_bytes(), floor, sep) else {
             continue;
