@@ -66,10 +66,8 @@ impl Extractor for MarkdownExtractor {
                     let is_image = matches!(body.get(range.start..range.start + 1), Some("!"));
                     // Point at the URL itself when it is written inline.
                     let source = &body[range.clone()];
-                    let at = source
-                        .rfind(dest_url.as_ref())
-                        .filter(|_| !dest_url.is_empty())
-                        .map_or(range.start, |i| range.start + i);
+                    let at =
+                        last_occurrence(source, &dest_url).map_or(range.start, |i| range.start + i);
                     let (line, column) = index.locate(at);
                     open.push(Open {
                         url: dest_url.to_string(),
@@ -109,7 +107,8 @@ impl Extractor for MarkdownExtractor {
                 Event::Html(html) | Event::InlineHtml(html) => {
                     let (line, column) = index.locate(range.start);
                     let fragment = extract_html_fragment(&html, line, column);
-                    if html.contains("</a") {
+                    let closes_anchor = html.contains("</a");
+                    if closes_anchor {
                         if let Some((i, text)) = html_anchor.take() {
                             let link = &mut out.links[i];
                             link.kind = kind_of_hyperlink(&link.url, &text);
@@ -120,7 +119,7 @@ impl Extractor for MarkdownExtractor {
                         .links
                         .last()
                         .is_some_and(|l| l.syntax == Syntax::HtmlA)
-                        && !html.contains("</a");
+                        && !closes_anchor;
                     out.links.extend(fragment.links);
                     if opens_anchor {
                         html_anchor = Some((out.links.len() - 1, String::new()));
@@ -215,6 +214,23 @@ impl TextRun {
             out.push(link);
         }
     }
+}
+
+/// Byte offset of the last occurrence of `url` in a link's `source`, or
+/// `None` if it is absent or empty. An inline link's URL nearly always
+/// ends the source or sits just before its closing `)`, so those two
+/// places (the last two where it can start) are tried first; only if
+/// neither holds it is the source searched, where building the
+/// searcher for a long URL alone cost 1.4 % of an offline check.
+fn last_occurrence(source: &str, url: &str) -> Option<usize> {
+    if url.is_empty() {
+        return None;
+    }
+    let latest = source.len().checked_sub(url.len())?;
+    (0..=1)
+        .filter_map(|back| latest.checked_sub(back))
+        .find(|&start| source.as_bytes()[start..].starts_with(url.as_bytes()))
+        .or_else(|| source.rfind(url))
 }
 
 fn finish(o: Open) -> RawLink {
@@ -314,6 +330,25 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn last_occurrence_is_rfind() {
+        for (source, url) in [
+            ("[a](x.jpg)", "x.jpg"),
+            ("[x.jpg](x.jpg)", "x.jpg"),
+            ("[a](aa)", "a"),
+            ("[a](a \"a\")", "a"),
+            ("[a](<x.jpg>)", "x.jpg"),
+            ("[t][ref]", "http://a.cn/"),
+            ("x", "xyz"),
+            ("[图](图)", "图"),
+            ("))", ")"),
+            ("[a]()", ""),
+        ] {
+            let want = source.rfind(url).filter(|_| !url.is_empty());
+            assert_eq!(last_occurrence(source, url), want, "{url} in {source}");
+        }
     }
 
     #[test]

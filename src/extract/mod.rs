@@ -120,18 +120,32 @@ const MEDIA_EXTENSIONS: &[&str] = &[
 
 /// The lower-case extension of a URL's or file name's last path segment.
 pub fn extension_of(url: &str) -> Option<String> {
-    let path = url.split(['?', '#']).next().unwrap_or(url);
-    let last = path.rsplit('/').next()?;
-    let (_, ext) = last.rsplit_once('.')?;
-    (!ext.is_empty() && ext.len() <= 5).then(|| ext.to_ascii_lowercase())
+    written_extension(url).map(str::to_ascii_lowercase)
+}
+
+/// The extension of a URL's or file name's last path segment as written:
+/// after the last `.` of the last segment, before any `?` or `#`, one to
+/// five bytes. Byte searches with `memchr` and no copy: this runs for
+/// nearly every link, and the `str` splitting and lower-cased copy it
+/// replaced were 1.2 % of an offline check.
+fn written_extension(url: &str) -> Option<&str> {
+    let path = &url[..memchr::memchr2(b'?', b'#', url.as_bytes()).unwrap_or(url.len())];
+    let last = &path[memchr::memrchr(b'/', path.as_bytes()).map_or(0, |i| i + 1)..];
+    let ext = &last[memchr::memrchr(b'.', last.as_bytes())? + 1..];
+    (!ext.is_empty() && ext.len() <= 5).then_some(ext)
+}
+
+/// True when `list` (lower-case) holds `ext` in any case.
+fn listed(list: &[&str], ext: &str) -> bool {
+    list.iter().any(|e| e.eq_ignore_ascii_case(ext))
 }
 
 /// The kind implied by a URL's extension alone, if any.
 pub fn kind_by_extension(url: &str) -> Option<LinkKind> {
-    let ext = extension_of(url)?;
-    if IMAGE_EXTENSIONS.contains(&ext.as_str()) {
+    let ext = written_extension(url)?;
+    if listed(IMAGE_EXTENSIONS, ext) {
         Some(LinkKind::Image)
-    } else if MEDIA_EXTENSIONS.contains(&ext.as_str()) {
+    } else if listed(MEDIA_EXTENSIONS, ext) {
         Some(LinkKind::Media)
     } else {
         None
@@ -140,8 +154,7 @@ pub fn kind_by_extension(url: &str) -> Option<LinkKind> {
 
 /// True when an extension names an image or media file.
 pub fn is_media_extension(ext: &str) -> bool {
-    let ext = ext.to_ascii_lowercase();
-    IMAGE_EXTENSIONS.contains(&ext.as_str()) || MEDIA_EXTENSIONS.contains(&ext.as_str())
+    listed(IMAGE_EXTENSIONS, ext) || listed(MEDIA_EXTENSIONS, ext)
 }
 
 /// Link texts that mark a link as the article's original address.
@@ -204,5 +217,33 @@ mod tests {
         );
         assert_eq!(kind_of_hyperlink("http://a/b.png", "see"), LinkKind::Image);
         assert_eq!(kind_of_hyperlink("http://a/b", "home"), LinkKind::Page);
+    }
+
+    #[test]
+    fn extensions_as_the_str_splitting_found_them() {
+        let old = |url: &str| {
+            let path = url.split(['?', '#']).next().unwrap_or(url);
+            let last = path.rsplit('/').next()?;
+            let (_, ext) = last.rsplit_once('.')?;
+            (!ext.is_empty() && ext.len() <= 5).then(|| ext.to_ascii_lowercase())
+        };
+        for url in [
+            "http://a/b/c.JPG?x=1",
+            "http://a/b.c/d",
+            "http://a/b.tar.gz#frag.png",
+            "x.",
+            "x.jpeg2",
+            "a/.png",
+            "http://a/图片.PNG",
+            "http://a/b.中文",
+            "http://a/b.中",
+            "?q=a.png",
+            "no-dot",
+            "",
+        ] {
+            assert_eq!(extension_of(url), old(url), "{url}");
+        }
+        assert!(is_media_extension("JPG") && is_media_extension("pdf"));
+        assert!(!is_media_extension("html") && !is_media_extension(""));
     }
 }

@@ -23,8 +23,10 @@ pub struct LineIndex<'a> {
 impl<'a> LineIndex<'a> {
     pub fn new(text: &'a str, first_line: usize) -> LineIndex<'a> {
         let mut starts = vec![0];
-        // `match_indices` on a char searches with memchr.
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        // The `memchr` crate's search is vectorised; `match_indices('\n')`
+        // (the standard library's word-at-a-time memchr) cost 1.4 % of an
+        // offline check.
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
         LineIndex {
             text,
             starts,

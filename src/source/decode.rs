@@ -51,8 +51,9 @@ pub fn looks_binary(bytes: &[u8]) -> bool {
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
         return false;
     }
-    // `contains` on a slice is vectorised; an iterator chain is not.
-    bytes[..bytes.len().min(8192)].contains(&0)
+    // The `memchr` crate's search is vectorised (`<[u8]>::contains` is
+    // the standard library's word-at-a-time one, 0.8 % of an offline check).
+    memchr::memchr(0, &bytes[..bytes.len().min(8192)]).is_some()
 }
 
 /// Decodes `bytes` to text. Never fails; see [`Decoded::lossy`].
@@ -81,15 +82,20 @@ fn decode_cow(owned: Cow<'_, [u8]>) -> Decoded {
         encoding: "UTF-8",
         lossy: false,
     };
+    // Validation with `simdutf8` (SIMD, several times faster than the
+    // standard library's on CJK text, where std's ASCII fast path never
+    // applies; std's `from_utf8` was 5 % of an offline check's
+    // instructions). It answers only valid or not, which is all we need.
     let owned = match owned {
-        Cow::Owned(vec) => match String::from_utf8(vec) {
-            Ok(text) => return utf8(text),
-            Err(e) => Cow::Owned(e.into_bytes()),
-        },
-        Cow::Borrowed(b) => match std::str::from_utf8(b) {
+        Cow::Owned(vec) if simdutf8::basic::from_utf8(&vec).is_ok() => {
+            // SAFETY: `simdutf8` has just validated these very bytes as UTF-8.
+            return utf8(unsafe { String::from_utf8_unchecked(vec) });
+        }
+        Cow::Borrowed(b) => match simdutf8::basic::from_utf8(b) {
             Ok(text) => return utf8(text.to_string()),
             Err(_) => Cow::Borrowed(b),
         },
+        not_utf8 => not_utf8,
     };
     let bytes: &[u8] = &owned;
     if let Some(encoding) = declared_multibyte(bytes) {

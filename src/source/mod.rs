@@ -191,8 +191,8 @@ pub fn read_input(input: Input, max_size: u64) -> Document {
         }
         Input::File(path) => {
             let name = path_string(&path);
-            let file = match open_regular(&path) {
-                Ok(file) => file,
+            let (file, len) = match open_regular(&path) {
+                Ok(opened) => opened,
                 Err(Opened::NotRegular(kind)) => {
                     let reason = not_regular(&name, kind);
                     return Document::failed(name, DocumentStatus::Skipped, reason);
@@ -205,7 +205,6 @@ pub fn read_input(input: Input, max_size: u64) -> Document {
                     )
                 }
             };
-            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
             if len > max_size {
                 return too_big(name, len, max_size);
             }
@@ -297,8 +296,9 @@ enum Opened {
 /// at once (a blocking open would wait for a writer forever); the type is
 /// then checked with `fstat` on the descriptor itself, so nothing can be
 /// swapped in between the check and the read. On a regular file the flag
-/// changes nothing.
-fn open_regular(path: &std::path::Path) -> Result<std::fs::File, Opened> {
+/// changes nothing. The file's length comes from the same `fstat` (one
+/// system call per file fewer than asking again).
+fn open_regular(path: &std::path::Path) -> Result<(std::fs::File, u64), Opened> {
     use rustix::fs::{Mode, OFlags};
     let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let fd = rustix::fs::open(path, flags, Mode::empty())
@@ -307,7 +307,7 @@ fn open_regular(path: &std::path::Path) -> Result<std::fs::File, Opened> {
     let meta = file.metadata().map_err(Opened::Failed)?;
     match non_regular_kind(&meta.file_type()) {
         Some(kind) => Err(Opened::NotRegular(kind)),
-        None => Ok(file),
+        None => Ok((file, meta.len())),
     }
 }
 
