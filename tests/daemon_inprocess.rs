@@ -184,14 +184,17 @@ fn reload_applies_a_new_rate_limit_to_the_next_run() {
         arrivals(&server, &paths).len() == 2 * paths.len()
     });
     let second = arrivals(&server, &paths)[paths.len()..].to_vec();
-    for pair in second.windows(2) {
-        let gap = pair[1] - pair[0];
-        // 1 request per second, burst 1: a token every 1000 ms.
-        assert!(
-            gap >= Duration::from_millis(900),
-            "gap {gap:?} under the new limit"
-        );
-    }
+    // 1 request per second, burst 1: a token every 1000 ms, so four
+    // requests leave over at least 3 s. Measured at their arrival: one
+    // request delayed on its way (a busy machine) shortens the gap after
+    // it (a gap of 254 ms was seen), never the span of all four by more
+    // than that delay, so the span is what is asserted.
+    let span = *second.last().unwrap() - second[0];
+    assert!(
+        span >= Duration::from_millis(2500),
+        "four requests within {span:?} under the new limit (gaps: {:?})",
+        second.windows(2).map(|p| p[1] - p[0]).collect::<Vec<_>>()
+    );
     daemon.shutdown.cancel();
     daemon.done.join().expect("no panic").expect("serve ok");
 }
