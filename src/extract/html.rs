@@ -86,9 +86,14 @@ const EXHAUSTED_WINDOW: usize = 4096;
 /// skips one. (Looking for the whole value first would read the rest of
 /// the line each time it is written with entities.)
 fn find_value(window: &str, value: &str) -> Option<(usize, usize)> {
-    let prefix = &value[..value
-        .find(['&', '<', '>', '"', '\''])
-        .unwrap_or(value.len())];
+    // A byte scan: the five are ASCII, so the byte index is a char
+    // boundary, and `str::find` with a char array decoded and compared
+    // every char five times (half of `locate`'s own cost, issue 11).
+    let cut = value
+        .bytes()
+        .position(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\''))
+        .unwrap_or(value.len());
+    let prefix = &value[..cut];
     if prefix.is_empty() {
         return find_str(window, value)
             .filter(|_| !value.is_empty())
@@ -119,7 +124,7 @@ fn find_str(window: &str, needle: &str) -> Option<usize> {
         return window.find(needle);
     }
     let mut from = 0;
-    while let Some(i) = hay[from..].iter().position(|&b| b == first) {
+    while let Some(i) = memchr::memchr(first, &hay[from..]) {
         let at = from + i;
         if hay[at..].starts_with(pat) {
             return Some(at);
@@ -127,6 +132,19 @@ fn find_str(window: &str, needle: &str) -> Option<usize> {
         from = at + 1;
     }
     None
+}
+
+/// `text.split_whitespace().collect::<Vec<_>>().join(" ")` without the
+/// vector: anchor texts and titles.
+fn collapse_whitespace(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 struct Sink<'a> {
@@ -230,11 +248,13 @@ impl State<'_> {
     }
 
     fn start_tag(&mut self, tag: &Tag, line: usize) -> TokenSinkResult<()> {
+        // Values are borrowed from the token: most are only searched for
+        // and copied once, by `push`.
         let attr = |name: &str| {
             tag.attrs
                 .iter()
                 .find(|a| &*a.name.local == name)
-                .map(|a| a.value.to_string())
+                .map(|a| &*a.value)
         };
         let name = &*tag.name;
         let in_media = self.media_depth > 0;
@@ -252,7 +272,7 @@ impl State<'_> {
                         } else {
                             Syntax::HtmlImgLazy
                         };
-                        self.push(&v, LinkKind::Image, syntax, line);
+                        self.push(v, LinkKind::Image, syntax, line);
                     }
                 }
                 self.srcset(attr("srcset"), LinkKind::Image, line);
@@ -269,16 +289,16 @@ impl State<'_> {
                     Syntax::HtmlPictureSource
                 };
                 if let Some(v) = attr("src") {
-                    self.push(&v, kind, syntax, line);
+                    self.push(v, kind, syntax, line);
                 }
                 self.srcset(attr("srcset"), kind, line);
             }
             "video" | "audio" => {
                 if let Some(v) = attr("poster") {
-                    self.push(&v, LinkKind::Image, Syntax::HtmlPoster, line);
+                    self.push(v, LinkKind::Image, Syntax::HtmlPoster, line);
                 }
                 if let Some(v) = attr("src") {
-                    self.push(&v, LinkKind::Media, Syntax::HtmlMedia, line);
+                    self.push(v, LinkKind::Media, Syntax::HtmlMedia, line);
                 }
                 if !tag.self_closing {
                     self.media_depth += 1;
@@ -288,8 +308,8 @@ impl State<'_> {
             "embed" | "object" => {
                 if let Some(v) = attr("src").or_else(|| attr("data")) {
                     self.push(
-                        &v,
-                        kind_by_extension(&v).unwrap_or(LinkKind::Media),
+                        v,
+                        kind_by_extension(v).unwrap_or(LinkKind::Media),
                         Syntax::HtmlEmbed,
                         line,
                     );
@@ -297,14 +317,15 @@ impl State<'_> {
             }
             "iframe" => {
                 if let Some(v) = attr("src") {
-                    self.push(&v, LinkKind::Page, Syntax::HtmlIframe, line);
+                    self.push(v, LinkKind::Page, Syntax::HtmlIframe, line);
                 }
             }
             "a" | "area" => {
                 self.finish_anchor();
                 if let Some(href) = attr("href") {
-                    let href = href.trim().to_string();
+                    let href = href.trim();
                     if !href.is_empty() && !href.starts_with('#') {
+                        let href = href.to_string();
                         let (l, c) = self.locate(&href, line);
                         self.anchor = Some(RawLink {
                             url: href,
@@ -327,17 +348,17 @@ impl State<'_> {
                         LinkKind::Source
                     } else if rel.contains("icon")
                         || rel == "image_src"
-                        || attr("as").as_deref() == Some("image")
+                        || attr("as") == Some("image")
                     {
                         LinkKind::Image
                     } else {
                         LinkKind::Page
                     };
-                    self.push(&href, kind, Syntax::HtmlLink, line);
+                    self.push(href, kind, Syntax::HtmlLink, line);
                 }
             }
             "meta" => self.meta(
-                &attr("property")
+                attr("property")
                     .or_else(|| attr("name"))
                     .or_else(|| attr("itemprop")),
                 attr("content"),
@@ -368,34 +389,34 @@ impl State<'_> {
             _ => {}
         }
         if let Some(v) = attr("background") {
-            self.push(&v, LinkKind::Image, Syntax::HtmlBackground, line);
+            self.push(v, LinkKind::Image, Syntax::HtmlBackground, line);
         }
         if let Some(style) = attr("style") {
-            for (_, url) in css_urls(&style) {
+            for (_, url) in css_urls(style) {
                 self.push(&url, LinkKind::Image, Syntax::CssUrl, line);
             }
         }
         TokenSinkResult::Continue
     }
 
-    fn srcset(&mut self, srcset: Option<String>, kind: LinkKind, line: usize) {
-        for (_, url) in srcset_urls(&srcset.unwrap_or_default()) {
+    fn srcset(&mut self, srcset: Option<&str>, kind: LinkKind, line: usize) {
+        for (_, url) in srcset_urls(srcset.unwrap_or_default()) {
             self.push(&url, kind, Syntax::HtmlSrcset, line);
         }
     }
 
-    fn meta(&mut self, key: &Option<String>, content: Option<String>, line: usize) {
+    fn meta(&mut self, key: Option<&str>, content: Option<&str>, line: usize) {
         let (Some(key), Some(content)) = (key, content) else {
             return;
         };
         let key = key.to_ascii_lowercase();
         match key.as_str() {
             "og:image" | "og:image:url" | "twitter:image" | "image" | "thumbnailurl" => {
-                self.push(&content, LinkKind::Image, Syntax::HtmlMeta, line)
+                self.push(content, LinkKind::Image, Syntax::HtmlMeta, line)
             }
-            "og:url" => self.push(&content, LinkKind::Source, Syntax::HtmlMeta, line),
+            "og:url" => self.push(content, LinkKind::Source, Syntax::HtmlMeta, line),
             k if source_date_key(k) && self.out.date.is_none() => {
-                self.out.date = Some(crate::source::format::clean_date(&content));
+                self.out.date = Some(crate::source::format::clean_date(content));
             }
             _ => {}
         }
@@ -410,7 +431,7 @@ impl State<'_> {
             "title" | "style" => {
                 let text = std::mem::take(&mut self.captured);
                 if self.capture == Capture::Title && self.out.title.is_none() {
-                    let title = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                    let title = collapse_whitespace(&text);
                     self.out.title = Some(title).filter(|t| !t.is_empty());
                 }
                 self.capture = Capture::None;
@@ -448,7 +469,7 @@ impl State<'_> {
     fn finish_anchor(&mut self) {
         if let Some(mut a) = self.anchor.take() {
             let text = a.text.take().unwrap_or_default();
-            let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let text = collapse_whitespace(&text);
             a.kind = kind_of_hyperlink(&a.url, &text);
             a.text = Some(text).filter(|t| !t.is_empty());
             self.out.links.push(a);
