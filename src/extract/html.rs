@@ -1,6 +1,8 @@
-//! HTML, read by the `html5ever` tokenizer (the WHATWG tokenizer of the
-//! Servo project), so attribute quoting, entities, comments and `<script>`
-//! bodies are handled the way browsers handle them.
+//! HTML, read by a WHATWG tokenizer, so attribute quoting, entities,
+//! comments and `<script>` bodies are handled the way browsers handle them.
+//! `html5ever`'s (the Servo project's) defines the output; [`gum`] reads
+//! most documents with `html5gum` instead, several times cheaper, and hands
+//! back those it could not read to the same output (see its doc comment).
 //!
 //! What counts as a link: `img src`, lazy-loading `data-src` /
 //! `data-original`, every `srcset` candidate, `picture > source`,
@@ -18,10 +20,13 @@
 use std::cell::RefCell;
 
 use html5ever::tendril::StrTendril;
+mod gum;
+
 use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{
-    BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
+    BufferQueue, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
 };
+use html5ever::Attribute;
 
 use super::css::{css_urls, srcset_urls};
 use super::position::floor_char_boundary;
@@ -44,21 +49,18 @@ impl Extractor for HtmlExtractor {
 /// Extracts from HTML that starts at (`line`, `column`) of its file; used
 /// for whole pages and for HTML embedded in Markdown.
 pub fn extract_html_fragment(html: &str, line: usize, column: usize) -> Extracted {
+    let mut out = gum::extract(html, line, column)
+        .unwrap_or_else(|| extract_with_html5ever(html, line, column));
+    out.links.sort_by_key(|l| (l.line, l.column));
+    out
+}
+
+/// The reference reading: `html5ever`'s tokenizer, whose token lines and
+/// character chunks define the output. [`gum`] gives the same output
+/// faster and hands documents it cannot read the same way back to this.
+fn extract_with_html5ever(html: &str, line: usize, column: usize) -> Extracted {
     let sink = Sink {
-        state: RefCell::new(State {
-            src: html,
-            index: LineIndex::new(html, line),
-            first_line: line,
-            first_column: column,
-            cursor: 0,
-            miss_budget: 2 * html.len() + EXHAUSTED_WINDOW,
-            out: Extracted::default(),
-            picture_depth: 0,
-            media_depth: 0,
-            anchor: None,
-            capture: Capture::None,
-            captured: String::new(),
-        }),
+        state: RefCell::new(State::new(html, line, column)),
     };
     let tokenizer = Tokenizer::new(sink, TokenizerOpts::default());
     let input = BufferQueue::default();
@@ -66,9 +68,7 @@ pub fn extract_html_fragment(html: &str, line: usize, column: usize) -> Extracte
     // Only a tree builder ever asks the tokenizer to pause for a script.
     while let html5ever::TokenizerResult::Script(_) = tokenizer.feed(&input) {}
     tokenizer.end();
-    let mut out = tokenizer.sink.state.into_inner().finish();
-    out.links.sort_by_key(|l| (l.line, l.column));
-    out
+    tokenizer.sink.state.into_inner().finish()
 }
 
 /// How far past the cursor a value is looked for once the miss budget is
@@ -147,13 +147,35 @@ fn collapse_whitespace(text: &str) -> String {
     out
 }
 
+/// The raw-text states a start tag can switch the tokenizer to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum RawText {
+    Rcdata,
+    Rawtext,
+    Script,
+}
+
+/// A start tag's attributes, whichever tokenizer read them. The first of
+/// duplicate attributes counts, as in the HTML spec.
+pub(super) trait TagAttrs {
+    fn get(&self, name: &str) -> Option<&str>;
+}
+
+impl TagAttrs for &[Attribute] {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|a| &*a.name.local == name)
+            .map(|a| &*a.value)
+    }
+}
+
 struct Sink<'a> {
     state: RefCell<State<'a>>,
 }
 
 /// Raw-text element whose content we collect.
-#[derive(PartialEq)]
-enum Capture {
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Capture {
     None,
     Title,
     Style,
@@ -161,7 +183,7 @@ enum Capture {
     Ignore,
 }
 
-struct State<'a> {
+pub(super) struct State<'a> {
     src: &'a str,
     index: LineIndex<'a>,
     first_line: usize,
@@ -189,8 +211,16 @@ impl TokenSink for Sink<'_> {
         let line = state.first_line + line.saturating_sub(1) as usize;
         match token {
             Token::TagToken(tag) => match tag.kind {
-                TagKind::StartTag => return state.start_tag(&tag, line),
-                TagKind::EndTag => state.end_tag(&tag, line),
+                TagKind::StartTag => {
+                    let attrs = tag.attrs.as_slice();
+                    return match state.start_tag(&tag.name, &attrs, tag.self_closing, line) {
+                        None => TokenSinkResult::Continue,
+                        Some(RawText::Rcdata) => TokenSinkResult::RawData(RawKind::Rcdata),
+                        Some(RawText::Rawtext) => TokenSinkResult::RawData(RawKind::Rawtext),
+                        Some(RawText::Script) => TokenSinkResult::RawData(RawKind::ScriptData),
+                    };
+                }
+                TagKind::EndTag => state.end_tag(&tag.name),
             },
             Token::CharacterTokens(text) => state.characters(&text, line),
             _ => {}
@@ -199,7 +229,39 @@ impl TokenSink for Sink<'_> {
     }
 }
 
-impl State<'_> {
+impl<'a> State<'a> {
+    pub(super) fn new(html: &'a str, line: usize, column: usize) -> State<'a> {
+        State {
+            src: html,
+            index: LineIndex::new(html, line),
+            first_line: line,
+            first_column: column,
+            cursor: 0,
+            miss_budget: 2 * html.len() + EXHAUSTED_WINDOW,
+            out: Extracted::default(),
+            picture_depth: 0,
+            media_depth: 0,
+            anchor: None,
+            capture: Capture::None,
+            captured: String::new(),
+        }
+    }
+
+    /// Line of the document's first line in its file.
+    pub(super) fn first_line(&self) -> usize {
+        self.first_line
+    }
+
+    /// What the text of the element being read is used for.
+    pub(super) fn capture(&self) -> Capture {
+        self.capture
+    }
+
+    /// Whether an `<a>`'s text is being read (chunks are joined).
+    pub(super) fn in_anchor(&self) -> bool {
+        self.anchor.is_some()
+    }
+
     /// (line, column) of `value` in the source, searched from the cursor up
     /// to the end of `line`; falls back to the start of `line`.
     fn locate(&mut self, value: &str, line: usize) -> (usize, usize) {
@@ -247,16 +309,17 @@ impl State<'_> {
         });
     }
 
-    fn start_tag(&mut self, tag: &Tag, line: usize) -> TokenSinkResult<()> {
+    /// A start tag; `Some` names the raw-text state its content is read in.
+    pub(super) fn start_tag(
+        &mut self,
+        name: &str,
+        attrs: &impl TagAttrs,
+        self_closing: bool,
+        line: usize,
+    ) -> Option<RawText> {
         // Values are borrowed from the token: most are only searched for
         // and copied once, by `push`.
-        let attr = |name: &str| {
-            tag.attrs
-                .iter()
-                .find(|a| &*a.name.local == name)
-                .map(|a| &*a.value)
-        };
-        let name = &*tag.name;
+        let attr = |name: &str| attrs.get(name);
         let in_media = self.media_depth > 0;
         match name {
             "base" => {
@@ -300,11 +363,11 @@ impl State<'_> {
                 if let Some(v) = attr("src") {
                     self.push(v, LinkKind::Media, Syntax::HtmlMedia, line);
                 }
-                if !tag.self_closing {
+                if !self_closing {
                     self.media_depth += 1;
                 }
             }
-            "picture" if !tag.self_closing => self.picture_depth += 1,
+            "picture" if !self_closing => self.picture_depth += 1,
             "embed" | "object" => {
                 if let Some(v) = attr("src").or_else(|| attr("data")) {
                     self.push(
@@ -335,7 +398,7 @@ impl State<'_> {
                             column: c,
                             text: Some(String::new()),
                         });
-                        if name == "area" || tag.self_closing {
+                        if name == "area" || self_closing {
                             self.finish_anchor();
                         }
                     }
@@ -367,24 +430,24 @@ impl State<'_> {
             "title" => {
                 self.capture = Capture::Title;
                 self.captured.clear();
-                return TokenSinkResult::RawData(RawKind::Rcdata);
+                return Some(RawText::Rcdata);
             }
             "style" => {
                 self.capture = Capture::Style;
                 self.captured.clear();
-                return TokenSinkResult::RawData(RawKind::Rawtext);
+                return Some(RawText::Rawtext);
             }
             "script" => {
                 self.capture = Capture::Ignore;
-                return TokenSinkResult::RawData(RawKind::ScriptData);
+                return Some(RawText::Script);
             }
             "textarea" => {
                 self.capture = Capture::Ignore;
-                return TokenSinkResult::RawData(RawKind::Rcdata);
+                return Some(RawText::Rcdata);
             }
             "xmp" | "noembed" | "noframes" => {
                 self.capture = Capture::Ignore;
-                return TokenSinkResult::RawData(RawKind::Rawtext);
+                return Some(RawText::Rawtext);
             }
             _ => {}
         }
@@ -396,7 +459,7 @@ impl State<'_> {
                 self.push(&url, LinkKind::Image, Syntax::CssUrl, line);
             }
         }
-        TokenSinkResult::Continue
+        None
     }
 
     fn srcset(&mut self, srcset: Option<&str>, kind: LinkKind, line: usize) {
@@ -422,8 +485,8 @@ impl State<'_> {
         }
     }
 
-    fn end_tag(&mut self, tag: &Tag, _line: usize) {
-        match &*tag.name {
+    pub(super) fn end_tag(&mut self, name: &str) {
+        match name {
             "a" | "area" => self.finish_anchor(),
             "picture" => self.picture_depth = self.picture_depth.saturating_sub(1),
             "video" | "audio" => self.media_depth = self.media_depth.saturating_sub(1),
@@ -440,7 +503,7 @@ impl State<'_> {
         }
     }
 
-    fn characters(&mut self, text: &str, line: usize) {
+    pub(super) fn characters(&mut self, text: &str, line: usize) {
         match self.capture {
             Capture::Title => return self.captured.push_str(text),
             Capture::Style => {
@@ -476,7 +539,7 @@ impl State<'_> {
         }
     }
 
-    fn finish(mut self) -> Extracted {
+    pub(super) fn finish(mut self) -> Extracted {
         self.finish_anchor();
         self.out
     }
