@@ -1,6 +1,8 @@
-//! HTML, read by the `html5ever` tokenizer (the WHATWG tokenizer of the
-//! Servo project), so attribute quoting, entities, comments and `<script>`
-//! bodies are handled the way browsers handle them.
+//! HTML, read by a WHATWG tokenizer, so attribute quoting, entities,
+//! comments and `<script>` bodies are handled the way browsers handle them.
+//! `html5ever`'s (the Servo project's) defines the output; [`gum`] reads
+//! most documents with `html5gum` instead, several times cheaper, and hands
+//! back those it could not read to the same output (see its doc comment).
 //!
 //! What counts as a link: `img src`, lazy-loading `data-src` /
 //! `data-original`, every `srcset` candidate, `picture > source`,
@@ -18,10 +20,13 @@
 use std::cell::RefCell;
 
 use html5ever::tendril::StrTendril;
+mod gum;
+
 use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{
-    BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
+    BufferQueue, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
 };
+use html5ever::Attribute;
 
 use super::css::{css_urls, srcset_urls};
 use super::position::floor_char_boundary;
@@ -44,21 +49,18 @@ impl Extractor for HtmlExtractor {
 /// Extracts from HTML that starts at (`line`, `column`) of its file; used
 /// for whole pages and for HTML embedded in Markdown.
 pub fn extract_html_fragment(html: &str, line: usize, column: usize) -> Extracted {
+    let mut out = gum::extract(html, line, column)
+        .unwrap_or_else(|| extract_with_html5ever(html, line, column));
+    out.links.sort_by_key(|l| (l.line, l.column));
+    out
+}
+
+/// The reference reading: `html5ever`'s tokenizer, whose token lines and
+/// character chunks define the output. [`gum`] gives the same output
+/// faster and hands documents it cannot read the same way back to this.
+fn extract_with_html5ever(html: &str, line: usize, column: usize) -> Extracted {
     let sink = Sink {
-        state: RefCell::new(State {
-            src: html,
-            index: LineIndex::new(html, line),
-            first_line: line,
-            first_column: column,
-            cursor: 0,
-            miss_budget: 2 * html.len() + EXHAUSTED_WINDOW,
-            out: Extracted::default(),
-            picture_depth: 0,
-            media_depth: 0,
-            anchor: None,
-            capture: Capture::None,
-            captured: String::new(),
-        }),
+        state: RefCell::new(State::new(html, line, column)),
     };
     let tokenizer = Tokenizer::new(sink, TokenizerOpts::default());
     let input = BufferQueue::default();
@@ -66,9 +68,7 @@ pub fn extract_html_fragment(html: &str, line: usize, column: usize) -> Extracte
     // Only a tree builder ever asks the tokenizer to pause for a script.
     while let html5ever::TokenizerResult::Script(_) = tokenizer.feed(&input) {}
     tokenizer.end();
-    let mut out = tokenizer.sink.state.into_inner().finish();
-    out.links.sort_by_key(|l| (l.line, l.column));
-    out
+    tokenizer.sink.state.into_inner().finish()
 }
 
 /// How far past the cursor a value is looked for once the miss budget is
@@ -86,9 +86,14 @@ const EXHAUSTED_WINDOW: usize = 4096;
 /// skips one. (Looking for the whole value first would read the rest of
 /// the line each time it is written with entities.)
 fn find_value(window: &str, value: &str) -> Option<(usize, usize)> {
-    let prefix = &value[..value
-        .find(['&', '<', '>', '"', '\''])
-        .unwrap_or(value.len())];
+    // A byte scan: the five are ASCII, so the byte index is a char
+    // boundary, and `str::find` with a char array decoded and compared
+    // every char five times (half of `locate`'s own cost, issue 11).
+    let cut = value
+        .bytes()
+        .position(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\''))
+        .unwrap_or(value.len());
+    let prefix = &value[..cut];
     if prefix.is_empty() {
         return find_str(window, value)
             .filter(|_| !value.is_empty())
@@ -119,7 +124,7 @@ fn find_str(window: &str, needle: &str) -> Option<usize> {
         return window.find(needle);
     }
     let mut from = 0;
-    while let Some(i) = hay[from..].iter().position(|&b| b == first) {
+    while let Some(i) = memchr::memchr(first, &hay[from..]) {
         let at = from + i;
         if hay[at..].starts_with(pat) {
             return Some(at);
@@ -129,13 +134,48 @@ fn find_str(window: &str, needle: &str) -> Option<usize> {
     None
 }
 
+/// `text.split_whitespace().collect::<Vec<_>>().join(" ")` without the
+/// vector: anchor texts and titles.
+fn collapse_whitespace(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// The raw-text states a start tag can switch the tokenizer to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum RawText {
+    Rcdata,
+    Rawtext,
+    Script,
+}
+
+/// A start tag's attributes, whichever tokenizer read them. The first of
+/// duplicate attributes counts, as in the HTML spec.
+pub(super) trait TagAttrs {
+    fn get(&self, name: &str) -> Option<&str>;
+}
+
+impl TagAttrs for &[Attribute] {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|a| &*a.name.local == name)
+            .map(|a| &*a.value)
+    }
+}
+
 struct Sink<'a> {
     state: RefCell<State<'a>>,
 }
 
 /// Raw-text element whose content we collect.
-#[derive(PartialEq)]
-enum Capture {
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Capture {
     None,
     Title,
     Style,
@@ -143,7 +183,7 @@ enum Capture {
     Ignore,
 }
 
-struct State<'a> {
+pub(super) struct State<'a> {
     src: &'a str,
     index: LineIndex<'a>,
     first_line: usize,
@@ -171,8 +211,16 @@ impl TokenSink for Sink<'_> {
         let line = state.first_line + line.saturating_sub(1) as usize;
         match token {
             Token::TagToken(tag) => match tag.kind {
-                TagKind::StartTag => return state.start_tag(&tag, line),
-                TagKind::EndTag => state.end_tag(&tag, line),
+                TagKind::StartTag => {
+                    let attrs = tag.attrs.as_slice();
+                    return match state.start_tag(&tag.name, &attrs, tag.self_closing, line) {
+                        None => TokenSinkResult::Continue,
+                        Some(RawText::Rcdata) => TokenSinkResult::RawData(RawKind::Rcdata),
+                        Some(RawText::Rawtext) => TokenSinkResult::RawData(RawKind::Rawtext),
+                        Some(RawText::Script) => TokenSinkResult::RawData(RawKind::ScriptData),
+                    };
+                }
+                TagKind::EndTag => state.end_tag(&tag.name),
             },
             Token::CharacterTokens(text) => state.characters(&text, line),
             _ => {}
@@ -181,7 +229,39 @@ impl TokenSink for Sink<'_> {
     }
 }
 
-impl State<'_> {
+impl<'a> State<'a> {
+    pub(super) fn new(html: &'a str, line: usize, column: usize) -> State<'a> {
+        State {
+            src: html,
+            index: LineIndex::new(html, line),
+            first_line: line,
+            first_column: column,
+            cursor: 0,
+            miss_budget: 2 * html.len() + EXHAUSTED_WINDOW,
+            out: Extracted::default(),
+            picture_depth: 0,
+            media_depth: 0,
+            anchor: None,
+            capture: Capture::None,
+            captured: String::new(),
+        }
+    }
+
+    /// Line of the document's first line in its file.
+    pub(super) fn first_line(&self) -> usize {
+        self.first_line
+    }
+
+    /// What the text of the element being read is used for.
+    pub(super) fn capture(&self) -> Capture {
+        self.capture
+    }
+
+    /// Whether an `<a>`'s text is being read (chunks are joined).
+    pub(super) fn in_anchor(&self) -> bool {
+        self.anchor.is_some()
+    }
+
     /// (line, column) of `value` in the source, searched from the cursor up
     /// to the end of `line`; falls back to the start of `line`.
     fn locate(&mut self, value: &str, line: usize) -> (usize, usize) {
@@ -229,14 +309,17 @@ impl State<'_> {
         });
     }
 
-    fn start_tag(&mut self, tag: &Tag, line: usize) -> TokenSinkResult<()> {
-        let attr = |name: &str| {
-            tag.attrs
-                .iter()
-                .find(|a| &*a.name.local == name)
-                .map(|a| a.value.to_string())
-        };
-        let name = &*tag.name;
+    /// A start tag; `Some` names the raw-text state its content is read in.
+    pub(super) fn start_tag(
+        &mut self,
+        name: &str,
+        attrs: &impl TagAttrs,
+        self_closing: bool,
+        line: usize,
+    ) -> Option<RawText> {
+        // Values are borrowed from the token: most are only searched for
+        // and copied once, by `push`.
+        let attr = |name: &str| attrs.get(name);
         let in_media = self.media_depth > 0;
         match name {
             "base" => {
@@ -252,7 +335,7 @@ impl State<'_> {
                         } else {
                             Syntax::HtmlImgLazy
                         };
-                        self.push(&v, LinkKind::Image, syntax, line);
+                        self.push(v, LinkKind::Image, syntax, line);
                     }
                 }
                 self.srcset(attr("srcset"), LinkKind::Image, line);
@@ -269,27 +352,27 @@ impl State<'_> {
                     Syntax::HtmlPictureSource
                 };
                 if let Some(v) = attr("src") {
-                    self.push(&v, kind, syntax, line);
+                    self.push(v, kind, syntax, line);
                 }
                 self.srcset(attr("srcset"), kind, line);
             }
             "video" | "audio" => {
                 if let Some(v) = attr("poster") {
-                    self.push(&v, LinkKind::Image, Syntax::HtmlPoster, line);
+                    self.push(v, LinkKind::Image, Syntax::HtmlPoster, line);
                 }
                 if let Some(v) = attr("src") {
-                    self.push(&v, LinkKind::Media, Syntax::HtmlMedia, line);
+                    self.push(v, LinkKind::Media, Syntax::HtmlMedia, line);
                 }
-                if !tag.self_closing {
+                if !self_closing {
                     self.media_depth += 1;
                 }
             }
-            "picture" if !tag.self_closing => self.picture_depth += 1,
+            "picture" if !self_closing => self.picture_depth += 1,
             "embed" | "object" => {
                 if let Some(v) = attr("src").or_else(|| attr("data")) {
                     self.push(
-                        &v,
-                        kind_by_extension(&v).unwrap_or(LinkKind::Media),
+                        v,
+                        kind_by_extension(v).unwrap_or(LinkKind::Media),
                         Syntax::HtmlEmbed,
                         line,
                     );
@@ -297,14 +380,15 @@ impl State<'_> {
             }
             "iframe" => {
                 if let Some(v) = attr("src") {
-                    self.push(&v, LinkKind::Page, Syntax::HtmlIframe, line);
+                    self.push(v, LinkKind::Page, Syntax::HtmlIframe, line);
                 }
             }
             "a" | "area" => {
                 self.finish_anchor();
                 if let Some(href) = attr("href") {
-                    let href = href.trim().to_string();
+                    let href = href.trim();
                     if !href.is_empty() && !href.starts_with('#') {
+                        let href = href.to_string();
                         let (l, c) = self.locate(&href, line);
                         self.anchor = Some(RawLink {
                             url: href,
@@ -314,7 +398,7 @@ impl State<'_> {
                             column: c,
                             text: Some(String::new()),
                         });
-                        if name == "area" || tag.self_closing {
+                        if name == "area" || self_closing {
                             self.finish_anchor();
                         }
                     }
@@ -327,17 +411,17 @@ impl State<'_> {
                         LinkKind::Source
                     } else if rel.contains("icon")
                         || rel == "image_src"
-                        || attr("as").as_deref() == Some("image")
+                        || attr("as") == Some("image")
                     {
                         LinkKind::Image
                     } else {
                         LinkKind::Page
                     };
-                    self.push(&href, kind, Syntax::HtmlLink, line);
+                    self.push(href, kind, Syntax::HtmlLink, line);
                 }
             }
             "meta" => self.meta(
-                &attr("property")
+                attr("property")
                     .or_else(|| attr("name"))
                     .or_else(|| attr("itemprop")),
                 attr("content"),
@@ -346,63 +430,63 @@ impl State<'_> {
             "title" => {
                 self.capture = Capture::Title;
                 self.captured.clear();
-                return TokenSinkResult::RawData(RawKind::Rcdata);
+                return Some(RawText::Rcdata);
             }
             "style" => {
                 self.capture = Capture::Style;
                 self.captured.clear();
-                return TokenSinkResult::RawData(RawKind::Rawtext);
+                return Some(RawText::Rawtext);
             }
             "script" => {
                 self.capture = Capture::Ignore;
-                return TokenSinkResult::RawData(RawKind::ScriptData);
+                return Some(RawText::Script);
             }
             "textarea" => {
                 self.capture = Capture::Ignore;
-                return TokenSinkResult::RawData(RawKind::Rcdata);
+                return Some(RawText::Rcdata);
             }
             "xmp" | "noembed" | "noframes" => {
                 self.capture = Capture::Ignore;
-                return TokenSinkResult::RawData(RawKind::Rawtext);
+                return Some(RawText::Rawtext);
             }
             _ => {}
         }
         if let Some(v) = attr("background") {
-            self.push(&v, LinkKind::Image, Syntax::HtmlBackground, line);
+            self.push(v, LinkKind::Image, Syntax::HtmlBackground, line);
         }
         if let Some(style) = attr("style") {
-            for (_, url) in css_urls(&style) {
+            for (_, url) in css_urls(style) {
                 self.push(&url, LinkKind::Image, Syntax::CssUrl, line);
             }
         }
-        TokenSinkResult::Continue
+        None
     }
 
-    fn srcset(&mut self, srcset: Option<String>, kind: LinkKind, line: usize) {
-        for (_, url) in srcset_urls(&srcset.unwrap_or_default()) {
+    fn srcset(&mut self, srcset: Option<&str>, kind: LinkKind, line: usize) {
+        for (_, url) in srcset_urls(srcset.unwrap_or_default()) {
             self.push(&url, kind, Syntax::HtmlSrcset, line);
         }
     }
 
-    fn meta(&mut self, key: &Option<String>, content: Option<String>, line: usize) {
+    fn meta(&mut self, key: Option<&str>, content: Option<&str>, line: usize) {
         let (Some(key), Some(content)) = (key, content) else {
             return;
         };
         let key = key.to_ascii_lowercase();
         match key.as_str() {
             "og:image" | "og:image:url" | "twitter:image" | "image" | "thumbnailurl" => {
-                self.push(&content, LinkKind::Image, Syntax::HtmlMeta, line)
+                self.push(content, LinkKind::Image, Syntax::HtmlMeta, line)
             }
-            "og:url" => self.push(&content, LinkKind::Source, Syntax::HtmlMeta, line),
+            "og:url" => self.push(content, LinkKind::Source, Syntax::HtmlMeta, line),
             k if source_date_key(k) && self.out.date.is_none() => {
-                self.out.date = Some(crate::source::format::clean_date(&content));
+                self.out.date = Some(crate::source::format::clean_date(content));
             }
             _ => {}
         }
     }
 
-    fn end_tag(&mut self, tag: &Tag, _line: usize) {
-        match &*tag.name {
+    pub(super) fn end_tag(&mut self, name: &str) {
+        match name {
             "a" | "area" => self.finish_anchor(),
             "picture" => self.picture_depth = self.picture_depth.saturating_sub(1),
             "video" | "audio" => self.media_depth = self.media_depth.saturating_sub(1),
@@ -410,7 +494,7 @@ impl State<'_> {
             "title" | "style" => {
                 let text = std::mem::take(&mut self.captured);
                 if self.capture == Capture::Title && self.out.title.is_none() {
-                    let title = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                    let title = collapse_whitespace(&text);
                     self.out.title = Some(title).filter(|t| !t.is_empty());
                 }
                 self.capture = Capture::None;
@@ -419,7 +503,7 @@ impl State<'_> {
         }
     }
 
-    fn characters(&mut self, text: &str, line: usize) {
+    pub(super) fn characters(&mut self, text: &str, line: usize) {
         match self.capture {
             Capture::Title => return self.captured.push_str(text),
             Capture::Style => {
@@ -448,14 +532,14 @@ impl State<'_> {
     fn finish_anchor(&mut self) {
         if let Some(mut a) = self.anchor.take() {
             let text = a.text.take().unwrap_or_default();
-            let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let text = collapse_whitespace(&text);
             a.kind = kind_of_hyperlink(&a.url, &text);
             a.text = Some(text).filter(|t| !t.is_empty());
             self.out.links.push(a);
         }
     }
 
-    fn finish(mut self) -> Extracted {
+    pub(super) fn finish(mut self) -> Extracted {
         self.finish_anchor();
         self.out
     }
