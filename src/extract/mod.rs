@@ -2,7 +2,8 @@
 //! written.
 //!
 //! Each body format has an [`Extractor`]: Markdown ([`markdown`], on
-//! `pulldown-cmark`), HTML ([`html`], on the `html5ever` tokenizer) and
+//! `pulldown-cmark`), HTML ([`html`], on the `html5gum` tokenizer, with
+//! `html5ever`'s as the reference it must agree with and the fallback) and
 //! plain text ([`text`], a bare-URL scanner of its own plus a media-file-name
 //! scanner).
 //! Markdown hands its inline HTML to the HTML extractor and its text to the
