@@ -216,6 +216,33 @@ fn the_same_bytes_under_a_second_url_are_a_revisit() {
         .any(|(_, r)| r["warc-target-uri"] == "http://img.test/b/second.jpg"));
 }
 
+/// Sends SIGKILL to `child` once a WARC file under `store` has grown
+/// `round + 1` times since the last look (polled every millisecond), or
+/// when the run ends or 30 s pass.
+fn kill_while_growing(child: &mut std::process::Child, store: &std::path::Path, round: usize) {
+    let size = || -> u64 {
+        warc_files(store)
+            .iter()
+            .filter_map(|f| std::fs::metadata(f).ok())
+            .map(|m| m.len())
+            .sum()
+    };
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    let (mut last, mut grew) = (0, 0);
+    while std::time::Instant::now() < until && matches!(child.try_wait(), Ok(None)) {
+        let now = size();
+        if now > last {
+            grew += 1;
+            last = now;
+            if grew > round {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let _ = child.kill(); // SIGKILL
+}
+
 #[test]
 fn kill_dash_nine_while_writing_then_a_new_run_leaves_every_file_clean() {
     if !warcio_available() {
@@ -246,15 +273,16 @@ fn kill_dash_nine_while_writing_then_a_new_run_leaves_every_file_clean() {
     for round in 0..10 {
         // A fresh store each round: every capture is a full response.
         let setup = Setup::new(&s, corpus.path(), "");
-        let delay = Duration::from_millis(150 + 137 * round % 1200);
         let mut child = setup
             .command()
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(delay);
-        child.kill().unwrap(); // SIGKILL
+        // Killed while its WARC file grows, a little later each round: a
+        // fixed delay after the start missed every record when a loaded
+        // machine started the run late (the full suite on 2 cores).
+        kill_while_growing(&mut child, &setup.store(), round);
         child.wait().unwrap();
         if warc_files(&setup.store())
             .iter()
