@@ -183,6 +183,18 @@ fn is_plain_run(src: &str, text: &[u8], start: usize, end: usize) -> bool {
 /// The `html5gum` emitter over a [`Reader`].
 struct Events<'r, 'a>(&'r mut Reader<'a>);
 
+impl Events<'_, '_> {
+    /// A new tag begins: the text before it is done.
+    fn init_tag(&mut self, is_start: bool) {
+        self.0.flush_text();
+        let tag = &mut self.0.tag;
+        tag.name.clear();
+        tag.is_start = is_start;
+        tag.self_closing = false;
+        tag.len = 0;
+    }
+}
+
 impl Emitter for Events<'_, '_> {
     type Token = ();
 
@@ -217,21 +229,11 @@ impl Emitter for Events<'_, '_> {
     }
 
     fn init_start_tag(&mut self) {
-        self.0.flush_text();
-        let tag = &mut self.0.tag;
-        tag.name.clear();
-        tag.is_start = true;
-        tag.self_closing = false;
-        tag.len = 0;
+        self.init_tag(true);
     }
 
     fn init_end_tag(&mut self) {
-        self.0.flush_text();
-        let tag = &mut self.0.tag;
-        tag.name.clear();
-        tag.is_start = false;
-        tag.self_closing = false;
-        tag.len = 0;
+        self.init_tag(false);
     }
 
     fn init_comment(&mut self) {
