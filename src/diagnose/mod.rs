@@ -131,11 +131,13 @@ pub fn classify_links(links: &mut [Link], base: Option<&url::Url>, filter: &UrlF
     }
 }
 
+/// The FNV-1a prime, for [`repeat_key`] and [`KeyHasher`].
+const PRIME: u64 = 0x0000_0100_0000_01b3;
+
 /// A cheap hash of a link's URL and kind for [`classify_links`]: only a
 /// hint, since a match is confirmed by comparing the two (FNV-1a over
 /// 8-byte words; SipHash was a tenth of the stage).
 fn repeat_key(url: &str, kind: crate::extract::LinkKind) -> u64 {
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
     let mut hash = 0xcbf2_9ce4_8422_2325 ^ kind as u64;
     let mut words = url.as_bytes().chunks_exact(8);
     for word in &mut words {
@@ -168,7 +170,7 @@ impl std::hash::Hasher for KeyHasher {
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(PRIME);
         }
     }
     fn write_u64(&mut self, n: u64) {

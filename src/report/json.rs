@@ -3,11 +3,12 @@
 //! Documents, links and findings are serialized as they arrive into three
 //! anonymous temporary files; [`JsonReport::finish`] writes the head and
 //! summary field by field, then copies the three arrays in. Nothing is
-//! serialized to a string to be cut and patched: every value is appended to
-//! its spill's buffer (links by the hand-written [`super::link_json`],
-//! the rest by serde), and a link costs no allocation of its own here. A report written to a file
-//! goes to `FILE.tmp` first and is renamed into place, so a reader (the
-//! daemon's `/report.json`, a monitoring job) never sees half of one.
+//! serialized to a string to be cut and patched: every value is appended
+//! to its spill's buffer (links by the hand-written [`super::link_json`],
+//! the rest by serde), and a link costs no allocation of its own here. A
+//! report written to a file goes to `FILE.tmp` first and is renamed into
+//! place, so a reader (the daemon's `/report.json`, a monitoring job)
+//! never sees half of one.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, Write};
