@@ -182,3 +182,79 @@ fn sigint_stops_the_cli_during_a_download() {
     assert!(walk(&store.join("sha256")).is_empty(), "no partial object");
     assert!(walk(&store.join("tmp")).is_empty(), "no temporary left");
 }
+
+/// `kill -9` in the middle of a run: the report being written has no name
+/// yet (it streams into an anonymous file in the report's folder), so the
+/// previous report stands, whole, and nothing is left beside it.
+#[test]
+fn kill_9_during_a_run_leaves_the_previous_report_whole_and_nothing_beside_it() {
+    let s = TestServer::start();
+    let (slow, _) = twenty_second_jpeg(9);
+    s.route("/slow.jpg", slow);
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    // Links that finish first, so the report has started to grow.
+    for i in 0..40 {
+        s.route(&format!("/f{i}.jpg"), Reply::Ok("image/jpeg", jpeg(i)));
+        std::fs::write(
+            corpus.join(format!("a{i:02}.md")),
+            format!("![x](http://img.test/f{i}.jpg)\n"),
+        )
+        .unwrap();
+    }
+    std::fs::write(corpus.join("z.md"), "![x](http://img.test/slow.jpg)\n").unwrap();
+    let reports = dir.path().join("reports");
+    std::fs::create_dir_all(&reports).unwrap();
+    let report = reports.join("report.json");
+    std::fs::write(&report, "{\"the previous\": \"report\"}\n").unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[check]\nallow_private = true\n[store]\npath = \"{}\"\nmin_free_bytes = 0\n[resolve]\n\"img.test\" = \"127.0.0.1:{}\"\n",
+            dir.path().join("store").display(),
+            s.addr.port()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_archive"))
+        .args(["--check", "--config"])
+        .arg(&config)
+        .arg("--report")
+        .arg(&report)
+        .arg(&corpus)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while s.hits_on("/slow.jpg").is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(20), "no request");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The run is under way and its report file open in `reports/`.
+    let open_in_reports = std::fs::read_dir(format!("/proc/{}/fd", child.id()))
+        .unwrap()
+        .filter_map(|fd| std::fs::read_link(fd.unwrap().path()).ok())
+        .any(|target| target.starts_with(&reports));
+    assert!(
+        open_in_reports,
+        "the run writes no file in the report's folder"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&report).unwrap(),
+        "{\"the previous\": \"report\"}\n"
+    );
+    let names: Vec<_> = std::fs::read_dir(&reports)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        ["report.json"],
+        "something was left beside the report"
+    );
+}

@@ -24,6 +24,78 @@ fn report_on_all_fixtures_validates() {
     assert!(report["links"].as_array().unwrap().len() > 100);
 }
 
+/// Schema 2.2.0: a report file is streamed, links first, and closed by
+/// `generated_at` and the summary; it says the same as the report on
+/// stdout, and its folder holds nothing else after the run.
+#[test]
+fn a_report_file_has_the_links_first_the_summary_last_and_says_what_stdout_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.json");
+    std::fs::write(&path, "the previous report").unwrap();
+    let seeds = fixture("seeds").display().to_string();
+    let to_file = archive(&[
+        "--check",
+        "--offline",
+        "--report",
+        path.to_str().unwrap(),
+        &seeds,
+    ]);
+    assert_eq!(
+        to_file.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&to_file.stderr)
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let at = |key: &str| {
+        text.find(&format!("\n  \"{key}\": "))
+            .unwrap_or_else(|| panic!("no top-level {key}"))
+    };
+    let order = [
+        "schema_version",
+        "tool",
+        "mode",
+        "config",
+        "links",
+        "documents",
+        "findings",
+        "generated_at",
+        "summary",
+    ];
+    for pair in order.windows(2) {
+        assert!(
+            at(pair[0]) < at(pair[1]),
+            "{} is not before {}",
+            pair[0],
+            pair[1]
+        );
+    }
+    assert!(text.ends_with("\n  }\n}\n"));
+    let mut from_file: Value = serde_json::from_str(&text).expect("the report file is JSON");
+    assert_schema(&from_file);
+    let out = archive(&["--check", "--offline", "--format", "json", &seeds]);
+    let mut from_stdout: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for report in [&mut from_file, &mut from_stdout] {
+        let report = report.as_object_mut().unwrap();
+        report.remove("generated_at");
+        report["summary"]
+            .as_object_mut()
+            .unwrap()
+            .remove("duration_ms");
+    }
+    assert_eq!(from_file, from_stdout);
+    assert!(from_file["links"].as_array().unwrap().len() > 70);
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        ["report.json"],
+        "a temporary file was left beside the report"
+    );
+}
+
 #[test]
 fn schema_rejects_unknown_status() {
     let (_, mut report) = check_json(&[&fixture("seeds")]);
@@ -108,7 +180,7 @@ fn an_exploded_run_carries_its_url_once_in_its_finding() {
     let seeds = fixture("seeds").display().to_string();
     let out = archive(&["--check", "--offline", "--format", "json", &seeds]);
     let report: Value = serde_json::from_slice(&out.stdout).expect("the report on stdout");
-    assert_eq!(report["schema_version"], "2.1.0");
+    assert_eq!(report["schema_version"], "2.2.0");
     assert_schema(&report);
     // Schema 2.1.0: `static_reason` is left out where it would be null,
     // which is every link of an offline run.

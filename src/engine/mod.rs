@@ -58,6 +58,7 @@ use crate::check::Checker;
 use crate::config::{Config, LoadedConfig};
 use crate::error::RunError;
 use crate::pipeline::{corpus_paths, DocumentCache};
+use crate::report::json::{ReportHead, ReportTarget};
 use crate::report::sinks::{write_prom_file, Sinks};
 use crate::report::RunInfo;
 use crate::run::{CheckOutcome, OutputFormat};
@@ -291,8 +292,17 @@ impl Engine {
     ) -> Result<Option<Sinks>, RunError> {
         let config = &self.loaded.config;
         let text = request.format == OutputFormat::Text;
-        let mut reports = Sinks::new(text, text && !self.options.offline)
-            .map_err(|e| RunError::Internal(format!("cannot create temporary file: {e}")))?;
+        let target = self.report_target(request);
+        let mut reports = Sinks::new(
+            target.clone(),
+            self.report_head(),
+            text,
+            text && !self.options.offline,
+        )
+        .map_err(|source| match target {
+            ReportTarget::Path(path) => RunError::WriteReport { path, source },
+            _ => RunError::Internal(format!("cannot create temporary file: {source}")),
+        })?;
         if let Some(documents) = &self.documents {
             documents.begin_run();
         }
@@ -343,6 +353,37 @@ impl Engine {
         Ok(Some(reports))
     }
 
+    /// Where the run's JSON report goes: `--report PATH` (`-` is stdout),
+    /// else stdout with `--format json`, else the configured
+    /// `report.path` (none if it is empty).
+    fn report_target(&self, request: &RunRequest) -> ReportTarget {
+        let path = match (&request.report, request.format) {
+            (Some(p), _) => p.clone(),
+            (None, OutputFormat::Json) => return ReportTarget::Stdout,
+            (None, OutputFormat::Text) => self.loaded.config.report.path.clone(),
+        };
+        if path.as_os_str() == "-" {
+            ReportTarget::Stdout
+        } else if path.as_os_str().is_empty() {
+            ReportTarget::Nowhere
+        } else {
+            ReportTarget::Path(path)
+        }
+    }
+
+    /// The fields that head the run's JSON report.
+    fn report_head(&self) -> ReportHead {
+        ReportHead {
+            mode: if self.options.offline {
+                "offline"
+            } else {
+                "online"
+            },
+            config_path: self.loaded.path.as_ref().map(|p| p.display().to_string()),
+            config_sha256: self.loaded.digest.clone(),
+        }
+    }
+
     /// Completes a run that was not cancelled: store bookkeeping, the
     /// report files, the text summary, the exit code.
     fn finish(
@@ -353,7 +394,6 @@ impl Engine {
         started: Instant,
         started_unix: f64,
     ) -> Result<CheckOutcome, RunError> {
-        let config = &self.loaded.config;
         if let Some(checker) = &self.checker {
             checker.flush_warc();
             if let Some(store) = checker.store() {
@@ -401,32 +441,20 @@ impl Engine {
         summary.duration_ms = started.elapsed().as_millis() as u64;
         summary.network = network.as_ref().map(crate::report::NetworkSummary::of);
         let offline = self.options.offline;
+        let head = self.report_head();
         let info = RunInfo {
             generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            mode: if offline { "offline" } else { "online" },
-            config_path: self.loaded.path.as_ref().map(|p| p.display().to_string()),
-            config_sha256: self.loaded.digest.clone(),
+            mode: head.mode,
+            config_path: head.config_path,
+            config_sha256: head.config_sha256,
         };
         digest.finish(&summary, &info);
-        let target = match (&request.report, request.format) {
-            (Some(p), _) => Some(p.clone()),
-            (None, OutputFormat::Json) => Some(PathBuf::from("-")),
-            (None, OutputFormat::Text) => {
-                Some(config.report.path.clone()).filter(|p| !p.as_os_str().is_empty())
-            }
-        };
-        if let Some(path) = &target {
-            json.write_to(path, &info, &summary).map_err(|source| {
-                if path.as_os_str() == "-" {
-                    RunError::Stdout(source)
-                } else {
-                    RunError::WriteReport {
-                        path: path.clone(),
-                        source,
-                    }
-                }
+        let target = self.report_target(request);
+        json.finish(&info.generated_at, &summary)
+            .map_err(|source| match target {
+                ReportTarget::Path(path) => RunError::WriteReport { path, source },
+                _ => RunError::Stdout(source),
             })?;
-        }
         if let Some(prom) = &request.prom_file {
             write_prom_file(prom, &metrics, &summary, started_unix).map_err(|source| {
                 RunError::WriteReport {

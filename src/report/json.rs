@@ -1,22 +1,34 @@
 //! The JSON report, written without holding the run in memory.
 //!
-//! Documents, links and findings are serialized as they arrive into three
-//! anonymous temporary files; [`JsonReport::finish`] writes the head and
-//! summary field by field, then copies the three arrays in. Nothing is
-//! serialized to a string to be cut and patched: every value is appended
-//! to its spill's buffer (links by the hand-written [`super::link_json`],
-//! the rest by serde), and a link costs no allocation of its own here. A
-//! report written to a file goes to `FILE.tmp` first and is renamed into
-//! place, so a reader (the daemon's `/report.json`, a monitoring job)
-//! never sees half of one.
+//! Links, documents and findings are serialized as they arrive; nothing
+//! is serialized to a string to be cut and patched (links by the
+//! hand-written [`super::link_json`], the rest by serde), and a link costs
+//! no allocation of its own here.
+//!
+//! The links are nine tenths of a report, so they go straight into the
+//! report file: for a report written to a path, the file is a
+//! [`PendingFile`] in the report's folder, the head is written into it at
+//! the start and every link after it as it comes. Documents and findings
+//! are spilled to anonymous temporary files and copied in after the links
+//! (a kernel copy); `generated_at` and the summary, known only at the end,
+//! close the object. That is why the summary is the last key (schema
+//! 2.2.0): written first, it held the whole links array back until the
+//! end, which cost a serial copy of it. [`PendingFile::commit`] then puts
+//! the report in place whole, so a reader never sees half of one.
+//!
+//! A report to stdout, or to a path that is not a regular file (a FIFO,
+//! `/dev/null`), cannot be taken back, and an online run whose network
+//! turned out to be down discards its first pass: there the links are
+//! spilled too, and everything is written at the end, in the same layout.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, Write};
-use std::path::Path;
+use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{RunInfo, Summary, SCHEMA_VERSION};
+use super::pending::{is_special, PendingFile, SyncAhead};
+use super::{Summary, SCHEMA_VERSION};
 use crate::pipeline::Scanned;
 
 /// One JSON array being spilled to a temporary file.
@@ -25,6 +37,8 @@ struct Spill {
     /// Items not yet written; written out in blocks of [`Spill::BLOCK`].
     buf: Vec<u8>,
     count: usize,
+    /// For the report file itself: its writeback, started as it grows.
+    sync: Option<SyncAhead>,
 }
 
 impl Spill {
@@ -32,12 +46,19 @@ impl Spill {
     /// 100 MB.
     const BLOCK: usize = 1 << 16;
 
+    /// A spill into an anonymous temporary file.
     fn new() -> io::Result<Spill> {
-        Ok(Spill {
-            file: tempfile::tempfile()?,
+        Ok(Spill::over(tempfile::tempfile()?))
+    }
+
+    /// Items appended to `file`, from where its handle stands.
+    fn over(file: File) -> Spill {
+        Spill {
+            file,
             buf: Vec::with_capacity(Spill::BLOCK + 4096),
             count: 0,
-        })
+            sync: None,
+        }
     }
 
     /// Adds an item that `write` appends to the buffer.
@@ -49,6 +70,9 @@ impl Spill {
         self.count += 1;
         if self.buf.len() >= Spill::BLOCK {
             self.file.write_all(&self.buf)?;
+            if let Some(sync) = &mut self.sync {
+                sync.wrote(self.buf.len());
+            }
             self.buf.clear();
         }
         Ok(())
@@ -60,18 +84,31 @@ impl Spill {
         Ok(result?)
     }
 
-    /// The spilled array, flushed and rewound for reading.
-    fn into_file(mut self) -> io::Result<File> {
+    /// The file with every item written, its handle at their end (and
+    /// no sync ahead still running).
+    fn finish(mut self) -> io::Result<File> {
         self.file.write_all(&self.buf)?;
-        self.file.rewind()?;
+        drop(self.sync.take());
         Ok(self.file)
+    }
+
+    /// The spilled array, flushed and rewound for reading.
+    fn into_file(self) -> io::Result<File> {
+        let mut file = self.finish()?;
+        file.rewind()?;
+        Ok(file)
     }
 }
 
-/// Writes `  "name": value,` with `value` pretty-printed one level in,
+/// Writes `  "name": value` and `separator`, with `value` pretty-printed one level in,
 /// as `serde_json::to_string_pretty` would lay it out inside the report
 /// object, straight to `out` (no string is built and re-cut).
-fn field(out: &mut dyn Write, name: &str, value: &impl Serialize) -> io::Result<()> {
+fn field(
+    out: &mut dyn Write,
+    name: &str,
+    value: &impl Serialize,
+    separator: &[u8],
+) -> io::Result<()> {
     write!(out, "  \"{name}\": ")?;
     let mut indented = Indented(&mut *out);
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b"  ");
@@ -79,7 +116,7 @@ fn field(out: &mut dyn Write, name: &str, value: &impl Serialize) -> io::Result<
         &mut indented,
         formatter,
     ))?;
-    out.write_all(b",\n")
+    out.write_all(separator)
 }
 
 /// Indents every line after the first by two spaces. Safe on JSON: a
@@ -102,10 +139,51 @@ impl Write for Indented<'_> {
     }
 }
 
+/// Where a JSON report goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportTarget {
+    /// A path: a regular file (or none yet) is replaced whole at the end;
+    /// anything else (a FIFO, `/dev/null`) is written to at the end.
+    Path(PathBuf),
+    /// Standard output, at the end.
+    Stdout,
+    /// No JSON report: nothing is serialized.
+    Nowhere,
+}
+
+/// What heads a report, known when a run starts.
+#[derive(Debug, Clone)]
+pub struct ReportHead {
+    pub mode: &'static str,
+    pub config_path: Option<String>,
+    pub config_sha256: String,
+}
+
+/// Where the links go while the run lasts.
+enum LinksOut {
+    /// Into the report file itself, head first ([`PendingFile`]).
+    Report(PendingFile),
+    /// Into a spill, copied to `out` at the end.
+    Spilled(Deferred),
+    /// Nowhere.
+    Dropped,
+}
+
+/// A report written at the end, to a path that is not a regular file or
+/// to stdout.
+enum Deferred {
+    Special(PathBuf),
+    Stdout,
+}
+
 /// A JSON report under construction.
 pub struct JsonReport {
-    documents: Spill,
+    head: ReportHead,
+    out: LinksOut,
+    /// The links array: the report file itself (the head already in its
+    /// buffer) or a spill.
     links: Spill,
+    documents: Spill,
     findings: Spill,
 }
 
@@ -122,10 +200,27 @@ struct ConfigRef<'a> {
 }
 
 impl JsonReport {
-    pub fn new() -> io::Result<JsonReport> {
+    /// A report for `target`. For a path whose folder is missing or not
+    /// writable this fails now, before the run, not after it.
+    pub fn new(target: ReportTarget, head: ReportHead) -> io::Result<JsonReport> {
+        let (out, links) = match target {
+            ReportTarget::Path(path) if !is_special(&path) => {
+                let pending = PendingFile::create(&path)?;
+                let mut links = Spill::over(pending.file().try_clone()?);
+                links.sync = Some(SyncAhead::new(pending.file().try_clone()?));
+                write_head(&mut links.buf, &head)?;
+                links.buf.extend_from_slice(b"  \"links\": [\n");
+                (LinksOut::Report(pending), links)
+            }
+            ReportTarget::Path(path) => (LinksOut::Spilled(Deferred::Special(path)), Spill::new()?),
+            ReportTarget::Stdout => (LinksOut::Spilled(Deferred::Stdout), Spill::new()?),
+            ReportTarget::Nowhere => (LinksOut::Dropped, Spill::new()?),
+        };
         Ok(JsonReport {
+            head,
+            out,
+            links,
             documents: Spill::new()?,
-            links: Spill::new()?,
             findings: Spill::new()?,
         })
     }
@@ -146,6 +241,13 @@ impl JsonReport {
                 .eq(self.findings.count..self.findings.count + scanned.findings.len()),
             "finding ids"
         );
+        if matches!(self.out, LinksOut::Dropped) {
+            // Counted, so that ids stay checked, but not written.
+            self.documents.count += 1;
+            self.links.count += scanned.links.len();
+            self.findings.count += scanned.findings.len();
+            return Ok(());
+        }
         self.documents.push(&scanned.document)?;
         for link in &scanned.links {
             self.links
@@ -157,71 +259,116 @@ impl JsonReport {
         Ok(())
     }
 
-    /// Writes the whole report to `out`: the head fields, pretty-printed
-    /// one by one, then the three spilled arrays copied in.
-    pub fn finish(self, info: &RunInfo, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
-        self.finish_with(info, summary, &mut &mut *out, |out, spill| {
-            io::copy(spill, out).map(drop)
-        })
+    /// Ends the report with `generated_at` and the summary and puts it
+    /// where it goes.
+    pub fn finish(self, generated_at: &str, summary: &Summary) -> io::Result<()> {
+        let JsonReport {
+            head,
+            out,
+            links,
+            documents,
+            findings,
+        } = self;
+        let tail = Tail {
+            documents,
+            findings,
+            generated_at,
+            summary,
+        };
+        match out {
+            LinksOut::Dropped => Ok(()),
+            LinksOut::Report(pending) => {
+                let file = links.finish()?;
+                // The report file's handle is at the links' end.
+                tail.write(&mut BufWriter::new(&file), |out, spill| {
+                    out.flush()?;
+                    let mut file: &File = out.get_ref();
+                    io::copy(spill, &mut file).map(drop)
+                })?;
+                drop(file);
+                pending.commit()
+            }
+            LinksOut::Spilled(Deferred::Stdout) => {
+                let stdout = io::stdout();
+                write_deferred(&mut BufWriter::new(stdout.lock()), &head, links, tail)
+            }
+            LinksOut::Spilled(Deferred::Special(path)) => {
+                let file = std::fs::OpenOptions::new().write(true).open(path)?;
+                write_deferred(&mut BufWriter::new(file), &head, links, tail)
+            }
+        }
     }
 
-    /// [`JsonReport::finish`], with `append` copying each spilled array
-    /// (a file, rewound) onto the end of `out`.
-    fn finish_with<W: Write>(
+    /// The whole report written to `out` (for tests): links spilled.
+    #[cfg(test)]
+    fn finish_to(self, generated_at: &str, summary: &Summary, out: &mut Vec<u8>) -> io::Result<()> {
+        let tail = Tail {
+            documents: self.documents,
+            findings: self.findings,
+            generated_at,
+            summary,
+        };
+        write_deferred(out, &self.head, self.links, tail)
+    }
+}
+
+/// Writes the head, the spilled links and the tail to `out`.
+fn write_deferred<W: Write>(
+    out: &mut W,
+    head: &ReportHead,
+    links: Spill,
+    tail: Tail<'_>,
+) -> io::Result<()> {
+    write_head(out, head)?;
+    out.write_all(b"  \"links\": [\n")?;
+    io::copy(&mut links.into_file()?, out)?;
+    tail.write(out, |out, spill| io::copy(spill, out).map(drop))
+}
+
+/// `{`, then the fields known when a run starts.
+fn write_head(out: &mut impl Write, head: &ReportHead) -> io::Result<()> {
+    out.write_all(b"{\n")?;
+    field(out, "schema_version", &SCHEMA_VERSION, b",\n")?;
+    let tool = Tool {
+        name: "archive",
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    field(out, "tool", &tool, b",\n")?;
+    field(out, "mode", &head.mode, b",\n")?;
+    let config = ConfigRef {
+        path: head.config_path.as_deref(),
+        sha256: &head.config_sha256,
+    };
+    field(out, "config", &config, b",\n")
+}
+
+/// What follows the links: the two spilled arrays, then the fields known
+/// only at the end.
+struct Tail<'a> {
+    documents: Spill,
+    findings: Spill,
+    generated_at: &'a str,
+    summary: &'a Summary,
+}
+
+impl Tail<'_> {
+    /// Closes the links array and writes the rest; `append` copies a
+    /// spilled array (a file, rewound) onto the end of `out`.
+    fn write<W: Write>(
         self,
-        info: &RunInfo,
-        summary: &Summary,
         out: &mut W,
         mut append: impl FnMut(&mut W, &mut File) -> io::Result<()>,
     ) -> io::Result<()> {
-        out.write_all(b"{\n")?;
-        field(out, "schema_version", &SCHEMA_VERSION)?;
-        field(out, "generated_at", &info.generated_at)?;
-        let tool = Tool {
-            name: "archive",
-            version: env!("CARGO_PKG_VERSION"),
-        };
-        field(out, "tool", &tool)?;
-        field(out, "mode", &info.mode)?;
-        let config = ConfigRef {
-            path: info.config_path.as_deref(),
-            sha256: &info.config_sha256,
-        };
-        field(out, "config", &config)?;
-        field(out, "summary", summary)?;
-        for (name, spill, last) in [
-            ("documents", self.documents, false),
-            ("links", self.links, false),
-            ("findings", self.findings, true),
-        ] {
+        out.write_all(b"\n  ],\n")?;
+        for (name, spill) in [("documents", self.documents), ("findings", self.findings)] {
             writeln!(out, "  \"{name}\": [")?;
             append(out, &mut spill.into_file()?)?;
-            out.write_all(if last { b"\n  ]\n" } else { b"\n  ],\n" })?;
+            out.write_all(b"\n  ],\n")?;
         }
+        field(out, "generated_at", &self.generated_at, b",\n")?;
+        field(out, "summary", self.summary, b"\n")?;
         out.write_all(b"}\n")?;
         out.flush()
-    }
-
-    /// Writes the report to `path` atomically (temp file, fsync, rename),
-    /// or to stdout when `path` is `-`.
-    pub fn write_to(self, path: &Path, info: &RunInfo, summary: &Summary) -> io::Result<()> {
-        if path == Path::new("-") {
-            let stdout = io::stdout();
-            let mut lock = BufWriter::new(stdout.lock());
-            return self.finish(info, summary, &mut lock);
-        }
-        super::write_file_atomically_raw(path, |file| {
-            let mut head = BufWriter::new(file);
-            self.finish_with(info, summary, &mut head, |head, spill| {
-                // The head goes out first; then the kernel copies the
-                // spill file onto the end of the report (`File` to `&File`
-                // is `copy_file_range` on Linux, no trip through user
-                // space, which was 7.6 % of a default run's CPU).
-                head.flush()?;
-                let mut file: &File = head.get_ref();
-                io::copy(spill, &mut file).map(drop)
-            })
-        })
     }
 }
 
@@ -229,28 +376,62 @@ impl JsonReport {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_head_is_written_field_by_field_as_valid_pretty_json() {
-        let info = RunInfo {
-            generated_at: "2026-01-01T00:00:00.000Z".into(),
+    fn head() -> ReportHead {
+        ReportHead {
             mode: "offline",
             config_path: Some("a\nb.toml".into()),
             config_sha256: "00".into(),
-        };
+        }
+    }
+
+    #[test]
+    fn the_report_is_laid_out_field_by_field_as_valid_pretty_json() {
         let mut out = Vec::new();
-        let report = JsonReport::new().unwrap();
-        report.finish(&info, &Summary::default(), &mut out).unwrap();
+        let report = JsonReport::new(ReportTarget::Stdout, head()).unwrap();
+        report
+            .finish_to("2026-01-01T00:00:00.000Z", &Summary::default(), &mut out)
+            .unwrap();
         let text = String::from_utf8(out).unwrap();
         let value: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
         assert_eq!(value["schema_version"], SCHEMA_VERSION);
         assert_eq!(value["config"]["path"], "a\nb.toml");
         assert_eq!(value["links"], serde_json::json!([]));
-        // Laid out as before: two spaces per level, a field per line.
+        // Two spaces per level, a field per line; the head first, the
+        // links next, the summary last.
         assert!(text.starts_with("{\n  \"schema_version\": "), "{text}");
+        let at = |key: &str| text.find(&format!("\n  \"{key}\": ")).expect(key);
+        let order = [
+            "mode",
+            "config",
+            "links",
+            "documents",
+            "findings",
+            "generated_at",
+            "summary",
+        ];
+        assert!(order.windows(2).all(|w| at(w[0]) < at(w[1])), "{text}");
         assert!(
             text.contains("\n  \"summary\": {\n    \"documents\": {\n      \"scanned\": 0,"),
             "{text}"
         );
-        assert!(text.ends_with("\n  \"findings\": [\n\n  ]\n}\n"), "{text}");
+        assert!(text.ends_with("\n  }\n}\n"), "{text}");
+    }
+
+    #[test]
+    fn a_report_to_a_path_streams_into_its_folder_and_appears_at_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        std::fs::write(&path, "old").unwrap();
+        let report = JsonReport::new(ReportTarget::Path(path.clone()), head()).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        let mut written = Vec::new();
+        JsonReport::new(ReportTarget::Stdout, head())
+            .unwrap()
+            .finish_to("t", &Summary::default(), &mut written)
+            .unwrap();
+        report.finish("t", &Summary::default()).unwrap();
+        // The same bytes whichever way the links went.
+        assert_eq!(std::fs::read(&path).unwrap(), written);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

@@ -2,8 +2,9 @@
 //! in `docs/report.schema.json`) and for people ([`text`]).
 //!
 //! Both are fed one [`Scanned`] document at a time and keep only what they
-//! must: the JSON writer spills documents, links and findings to temporary
-//! files and stitches them together at the end; the text report writes
+//! must: the JSON writer streams links into the report file and spills
+//! documents and findings to temporary files it copies in at the end
+//! ([`json`]); the text report writes
 //! each document that has something to say as it comes and keeps
 //! nothing. The
 //! [`Summary`] is counters.
@@ -18,6 +19,7 @@ pub mod digest;
 pub mod json;
 mod link_json;
 pub mod metrics;
+mod pending;
 pub mod progress;
 pub mod sinks;
 pub mod text;
@@ -35,7 +37,7 @@ use crate::vocab::FindingKind;
 
 /// Version of the JSON report's schema (semver: a new optional field is a
 /// minor bump, anything that breaks a reader is a major one).
-pub const SCHEMA_VERSION: &str = "2.1.0";
+pub const SCHEMA_VERSION: &str = "2.2.0";
 
 /// Counters over a whole run.
 #[derive(Debug, Clone, Serialize)]
@@ -207,50 +209,27 @@ impl LinkTally {
 }
 
 /// Writes a file the way readers of reports need: a regular file is
-/// written to a temporary beside it, fsynced, made world-readable and
-/// renamed into place, so nobody ever reads half of it. Anything else that
-/// already exists there (`/dev/null`, a FIFO, `/dev/stdout`) is written to
-/// directly: renaming over a device would replace it.
+/// written to an anonymous file beside it, fsynced, made world-readable
+/// and renamed into place, so nobody ever reads half of it
+/// ([`pending::PendingFile`]). Anything else that already exists there
+/// (`/dev/null`, a FIFO, `/dev/stdout`) is written to directly: renaming
+/// over a device would replace it.
 pub fn write_file_atomically(
     path: &std::path::Path,
     write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    write_file_atomically_raw(path, |file| {
-        use std::io::Write as _;
-        let mut w = std::io::BufWriter::new(file);
-        write(&mut w)?;
-        w.flush()
-    })
-}
-
-/// [`write_file_atomically`], handing `write` the unbuffered file itself,
-/// so that it can append other files with a kernel copy
-/// (`std::io::copy` from a `File` to a `&File` is `copy_file_range` on
-/// Linux, which a `dyn Write` or a `BufWriter` would turn back into
-/// reads and writes through user space).
-pub fn write_file_atomically_raw(
-    path: &std::path::Path,
-    write: impl FnOnce(&std::fs::File) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        let out = std::fs::OpenOptions::new().write(true).open(path)?;
-        return write(&out);
+    use std::io::Write as _;
+    if pending::is_special(path) {
+        let mut out = std::io::BufWriter::new(std::fs::OpenOptions::new().write(true).open(path)?);
+        write(&mut out)?;
+        return out.flush();
     }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir)?;
-    write(tmp.as_file())?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    let file = pending::PendingFile::create(path)?;
+    let mut out = std::io::BufWriter::new(file.file());
+    write(&mut out)?;
+    out.flush()?;
+    drop(out);
+    file.commit()
 }
 
 /// Facts about the run that head the JSON report.

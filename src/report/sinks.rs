@@ -13,7 +13,7 @@ use std::io::Write;
 use crate::pipeline::Scanned;
 
 use super::digest::Digest;
-use super::json::JsonReport;
+use super::json::{JsonReport, ReportHead, ReportTarget};
 use super::metrics::{Metrics, RunTimes};
 use super::progress::Progress;
 use super::text::TextReport;
@@ -33,12 +33,17 @@ pub struct Sinks {
 }
 
 impl Sinks {
-    /// The sinks of one run: `text` adds the report for people, `progress`
-    /// a progress bar on a terminal.
-    pub fn new(text: bool, progress: bool) -> std::io::Result<Sinks> {
+    /// The sinks of one run: the JSON report for `target`, `text` adds
+    /// the report for people, `progress` a progress bar on a terminal.
+    pub fn new(
+        target: ReportTarget,
+        head: ReportHead,
+        text: bool,
+        progress: bool,
+    ) -> std::io::Result<Sinks> {
         Ok(Sinks {
             summary: Summary::default(),
-            json: JsonReport::new()?,
+            json: JsonReport::new(target, head)?,
             text: text
                 .then(|| TextReport::new(Box::new(std::io::stderr()) as Box<dyn Write + Send>)),
             metrics: Metrics::default(),

@@ -1,0 +1,258 @@
+//! Report files that appear whole or not at all.
+//!
+//! A report is read while runs replace it (the daemon's `/report.json`, a
+//! monitoring job, a person with `jq`), so nobody may ever see half of
+//! one. A [`PendingFile`] is written in the folder of its final path as an
+//! anonymous file (`O_TMPFILE` on Linux): it has no name while it is
+//! written, so a run killed with `kill -9` leaves nothing behind, however
+//! long it ran. [`PendingFile::commit`] makes it durable (fsync), gives
+//! it a temporary name (`linkat` through `/proc/self/fd`) and renames that
+//! over the final path, which readers see switch from the old file to
+//! the new one in one step.
+//!
+//! Where the file system has no anonymous files, or `/proc` is not
+//! mounted, the same steps run with a named temporary file: `commit`
+//! copies what was written into it (a kernel copy) before the rename.
+//!
+//! Writing into the final folder from the start is what lets the JSON
+//! report stream its largest array straight into place: it used to be
+//! spilled to `/tmp` and copied in at the end, a serial 60 ms of a 0.5 s
+//! run on 10,000 articles.
+
+use std::fs::File;
+use std::io::{self, Seek};
+use std::path::{Path, PathBuf};
+
+/// A file being written for `path`, invisible until committed.
+pub struct PendingFile {
+    file: File,
+    path: PathBuf,
+}
+
+impl PendingFile {
+    /// An empty file for `path`, created in `path`'s folder (so the final
+    /// rename never crosses file systems). Fails if the folder is missing
+    /// or not writable: the run finds out at its start, not at its end.
+    pub fn create(path: &Path) -> io::Result<PendingFile> {
+        let file = tempfile::tempfile_in(folder_of(path))?;
+        Ok(PendingFile {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The file, for writing. Writes through another handle of it (a
+    /// `try_clone`) land in the same file.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Puts the file at its path: world-readable, fsynced, then renamed
+    /// over whatever was there. On error nothing was replaced and no
+    /// temporary name is left behind.
+    pub fn commit(self) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            self.file
+                .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        }
+        self.file.sync_all()?;
+        let dir = folder_of(&self.path).to_path_buf();
+        let named = tempfile::Builder::new()
+            .prefix(".archive-")
+            .suffix(".tmp")
+            .make_in(&dir, |name| link_anonymous(&self.file, name));
+        let path = self.path.clone();
+        let named = match named {
+            Ok(named) => named,
+            Err(_) => self.copy_into_named(&dir)?,
+        };
+        named.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    /// The fallback of [`PendingFile::commit`]: a named temporary file
+    /// with a copy of what was written, fsynced.
+    fn copy_into_named(mut self, dir: &Path) -> io::Result<tempfile::NamedTempFile<()>> {
+        let named = tempfile::Builder::new()
+            .prefix(".archive-")
+            .suffix(".tmp")
+            .tempfile_in(dir)?;
+        self.file.rewind()?;
+        // `File` to `&File`: copy_file_range on Linux, no trip through
+        // user space.
+        io::copy(&mut self.file, &mut named.as_file())?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            named
+                .as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        }
+        named.as_file().sync_all()?;
+        let (file, path) = named.into_parts();
+        drop(file);
+        // Back under tempfile's care, so that a failed rename removes it.
+        Ok(tempfile::NamedTempFile::from_parts((), path))
+    }
+}
+
+/// Writeback of a file while it is still being written: every
+/// [`SyncAhead::EVERY`] bytes, a thread of its own fsyncs what is there so
+/// far, so that the disk works while the run computes and the fsync of
+/// [`PendingFile::commit`] finds little left to wait for (on 10,000
+/// articles it was 45 ms of a 72 MB report, serial at the end of the run).
+/// Only timing changes: `commit` still fsyncs the whole file.
+pub struct SyncAhead {
+    kick: Option<std::sync::mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    unsynced: usize,
+}
+
+impl SyncAhead {
+    const EVERY: usize = 8 << 20;
+
+    /// Syncs `file` (a handle of the file being written) ahead.
+    pub fn new(file: File) -> SyncAhead {
+        // One kick waits at most; a writer faster than the disk is never
+        // held up, later kicks fold into the waiting one.
+        let (kick, kicked) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("report-sync".into())
+            .spawn(move || {
+                while kicked.recv().is_ok() {
+                    // An error shows again in commit's own fsync.
+                    let _ = file.sync_data();
+                }
+            })
+            .ok();
+        SyncAhead {
+            kick: Some(kick),
+            thread,
+            unsynced: 0,
+        }
+    }
+
+    /// Counts `bytes` written; past [`SyncAhead::EVERY`], kicks a sync.
+    pub fn wrote(&mut self, bytes: usize) {
+        self.unsynced += bytes;
+        if self.unsynced >= SyncAhead::EVERY {
+            self.unsynced = 0;
+            if let Some(kick) = &self.kick {
+                let _ = kick.try_send(());
+            }
+        }
+    }
+}
+
+impl Drop for SyncAhead {
+    /// Waits for a sync under way, so that none runs past the commit.
+    fn drop(&mut self) {
+        self.kick = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Gives the anonymous `file` the name `name`.
+#[cfg(target_os = "linux")]
+fn link_anonymous(file: &File, name: &Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
+    rustix::fs::linkat(
+        rustix::fs::CWD,
+        proc_path.as_str(),
+        rustix::fs::CWD,
+        name,
+        rustix::fs::AtFlags::SYMLINK_FOLLOW,
+    )?;
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn link_anonymous(_file: &File, _name: &Path) -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+/// The folder `path` is in (`.` for a bare file name).
+fn folder_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Whether something other than a regular file is at `path` (a device, a
+/// FIFO, `/dev/stdout`): such a target is written to directly, since
+/// renaming over it would replace it.
+pub fn is_special(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn names_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_pending_file_has_no_name_until_committed_then_replaces_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        std::fs::write(&path, "old").unwrap();
+        let pending = PendingFile::create(&path).unwrap();
+        (&mut pending.file()).write_all(b"new report").unwrap();
+        // Written but not committed: only the old file is there.
+        assert_eq!(names_in(dir.path()), ["report.json"]);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        pending.commit().unwrap();
+        assert_eq!(names_in(dir.path()), ["report.json"]);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new report");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o644);
+        }
+    }
+
+    #[test]
+    fn a_dropped_pending_file_leaves_nothing_and_the_old_file_stands() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        std::fs::write(&path, "old").unwrap();
+        let pending = PendingFile::create(&path).unwrap();
+        (&mut pending.file()).write_all(b"half a rep").unwrap();
+        drop(pending);
+        assert_eq!(names_in(dir.path()), ["report.json"]);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+    }
+
+    #[test]
+    fn the_copying_fallback_gives_the_same_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        let pending = PendingFile::create(&path).unwrap();
+        (&mut pending.file()).write_all(b"copied whole").unwrap();
+        let named = pending.copy_into_named(dir.path()).unwrap();
+        named.persist(&path).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "copied whole");
+        assert_eq!(names_in(dir.path()), ["report.json"]);
+    }
+
+    #[test]
+    fn a_missing_folder_fails_at_create() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = PendingFile::create(&dir.path().join("no/such/report.json"));
+        assert!(err.is_err());
+    }
+}
