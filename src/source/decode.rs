@@ -259,7 +259,9 @@ mod tests {
         bytes.extend(std::iter::repeat_n(0xB0, 200));
         assert_eq!(detect_sample(&bytes), 100 + DETECT_NON_ASCII);
         // Interleaved with ASCII.
-        let mixed: Vec<u8> = (0..400).map(|i| if i % 3 == 0 { 0xC4 } else { b'x' }).collect();
+        let mixed: Vec<u8> = (0..400)
+            .map(|i| if i % 3 == 0 { 0xC4 } else { b'x' })
+            .collect();
         assert_eq!(detect_sample(&mixed), 3 * (DETECT_NON_ASCII - 1) + 1);
         // Fewer than the budget: all of it.
         let few = [b'a', 0xC4, b'b', 0xE9];
