@@ -44,8 +44,16 @@ impl Sinks {
         Ok(Sinks {
             summary: Summary::default(),
             json: JsonReport::new(target, head)?,
-            text: text
-                .then(|| TextReport::new(Box::new(std::io::stderr()) as Box<dyn Write + Send>)),
+            text: text.then(|| {
+                let report = TextReport::new(Box::new(std::io::stderr()) as Box<dyn Write + Send>);
+                // A person at a terminal sees each document as it is
+                // done; a file or a pipe gets fewer, larger writes.
+                if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                    report
+                } else {
+                    report.gathering()
+                }
+            }),
             metrics: Metrics::default(),
             digest: Digest::default(),
             spill_error: None,
