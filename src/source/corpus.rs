@@ -1,7 +1,7 @@
 //! The corpus: files and folders on disk, walked lazily in a stable order.
 //!
-//! Folders are walked with `walkdir` (sorted by name, so two runs report in
-//! the same order); a file is an input when it matches one of the include
+//! Folders are walked in name order ([`super::walk`]), so two runs report
+//! in the same order; a file is an input when it matches one of the include
 //! globs and none of the exclude globs. Globs are matched against the path
 //! relative to the folder given, so `**/*.md` means the same thing wherever
 //! the corpus lives. A path named explicitly (a file, not a folder) is
@@ -14,7 +14,7 @@
 //! used to hang the run forever, and one in a folder was silently left
 //! out. [`super::read_input`] checks again on the opened descriptor.
 //!
-//! Symbolic links are followed (walkdir catches loops) as long as their
+//! Symbolic links are followed (the walk catches loops) as long as their
 //! target, resolved with `canonicalize`, lies inside one of the scanned
 //! roots (the paths given, resolved the same way). A link whose target is
 //! elsewhere (`notes/x.md -> /etc/hostname`) is not read unless
@@ -33,13 +33,14 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
+use super::walk::{SortedWalk, WalkEntry};
 use super::{non_regular_kind, not_regular, path_string, Input, Source};
 use crate::config::{CorpusConfig, Globs};
 
 /// Walks the configured paths and yields each article file once.
 pub struct CorpusSource {
     roots: VecDeque<PathBuf>,
-    current: Option<(PathBuf, walkdir::IntoIter)>,
+    current: Option<(PathBuf, SortedWalk)>,
     include: Globs,
     exclude: Globs,
     follow_symlinks: bool,
@@ -67,21 +68,21 @@ impl CorpusSource {
 
     /// For a link whose target is outside every root (and following such
     /// links is off): the input that reports it.
-    fn escaping_link(&self, entry: &walkdir::DirEntry) -> Option<Input> {
-        if self.follow_symlinks || !entry.path_is_symlink() {
+    fn escaping_link(&self, entry: &WalkEntry) -> Option<Input> {
+        if self.follow_symlinks || !entry.is_symlink {
             return None;
         }
-        let target = std::fs::canonicalize(entry.path()).ok()?;
+        let target = std::fs::canonicalize(&entry.path).ok()?;
         if self.real_roots.iter().any(|root| target.starts_with(root)) {
             return None;
         }
         let reason = format!(
             "{} is a symbolic link to {}, outside the scanned folders; it was not read (set corpus.follow_symlinks = true to read such links)",
-            path_string(entry.path()),
+            path_string(&entry.path),
             path_string(&target)
         );
         Some(Input::Skipped {
-            path: entry.path().to_path_buf(),
+            path: entry.path.clone(),
             reason,
         })
     }
@@ -95,13 +96,11 @@ impl CorpusSource {
 impl Source for CorpusSource {
     fn next_input(&mut self) -> Option<Input> {
         loop {
-            if let Some((root, walker)) = &mut self.current {
+            if let Some((_, walker)) = &mut self.current {
                 match walker.next() {
                     Some(Ok(entry)) => {
-                        let root = root.clone();
-                        let file_type = entry.file_type();
                         let escaping = self.escaping_link(&entry);
-                        if file_type.is_dir() {
+                        if entry.file_type.is_dir() {
                             match escaping {
                                 Some(input) => {
                                     if let Some((_, walker)) = &mut self.current {
@@ -112,25 +111,24 @@ impl Source for CorpusSource {
                                 None => continue,
                             }
                         }
-                        if !self.wanted(&root, entry.path()) {
+                        let Some((root, _)) = &self.current else {
+                            continue;
+                        };
+                        if !self.wanted(root, &entry.path) {
                             continue;
                         }
                         if let Some(input) = escaping {
                             return Some(input);
                         }
-                        return Some(match non_regular_kind(&file_type) {
-                            None => Input::File(entry.into_path()),
-                            Some(kind) => skipped_not_regular(entry.into_path(), kind),
+                        return Some(match non_regular_kind(&entry.file_type) {
+                            None => Input::File(entry.path),
+                            Some(kind) => skipped_not_regular(entry.path, kind),
                         });
                     }
                     Some(Err(e)) => {
-                        let path = e
-                            .path()
-                            .map(Path::to_path_buf)
-                            .unwrap_or_else(|| root.clone());
                         return Some(Input::Unreadable {
-                            path,
-                            reason: format!("cannot list folder: {e}"),
+                            reason: e.to_string(),
+                            path: e.path,
                         });
                     }
                     None => self.current = None,
@@ -139,14 +137,7 @@ impl Source for CorpusSource {
             let root = self.roots.pop_front()?;
             match std::fs::metadata(&root) {
                 Ok(m) if m.is_dir() => {
-                    let walker = walkdir::WalkDir::new(&root)
-                        .follow_links(true)
-                        // By file name: siblings share their parent, so
-                        // comparing whole paths orders them the same, and
-                        // `file_name()` parses the path on every
-                        // comparison (1.6 % of a check of 1,000 files).
-                        .sort_by(|a, b| a.path().as_os_str().cmp(b.path().as_os_str()))
-                        .into_iter();
+                    let walker = SortedWalk::new(&root);
                     self.current = Some((root, walker));
                 }
                 Ok(m) => {

@@ -32,6 +32,7 @@ pub mod corpus;
 pub mod decode;
 pub mod format;
 pub mod robots;
+mod walk;
 
 use std::path::PathBuf;
 
