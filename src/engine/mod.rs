@@ -433,10 +433,16 @@ impl Engine {
             progress,
         } = reports;
         progress.finish();
-        if let Some(e) = spill_error {
-            return Err(RunError::Internal(format!(
-                "cannot write temporary report data: {e}"
-            )));
+        if let Some(source) = spill_error {
+            // A report to a path streams into the report's own folder, so
+            // a full disk there is the report's error; otherwise the
+            // temporary files of the report failed.
+            return Err(match self.report_target(request) {
+                ReportTarget::Path(path) if !crate::report::is_special(&path) => {
+                    RunError::WriteReport { path, source }
+                }
+                _ => RunError::Internal(format!("cannot write temporary report data: {source}")),
+            });
         }
         summary.duration_ms = started.elapsed().as_millis() as u64;
         summary.network = network.as_ref().map(crate::report::NetworkSummary::of);

@@ -20,6 +20,7 @@ pub mod json;
 mod link_json;
 pub mod metrics;
 mod pending;
+pub use pending::is_special;
 pub mod progress;
 pub mod sinks;
 pub mod text;
