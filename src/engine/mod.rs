@@ -265,6 +265,9 @@ impl Engine {
                     // pass back: it is not written; the second pass is.
                     text.discard();
                 }
+                // The first pass's report (a file in the report's folder,
+                // never named) goes before the second is written.
+                drop(reports.json);
                 let Some(again) = self.pass(request, &paths, cancel, false).await? else {
                     return Ok(None);
                 };
@@ -297,7 +300,7 @@ impl Engine {
             target.clone(),
             self.report_head(),
             text,
-            text && !self.options.offline,
+            !self.options.offline,
         )
         .map_err(|source| match target {
             ReportTarget::Path(path) => RunError::WriteReport { path, source },

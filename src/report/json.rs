@@ -17,9 +17,11 @@
 //! the report in place whole, so a reader never sees half of one.
 //!
 //! A report to stdout, or to a path that is not a regular file (a FIFO,
-//! `/dev/null`), cannot be taken back, and an online run whose network
-//! turned out to be down discards its first pass: there the links are
-//! spilled too, and everything is written at the end, in the same layout.
+//! `/dev/null`), cannot be taken back once written, and an online run
+//! whose network turned out to be down discards its first pass: there the
+//! links are spilled too, and everything is written at the end, in the
+//! same layout. (A report file can be given up: a discarded pass's file,
+//! never named, goes when the pass's report is dropped.)
 
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, Write};
@@ -39,6 +41,8 @@ struct Spill {
     count: usize,
     /// For the report file itself: its writeback, started as it grows.
     sync: Option<SyncAhead>,
+    /// A temporary file (in `$TMPDIR`), not the report: its errors say so.
+    temporary: bool,
 }
 
 impl Spill {
@@ -48,7 +52,11 @@ impl Spill {
 
     /// A spill into an anonymous temporary file.
     fn new() -> io::Result<Spill> {
-        Ok(Spill::over(tempfile::tempfile()?))
+        let file = tempfile::tempfile().map_err(temporary_error)?;
+        Ok(Spill {
+            temporary: true,
+            ..Spill::over(file)
+        })
     }
 
     /// Items appended to `file`, from where its handle stands.
@@ -58,6 +66,16 @@ impl Spill {
             buf: Vec::with_capacity(Spill::BLOCK + 4096),
             count: 0,
             sync: None,
+            temporary: false,
+        }
+    }
+
+    /// `e`, saying where it happened when this is a temporary file.
+    fn context(&self, e: io::Error) -> io::Error {
+        if self.temporary {
+            temporary_error(e)
+        } else {
+            e
         }
     }
 
@@ -69,7 +87,9 @@ impl Spill {
         write(&mut self.buf);
         self.count += 1;
         if self.buf.len() >= Spill::BLOCK {
-            self.file.write_all(&self.buf)?;
+            self.file
+                .write_all(&self.buf)
+                .map_err(|e| self.context(e))?;
             if let Some(sync) = &mut self.sync {
                 sync.wrote(self.buf.len());
             }
@@ -87,8 +107,12 @@ impl Spill {
     /// The file with every item written, its handle at their end (and
     /// no sync ahead still running).
     fn finish(mut self) -> io::Result<File> {
-        self.file.write_all(&self.buf)?;
-        drop(self.sync.take());
+        self.file
+            .write_all(&self.buf)
+            .map_err(|e| self.context(e))?;
+        if let Some(sync) = self.sync.take() {
+            sync.finish()?;
+        }
         Ok(self.file)
     }
 
@@ -98,6 +122,16 @@ impl Spill {
         file.rewind()?;
         Ok(file)
     }
+}
+
+/// An error of a temporary file, saying so (the report's own folder may
+/// be fine while `$TMPDIR` is full).
+fn temporary_error(e: io::Error) -> io::Error {
+    let dir = std::env::temp_dir();
+    io::Error::new(
+        e.kind(),
+        format!("temporary file in {}: {e}", dir.display()),
+    )
 }
 
 /// Writes `  "name": value` and `separator`, with `value` pretty-printed one level in,

@@ -34,21 +34,24 @@ pub struct Sinks {
 
 impl Sinks {
     /// The sinks of one run: the JSON report for `target`, `text` adds
-    /// the report for people, `progress` a progress bar on a terminal.
+    /// the report for people, with a progress bar on a terminal when the
+    /// run is `online`.
     pub fn new(
         target: ReportTarget,
         head: ReportHead,
         text: bool,
-        progress: bool,
+        online: bool,
     ) -> std::io::Result<Sinks> {
         Ok(Sinks {
             summary: Summary::default(),
             json: JsonReport::new(target, head)?,
             text: text.then(|| {
                 let report = TextReport::new(Box::new(std::io::stderr()) as Box<dyn Write + Send>);
-                // A person at a terminal sees each document as it is
-                // done; a file or a pipe gets fewer, larger writes.
-                if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                // Offline, documents come by the thousand a second: to a
+                // file or a pipe they go out in blocks. A person at a
+                // terminal sees each as it is done, and so does an online
+                // run's log, where documents take the network's time.
+                if online || std::io::IsTerminal::is_terminal(&std::io::stderr()) {
                     report
                 } else {
                     report.gathering()
@@ -57,7 +60,7 @@ impl Sinks {
             metrics: Metrics::default(),
             digest: Digest::default(),
             spill_error: None,
-            progress: Progress::new(progress),
+            progress: Progress::new(text && online),
         })
     }
 

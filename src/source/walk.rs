@@ -5,8 +5,8 @@
 //! (used here before) keeps a whole `DirEntry` per name for that, about
 //! 200 bytes with its path: a scraper's flat folder of 100,000 articles
 //! took 20 MB of a check's peak, 200 MB for a million. This walk keeps
-//! each folder's names in one byte buffer with a 12-byte slot per name
-//! (≈ 30 bytes a name) and builds an entry's path only when it yields it.
+//! each folder's names in one byte buffer with a 16-byte slot per name
+//! (≈ 35 bytes a name) and builds an entry's path only when it yields it.
 //!
 //! What it does, as the corpus needs it ([`super::corpus`]):
 //! - depth first, each folder's entries sorted by the bytes of their
@@ -51,6 +51,8 @@ pub enum WalkErrorKind {
     ReadFolder(io::Error),
     /// The symbolic link's target could not be read (it may be gone).
     FollowLink(io::Error),
+    /// The entry was listed but its type could not be read.
+    ReadEntry(io::Error),
     /// The link points to a folder the walk is inside.
     Loop { ancestor: PathBuf },
 }
@@ -63,6 +65,7 @@ impl std::fmt::Display for WalkError {
             WalkErrorKind::FollowLink(e) => {
                 write!(f, "cannot follow the symbolic link {path}: {e}")
             }
+            WalkErrorKind::ReadEntry(e) => write!(f, "cannot read {path}: {e}"),
             WalkErrorKind::Loop { ancestor } => write!(
                 f,
                 "{path} is a symbolic link to {}, a folder it is in; not followed (a loop)",
@@ -76,8 +79,9 @@ impl std::fmt::Display for WalkError {
 struct Names {
     bytes: Vec<u8>,
     /// Start and length in `bytes`, and the entry's own type (links not
-    /// followed).
-    slots: Vec<(u32, u32, FileType)>,
+    /// followed); `None` when it could not be read, which is that entry's
+    /// error, not the folder's.
+    slots: Vec<(u32, u32, Option<FileType>)>,
 }
 
 impl Names {
@@ -97,12 +101,21 @@ impl Names {
                     "folder too large to list (over 4 GB of names)",
                 ));
             };
+            // Where the folder does not say the type, reading it is a
+            // `lstat`, which fails for a file removed since the listing:
+            // gone, so not an entry. Another error is that entry's.
+            let file_type = match entry.file_type() {
+                Ok(t) => Some(t),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(_) => None,
+            };
             names.bytes.extend_from_slice(name);
-            names.slots.push((start, len, entry.file_type()?));
+            names.slots.push((start, len, file_type));
         }
         let bytes = &names.bytes;
-        let name =
-            |&(start, len, _): &(u32, u32, FileType)| &bytes[start as usize..][..len as usize];
+        let name = |&(start, len, _): &(u32, u32, Option<FileType>)| {
+            &bytes[start as usize..][..len as usize]
+        };
         // Names in one folder are unique: no order among equals to keep.
         names.slots.sort_unstable_by(|a, b| name(a).cmp(name(b)));
         names.bytes.shrink_to_fit();
@@ -110,7 +123,7 @@ impl Names {
         Ok(names)
     }
 
-    fn get(&self, i: usize) -> Option<(&OsStr, FileType)> {
+    fn get(&self, i: usize) -> Option<(&OsStr, Option<FileType>)> {
         let &(start, len, file_type) = self.slots.get(i)?;
         let name = &self.bytes[start as usize..][..len as usize];
         Some((OsStr::from_bytes(name), file_type))
@@ -186,6 +199,17 @@ impl Iterator for SortedWalk {
             };
             folder.next += 1;
             let path = folder.path.join(name);
+            let own_type = match own_type {
+                Some(t) => t,
+                None => match std::fs::symlink_metadata(&path) {
+                    Ok(m) => m.file_type(),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => {
+                        let kind = WalkErrorKind::ReadEntry(e);
+                        return Some(Err(WalkError { path, kind }));
+                    }
+                },
+            };
             let is_symlink = own_type.is_symlink();
             let (file_type, id) = if is_symlink || own_type.is_dir() {
                 match std::fs::metadata(&path) {
