@@ -126,31 +126,14 @@ fn sigint_stops_the_cli_during_a_download() {
     std::fs::write(corpus.join("a.md"), "![x](http://img.test/slow.jpg)\n").unwrap();
     let store = dir.path().join("store");
     let report = dir.path().join("report.json");
-    let config = dir.path().join("c.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[check]\nallow_private = true\n[store]\npath = \"{}\"\nmin_free_bytes = 0\n[resolve]\n\"img.test\" = \"127.0.0.1:{}\"\n",
-            store.display(),
-            s.addr.port()
-        ),
-    )
-    .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_archive"))
-        .args(["--check", "--format", "json", "--config"])
-        .arg(&config)
-        .arg("--report")
-        .arg(&report)
-        .arg(&corpus)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while s.hits_on("/slow.jpg").is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(20), "no request");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = start_cli_until_slow_request(
+        &s,
+        dir.path(),
+        &["--format", "json"],
+        &report,
+        &corpus,
+        std::process::Stdio::piped(),
+    );
     std::thread::sleep(Duration::from_millis(500));
     let sent = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -208,31 +191,14 @@ fn kill_9_during_a_run_leaves_the_previous_report_whole_and_nothing_beside_it() 
     std::fs::create_dir_all(&reports).unwrap();
     let report = reports.join("report.json");
     std::fs::write(&report, "{\"the previous\": \"report\"}\n").unwrap();
-    let config = dir.path().join("c.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[check]\nallow_private = true\n[store]\npath = \"{}\"\nmin_free_bytes = 0\n[resolve]\n\"img.test\" = \"127.0.0.1:{}\"\n",
-            dir.path().join("store").display(),
-            s.addr.port()
-        ),
-    )
-    .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_archive"))
-        .args(["--check", "--config"])
-        .arg(&config)
-        .arg("--report")
-        .arg(&report)
-        .arg(&corpus)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while s.hits_on("/slow.jpg").is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(20), "no request");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = start_cli_until_slow_request(
+        &s,
+        dir.path(),
+        &[],
+        &report,
+        &corpus,
+        std::process::Stdio::null(),
+    );
     // The run is under way and its report file open in `reports/`.
     let open_in_reports = std::fs::read_dir(format!("/proc/{}/fd", child.id()))
         .unwrap()
@@ -257,4 +223,45 @@ fn kill_9_during_a_run_leaves_the_previous_report_whole_and_nothing_beside_it() 
         ["report.json"],
         "something was left beside the report"
     );
+}
+
+/// Starts `archive --check ARGS --report REPORT CORPUS` with a store in
+/// `dir` and `img.test` on `server`, and returns once the server has seen
+/// the request for `/slow.jpg`: the run is then under way.
+fn start_cli_until_slow_request(
+    server: &TestServer,
+    dir: &Path,
+    args: &[&str],
+    report: &Path,
+    corpus: &Path,
+    stderr: std::process::Stdio,
+) -> std::process::Child {
+    let config = dir.join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[check]\nallow_private = true\n[store]\npath = \"{}\"\nmin_free_bytes = 0\n[resolve]\n\"img.test\" = \"127.0.0.1:{}\"\n",
+            dir.join("store").display(),
+            server.addr.port()
+        ),
+    )
+    .unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_archive"))
+        .arg("--check")
+        .args(args)
+        .arg("--config")
+        .arg(&config)
+        .arg("--report")
+        .arg(report)
+        .arg(corpus)
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while server.hits_on("/slow.jpg").is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(20), "no request");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
 }
