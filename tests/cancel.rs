@@ -214,13 +214,9 @@ fn kill_9_during_a_run_leaves_the_previous_report_whole_and_nothing_beside_it() 
         std::fs::read_to_string(&report).unwrap(),
         "{\"the previous\": \"report\"}\n"
     );
-    let names: Vec<_> = std::fs::read_dir(&reports)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
     assert_eq!(
-        names,
-        ["report.json"],
+        walk(&reports),
+        [report],
         "something was left beside the report"
     );
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{archive, assert_schema, check_json, fixture};
+use common::{archive, assert_schema, check_json, fixture, walk};
 use serde_json::Value;
 
 fn validator() -> jsonschema::Validator {
@@ -85,13 +85,9 @@ fn a_report_file_has_the_links_first_the_summary_last_and_says_what_stdout_says(
     }
     assert_eq!(from_file, from_stdout);
     assert!(from_file["links"].as_array().unwrap().len() > 70);
-    let names: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
     assert_eq!(
-        names,
-        ["report.json"],
+        walk(dir.path()),
+        [path],
         "a temporary file was left beside the report"
     );
 }

@@ -56,13 +56,7 @@ impl PendingFile {
     /// over whatever was there. On error nothing was replaced and no
     /// temporary name is left behind.
     pub fn commit(self) -> io::Result<()> {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            self.file
-                .set_permissions(std::fs::Permissions::from_mode(0o644))?;
-        }
-        self.file.sync_all()?;
+        seal(&self.file)?;
         let dir = folder_of(&self.path).to_path_buf();
         let named = tempfile::Builder::new()
             .prefix(".archive-")
@@ -94,14 +88,7 @@ impl PendingFile {
         // `File` to `&File`: copy_file_range on Linux, no trip through
         // user space.
         io::copy(&mut self.file, &mut named.as_file())?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            named
-                .as_file()
-                .set_permissions(std::fs::Permissions::from_mode(0o644))?;
-        }
-        named.as_file().sync_all()?;
+        seal(named.as_file())?;
         let (file, path) = named.into_parts();
         drop(file);
         // Back under tempfile's care, so that a failed rename removes it.
@@ -212,6 +199,16 @@ fn release_cache_of(path: &Path) {
         .spawn(move || {
             let _ = rustix::fs::fadvise(&old, 0, None, rustix::fs::Advice::DontNeed);
         });
+}
+
+/// Makes a report file world-readable, as reports were, and durable.
+fn seal(file: &File) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    file.sync_all()
 }
 
 /// Gives the anonymous `file` the name `name`.

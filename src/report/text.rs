@@ -138,15 +138,13 @@ impl<W: Write> TextReport<W> {
         let Some(gathered) = &mut self.gathered else {
             return;
         };
-        if !gathered.bytes.is_empty() {
-            let bytes = std::mem::take(&mut gathered.bytes);
-            self.write_bytes(&bytes);
-            if let Some(gathered) = &mut self.gathered {
-                // The buffer back, cleared, to be filled again.
-                gathered.bytes = bytes;
-                gathered.bytes.clear();
-            }
+        if gathered.bytes.is_empty() {
+            return;
         }
+        if let (false, Some(out)) = (self.failed, self.out.as_mut()) {
+            self.failed = out.write_all(&gathered.bytes).is_err();
+        }
+        gathered.bytes.clear();
     }
 
     /// Writes the summary and gives the writer back.
