@@ -2,10 +2,10 @@
 //!
 //! A corpus is scanned (read, extract, resolve, diagnose) on a pool of
 //! blocking threads ([`crate::pipeline::scan_inputs`]), which hands
-//! documents over a bounded channel to the async side. Offline they go
-//! straight to the sink; online the [`Checker`] checks a bounded number of
-//! them at once and a bounded reorder buffer gives them back in corpus
-//! order, however they finish. Ids are given at emission
+//! documents a chunk at a time over a bounded channel to the async side.
+//! Offline they go straight to the sink; online the [`Checker`] checks a
+//! bounded number of them at once and a bounded reorder buffer gives them
+//! back in corpus order, however they finish. Ids are given at emission
 //! ([`CorpusTotals::number`]), so `documents[i].id == i` in every mode.
 //! A crawl is the other scope: its frontier is the input
 //! ([`super::crawl`]).
@@ -47,8 +47,9 @@ const LINKS_HELD: usize = 16;
 /// `check.concurrency` (documents without links weigh one).
 const DOCUMENTS_HELD: usize = 4;
 
-/// Documents scanned ahead of the checker (online) or the sink (offline).
-const SCANNED_AHEAD: usize = 64;
+/// Chunks of scanned documents (up to 16 each, as the scanner hands them
+/// over) waiting for the checker (online) or the sink (offline).
+const CHUNKS_AHEAD: usize = 4;
 
 /// Everything a drive needs, owned, so the scanner thread can take its share.
 pub(super) struct Drive {
@@ -77,7 +78,7 @@ impl Drive {
             return Ok(());
         }
         let concurrency = self.config.check.concurrency.max(1);
-        let (tx, rx) = tokio::sync::mpsc::channel::<Scanned>(SCANNED_AHEAD);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Vec<Scanned>>(CHUNKS_AHEAD);
         let Drive {
             config,
             paths,
@@ -91,9 +92,9 @@ impl Drive {
                 inner: CorpusSource::new(&paths, &config.corpus),
                 cancel,
             };
-            scan_inputs(&mut source, &config, documents.as_deref(), |scanned| {
+            scan_inputs(&mut source, &config, documents.as_deref(), |chunk| {
                 // The receiver only goes away if the run is abandoned.
-                let _ = tx.blocking_send(scanned);
+                let _ = tx.blocking_send(chunk);
             });
         });
         let mut totals = CorpusTotals::default();
@@ -112,8 +113,8 @@ impl Drive {
             }
             None => {
                 let mut rx = rx;
-                while let Some(scanned) = rx.recv().await {
-                    number_and_emit(scanned);
+                while let Some(chunk) = rx.recv().await {
+                    chunk.into_iter().for_each(&mut number_and_emit);
                 }
             }
         }
@@ -166,7 +167,7 @@ fn weight(scanned: &Scanned) -> usize {
 /// document larger than every bound is checked alone (its links then go
 /// `check.concurrency` at a time, see [`Checker::check_document`]).
 async fn check_in_order(
-    mut input: tokio::sync::mpsc::Receiver<Scanned>,
+    mut input: tokio::sync::mpsc::Receiver<Vec<Scanned>>,
     checker: Arc<Checker>,
     bounds: Bounds,
     tasks: &tokio_util::task::TaskTracker,
@@ -180,6 +181,8 @@ async fn check_in_order(
     let mut finished: BTreeMap<usize, (Scanned, usize)> = BTreeMap::new();
     let (mut taken, mut emitted) = (0usize, 0usize);
     let (mut links_checking, mut links_held) = (0usize, 0usize);
+    // Documents received (a chunk at a time) and not yet taken.
+    let mut arrived = std::collections::VecDeque::new();
     let mut input_open = true;
     loop {
         // With nothing running, every taken document has been emitted
@@ -189,19 +192,25 @@ async fn check_in_order(
             || (links_checking < bounds.links_checking
                 && links_held < bounds.links_held
                 && taken - emitted < bounds.documents_held);
+        if room {
+            if let Some(scanned) = arrived.pop_front() {
+                let seq = taken;
+                let w = weight(&scanned);
+                taken += 1;
+                links_checking += w;
+                links_held += w;
+                let checker = checker.clone();
+                checks.spawn(
+                    tasks.track_future(
+                        async move { (seq, w, checker.check_document(scanned).await) },
+                    ),
+                );
+                continue;
+            }
+        }
         tokio::select! {
             next = input.recv(), if input_open && room => match next {
-                Some(scanned) => {
-                    let seq = taken;
-                    let w = weight(&scanned);
-                    taken += 1;
-                    links_checking += w;
-                    links_held += w;
-                    let checker = checker.clone();
-                    checks.spawn(tasks.track_future(async move {
-                        (seq, w, checker.check_document(scanned).await)
-                    }));
-                }
+                Some(chunk) => arrived.extend(chunk),
                 None => input_open = false,
             },
             Some(joined) = checks.join_next(), if !checks.is_empty() => {
