@@ -32,6 +32,15 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// How long [`lock_folder`] waits for a lock held by someone else before
+/// it says the store is in use. A lock can outlive its holder by a moment:
+/// a process that is exiting, or a child being spawned by another thread
+/// of this process, which holds a copy of every descriptor (the lock's
+/// too) until its `exec` closes them. A gc right after a check, in a
+/// process that runs other commands (the tests do), met that about once
+/// in ten runs.
+const LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Takes the lock of a store folder (`<root>/lock`): one archive process
 /// per folder. The kernel drops it when the process dies, however it
 /// dies, so no stale lock survives a `kill -9`.
@@ -47,13 +56,21 @@ pub fn lock_folder(root: &Path) -> Result<File, StoreError> {
         .write(true)
         .open(root.join("lock"))
         .map_err(|e| fail("open its lock file", e))?;
-    // Only "would block" means another process holds it.
-    match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(lock),
-        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(StoreError::Locked {
-            root: root.to_path_buf(),
-        }),
-        Err(e) => Err(fail("lock its lock file", e.into())),
+    let give_up = std::time::Instant::now() + LOCK_GRACE;
+    loop {
+        // Only "would block" means someone else holds it.
+        match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(lock),
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
+                if std::time::Instant::now() >= give_up {
+                    return Err(StoreError::Locked {
+                        root: root.to_path_buf(),
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(fail("lock its lock file", e.into())),
+        }
     }
 }
 
@@ -236,6 +253,24 @@ impl ObjectBackend for LocalObjects {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_held_lock_is_waited_for_a_moment_then_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock_folder(dir.path()).unwrap();
+        let start = std::time::Instant::now();
+        let err = lock_folder(dir.path()).expect_err("the lock is held");
+        assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+        assert!(start.elapsed() >= LOCK_GRACE);
+        // Released within the grace (a holder that is exiting): taken.
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(LOCK_GRACE / 4);
+            drop(held);
+        });
+        let taken = lock_folder(dir.path());
+        release.join().unwrap();
+        assert!(taken.is_ok(), "{:?}", taken.err());
+    }
 
     #[test]
     fn commit_dedup_verify_quarantine() {
