@@ -521,9 +521,9 @@ fn apply(link: &mut Link, checked: &Checked) {
     link.status = checked.status;
     link.reason = checked.reason;
     link.message = checked.message.clone();
-    link.http = Some(checked.http.clone());
-    link.store = checked.store.clone();
-    link.last_known = checked.last_known.clone();
+    link.http = Some(Box::new(checked.http.clone()));
+    link.store = checked.store.clone().map(Box::new);
+    link.last_known = checked.last_known.clone().map(Box::new);
 }
 
 /// Applies the network's verdict to a link the static pass marked
@@ -551,7 +551,7 @@ fn apply_to_suspect(link: &mut Link, checked: &Checked) {
             ),
         });
     } else {
-        link.http = Some(checked.http.clone());
+        link.http = Some(Box::new(checked.http.clone()));
         link.message = Some(format!(
             "{static_message}; the online check could not decide ({}: {})",
             checked.reason.map_or("no verdict", Reason::as_str),

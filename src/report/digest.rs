@@ -191,7 +191,7 @@ mod tests {
     use crate::source::DocumentStatus;
 
     fn stored(mut l: crate::model::Link, sha: &str) -> crate::model::Link {
-        l.store = Some(crate::check::StoreOutcome::Stored(
+        l.store = Some(Box::new(crate::check::StoreOutcome::Stored(
             crate::check::StoredCopy {
                 content_type: None,
                 new: true,
@@ -201,7 +201,7 @@ mod tests {
                 size: 1,
                 stored_at: String::new(),
             },
-        ));
+        )));
         l
     }
 

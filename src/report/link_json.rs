@@ -249,11 +249,11 @@ mod tests {
                 status: Some(Status::Broken),
             },
         ];
-        l.last_known = Some(LastKnown {
+        l.last_known = Some(Box::new(LastKnown {
             status: Status::Ok,
             since: Some("2026-01-01T00:00:00Z".into()),
             checked_at: None,
-        });
+        }));
         assert_eq!(hand(&l), serde(&l));
     }
 

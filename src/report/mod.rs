@@ -264,7 +264,7 @@ pub fn http_facts(link: &Link) -> Option<HttpFacts> {
 /// The digest of the link's archived copy, if it has one. The one place
 /// the sinks read `Link.store`, so its type can change here alone.
 pub fn stored_sha256(link: &Link) -> Option<&str> {
-    match link.store.as_ref()? {
+    match link.store.as_deref()? {
         StoreOutcome::Stored(copy) => Some(&copy.sha256),
         StoreOutcome::Failed { .. } => None,
     }
@@ -322,7 +322,7 @@ pub(crate) mod fixtures {
             finding: None,
             duplicate_of: None,
             suggestions: Vec::new(),
-            http,
+            http: http.map(Box::new),
             store: None,
             last_known: None,
         }
