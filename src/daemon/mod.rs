@@ -410,9 +410,14 @@ async fn schedule(
                 while changes.try_recv().is_ok() {}
                 tracing::info!("corpus changed; running");
             }
+            // A reload may open the store (SQLite, fsyncs, and a wait of
+            // up to a second for the old checker's lock): off the runtime's
+            // workers, so the HTTP endpoint keeps answering meanwhile.
             Wake::Reload(new) => match refuse_restart_only(&engine.settings().config, &new.config)
-                .map_or_else(|| engine.reload(*new), |why| Err(RunError::Usage(why)))
-            {
+                .map_or_else(
+                    || crate::check::body::blocking(|| engine.reload(*new)),
+                    |why| Err(RunError::Usage(why)),
+                ) {
                 Ok(()) => {
                     tracing::info!("configuration reloaded");
                     _watcher = watch_corpus(&engine.settings().config, changes_tx.clone());

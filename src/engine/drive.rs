@@ -181,7 +181,9 @@ async fn check_in_order(
     let mut finished: BTreeMap<usize, (Scanned, usize)> = BTreeMap::new();
     let (mut taken, mut emitted) = (0usize, 0usize);
     let (mut links_checking, mut links_held) = (0usize, 0usize);
-    // Documents received (a chunk at a time) and not yet taken.
+    // Documents received (a chunk at a time) and not yet taken: the next
+    // chunk is received only once this is empty, so at most one chunk
+    // waits here beyond the bounds.
     let mut arrived = std::collections::VecDeque::new();
     let mut input_open = true;
     loop {
@@ -209,7 +211,7 @@ async fn check_in_order(
             }
         }
         tokio::select! {
-            next = input.recv(), if input_open && room => match next {
+            next = input.recv(), if input_open && room && arrived.is_empty() => match next {
                 Some(chunk) => arrived.extend(chunk),
                 None => input_open = false,
             },

@@ -43,7 +43,8 @@ const LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Takes the lock of a store folder (`<root>/lock`): one archive process
 /// per folder. The kernel drops it when the process dies, however it
-/// dies, so no stale lock survives a `kill -9`.
+/// dies, so no stale lock survives a `kill -9`. Blocks up to
+/// [`LOCK_GRACE`] when the lock is held: not for an async worker thread.
 pub fn lock_folder(root: &Path) -> Result<File, StoreError> {
     let fail = |what: &'static str, source: io::Error| StoreError::Folder {
         root: root.to_path_buf(),
