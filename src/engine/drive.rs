@@ -47,8 +47,9 @@ const LINKS_HELD: usize = 16;
 /// `check.concurrency` (documents without links weigh one).
 const DOCUMENTS_HELD: usize = 4;
 
-/// Chunks of scanned documents (up to 16 each, as the scanner hands them
-/// over) waiting for the checker (online) or the sink (offline).
+/// Chunks of scanned documents (up to [`crate::pipeline::CHUNK`] each, as
+/// the scanner hands them over) waiting for the checker (online) or the
+/// sink (offline).
 const CHUNKS_AHEAD: usize = 4;
 
 /// Everything a drive needs, owned, so the scanner thread can take its share.

@@ -190,8 +190,8 @@ fn new_link(
     }
 }
 
-/// Documents handed to a worker at once.
-const CHUNK: usize = 16;
+/// Documents handed to a worker at once, and handed on together.
+pub(crate) const CHUNK: usize = 16;
 /// Chunks queued per worker thread; bounds memory, keeps cores busy.
 const QUEUED_PER_WORKER: usize = 2;
 /// Chunks per worker that may be out at once: read from the source and
